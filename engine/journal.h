@@ -1,0 +1,122 @@
+// The journal: one LMDB environment per node, holding the sequenced log and the node's metadata
+// (DESIGN section 4).
+//
+// Layout: database "log" maps first seq (u64, MDB_INTEGERKEY) -> one batch (schemas/batch.h) of
+// consecutive frames; database "meta" holds "format" (kJournalFormat), "node", "channel" and
+// "epoch". The last seq is derived from the last log record, so it can never disagree with the log.
+//
+// LMDB's rules, which this class keeps:
+//  - One write transaction at a time, and short: append() and set_epoch() are each one write
+//    transaction; they must be called from one thread (the sequencer's).
+//  - Readers never block the writer. A JournalReader owns one read transaction, reset between
+//    scans and renewed for the next, and must be used by one thread at a time (MDB_NOTLS lets it
+//    move between threads).
+//  - An MDB_val points into the map and is valid only while its transaction lives: views handed
+//    to a scan callback are valid only during the call.
+//
+// Durability kSync fsyncs on every commit; kNoSync leaves flushing to the OS (a process crash loses
+// nothing, a machine crash may lose the tail). A directory that exists, is not empty and holds no
+// oddsbus journal is refused, never overwritten.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace oddsbus::engine {
+
+inline constexpr const char* kJournalFormat = "oddsbus-journal/1";
+
+enum class Durability : uint8_t { kSync, kNoSync };
+
+struct JournalConfig {
+  std::string dir;
+  Durability durability = Durability::kNoSync;
+  uint32_t node = 1;                  // recorded when the journal is created
+  uint32_t channel = 0;               // recorded when the journal is created
+  bool create = true;                 // create the journal when the directory is absent or empty
+  bool read_only = false;             // open for reading only (replay); implies !create
+  size_t map_size = size_t{1} << 36;  // address space reserved; grown when full
+};
+
+struct JournalInfo {
+  uint32_t node = 0;
+  uint32_t channel = 0;
+  uint32_t epoch = 0;
+  uint64_t last_seq = 0;  // 0: empty log
+};
+
+class Journal {
+ public:
+  // Opens or creates the journal. Errors are one-line messages that say what to do.
+  static std::expected<std::unique_ptr<Journal>, std::string> open(const JournalConfig& config);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Appends one batch in one write transaction (group commit). first_seq must be last_seq() + 1
+  // and last_seq the batch's last frame; anything else is refused and nothing is written.
+  std::expected<void, std::string> append(uint64_t first_seq, uint64_t last_seq,
+                                          std::span<const uint8_t> batch);
+
+  std::expected<void, std::string> set_epoch(uint32_t epoch);
+
+  const JournalInfo& info() const { return info_; }
+  uint64_t last_seq() const { return info_.last_seq; }
+  uint32_t epoch() const { return info_.epoch; }
+  const std::string& dir() const { return dir_; }
+
+  MDB_env* env() const { return env_; }
+  MDB_dbi log_dbi() const { return log_; }
+
+  // Writes a raw log record, bypassing every check. Only for tests that build damaged journals.
+  std::expected<void, std::string> put_raw_for_test(uint64_t key, std::span<const uint8_t> value);
+
+ private:
+  Journal() = default;
+  std::expected<void, std::string> init(const JournalConfig& config);
+  std::expected<void, std::string> load_last_seq(MDB_txn* txn);
+  std::expected<void, std::string> grow_map();
+
+  std::string dir_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi log_ = 0;
+  MDB_dbi meta_ = 0;
+  JournalInfo info_;
+  bool read_only_ = false;
+};
+
+// Scans the log in key order. Owns one read transaction, renewed per scan.
+// Not thread-safe; use one per thread.
+class JournalReader {
+ public:
+  explicit JournalReader(const Journal& journal);
+  ~JournalReader();
+  JournalReader(const JournalReader&) = delete;
+  JournalReader& operator=(const JournalReader&) = delete;
+
+  // Calls visit(ctx, key, bytes) for every record that may hold seq >= from_seq, in key order,
+  // until it returns false. `bytes` is valid only during the call.
+  using Visit = bool (*)(void* ctx, uint64_t key, std::span<const uint8_t> bytes);
+  std::expected<void, std::string> scan(uint64_t from_seq, Visit visit, void* ctx);
+
+  template <typename F>
+  std::expected<void, std::string> scan(uint64_t from_seq, F&& f) {
+    return scan(
+        from_seq,
+        [](void* ctx, uint64_t key, std::span<const uint8_t> bytes) {
+          return (*static_cast<F*>(ctx))(key, bytes);
+        },
+        &f);
+  }
+
+ private:
+  const Journal& journal_;
+  MDB_txn* txn_ = nullptr;
+};
+
+}  // namespace oddsbus::engine

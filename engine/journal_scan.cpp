@@ -1,0 +1,63 @@
+#include "engine/journal_scan.h"
+
+#include <optional>
+
+#include "schemas/batch.h"
+
+namespace oddsbus::engine {
+
+std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint64_t from_seq,
+                                                   uint64_t to_seq, FrameVisit visit, void* ctx) {
+  ScanStats stats;
+  std::optional<JournalFault> fault;
+  BatchReader reader;
+  uint64_t expected_seq = 1;
+  uint32_t epoch = 0;
+  JournalReader records(journal);
+  auto scanned = records.scan(1, [&](uint64_t key, std::span<const uint8_t> bytes) {
+    if (key != expected_seq) {
+      fault = JournalFault{expected_seq, key > expected_seq
+                                             ? "gap: seq " + std::to_string(expected_seq) +
+                                                   " missing, next record starts at " +
+                                                   std::to_string(key)
+                                             : "record " + std::to_string(key) + " overlaps"};
+      return false;
+    }
+    if (auto ok = reader.open(bytes); !ok) {
+      fault = JournalFault{ok.error().seq,
+                           "corrupt frame (" + std::string(to_string(ok.error().error)) + ")"};
+      return false;
+    }
+    if (reader.header().first_seq != key || reader.heartbeat() ||
+        reader.header().channel != journal.info().channel) {
+      fault = JournalFault{key, "record header does not match its key or channel"};
+      return false;
+    }
+    ++stats.batches;
+    for (const fb::Frame* frame : reader.frames()) {
+      if (frame->epoch() < epoch) {
+        fault = JournalFault{frame->seq(), "epoch goes back from " + std::to_string(epoch) +
+                                               " to " + std::to_string(frame->epoch())};
+        return false;
+      }
+      if (frame->seq() > to_seq) {
+        return false;
+      }
+      epoch = frame->epoch();
+      expected_seq = frame->seq() + 1;
+      if (frame->seq() < from_seq) continue;
+      stats.last_seq = frame->seq();
+      stats.last_epoch = epoch;
+      ++stats.frames;
+      if (!visit(ctx, *frame)) {
+        return false;
+      }
+    }
+    return true;
+  });
+  if (!scanned) return std::unexpected(JournalFault{expected_seq, scanned.error()});
+  if (fault) return std::unexpected(*fault);
+  return stats;
+}
+
+}  // namespace oddsbus::engine

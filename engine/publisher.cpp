@@ -1,0 +1,22 @@
+#include "engine/publisher.h"
+
+namespace oddsbus::engine {
+
+ZmqPublisher::ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm)
+    : socket_(context, zmq::socket_type::pub) {
+  socket_.set(zmq::sockopt::sndhwm, send_hwm);
+  socket_.set(zmq::sockopt::linger, 1000);
+  socket_.bind(url);
+}
+
+void ZmqPublisher::publish(std::span<const uint8_t> batch) {
+  auto sent =
+      socket_.send(zmq::const_buffer(batch.data(), batch.size()), zmq::send_flags::dontwait);
+  if (sent) {
+    ++published_;
+  } else {
+    ++send_failures_;
+  }
+}
+
+}  // namespace oddsbus::engine

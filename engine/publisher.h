@@ -1,0 +1,38 @@
+// Publishes batches on a ZeroMQ PUB socket (DESIGN section 4). A batch is published only after it
+// is journaled; the caller keeps that order.
+//
+// Thread safety: created on one thread, then used only by the sequencer thread. Never blocks: PUB
+// drops for a subscriber past its high-water mark, which the subscriber sees as a gap and recovers.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <zmq.hpp>
+
+namespace oddsbus::engine {
+
+// Where the sequencer agent sends batches after journaling them.
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual void publish(std::span<const uint8_t> batch) = 0;
+};
+
+class ZmqPublisher final : public BatchSink {
+ public:
+  // Binds `url` (tcp://, ipc://, inproc://). Throws zmq::error_t when it cannot (start-up only).
+  ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm = 100000);
+
+  void publish(std::span<const uint8_t> batch) override;
+
+  uint64_t published() const { return published_; }
+  uint64_t send_failures() const { return send_failures_; }
+
+ private:
+  zmq::socket_t socket_;
+  uint64_t published_ = 0;
+  uint64_t send_failures_ = 0;
+};
+
+}  // namespace oddsbus::engine

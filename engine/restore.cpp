@@ -1,0 +1,30 @@
+#include "engine/restore.h"
+
+#include "engine/journal_scan.h"
+
+namespace oddsbus::engine {
+
+std::expected<std::unique_ptr<Sequencer>, std::string> restore_sequencer(const Journal& journal) {
+  SequencerConfig config;
+  config.channel = journal.info().channel;
+  config.node = journal.info().node;
+  config.epoch = journal.epoch();
+  auto sequencer = std::make_unique<Sequencer>(config);
+  auto scanned = scan_frames(journal, 1, kNoLimit, [&](const fb::Frame& frame) {
+    sequencer->restore(frame);
+    return true;
+  });
+  if (!scanned) {
+    return std::unexpected("journal " + journal.dir() + " is damaged at seq " +
+                           std::to_string(scanned.error().seq) + ": " + scanned.error().problem +
+                           "; run odds-replay verify --journal " + journal.dir());
+  }
+  if (sequencer->last_seq() != journal.last_seq()) {
+    return std::unexpected("journal " + journal.dir() + " restored to seq " +
+                           std::to_string(sequencer->last_seq()) + " but its log ends at " +
+                           std::to_string(journal.last_seq()));
+  }
+  return sequencer;
+}
+
+}  // namespace oddsbus::engine

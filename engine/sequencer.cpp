@@ -1,0 +1,98 @@
+#include "engine/sequencer.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace oddsbus::engine {
+
+using feeds::EventType;
+using feeds::RejectReason;
+
+Sequencer::Sequencer(const SequencerConfig& config) : config_(config), last_seq_(config.last_seq) {}
+
+void Sequencer::begin_batch(BatchWriter& batch) const {
+  batch.begin(config_.channel, last_seq_ + 1);
+}
+
+FrameHeader Sequencer::next_header(uint64_t now_ns, uint64_t source_ns, uint64_t market) const {
+  FrameHeader h;
+  h.seq = last_seq_ + 1;
+  h.epoch = config_.epoch;
+  h.channel = config_.channel;
+  h.publisher = config_.node;
+  h.sequenced_ns = now_ns;
+  h.source_ns = source_ns;
+  const MarketRecord* record = state_.find(market);
+  h.market_seq = (record != nullptr ? record->market_seq : 0) + 1;
+  return h;
+}
+
+void Sequencer::commit_frame(std::span<const uint8_t> frame, BatchWriter& batch) {
+  assert(batch.first_seq() + batch.count() == last_seq_ + 1 && "batch not begun at next seq");
+  batch.add(frame);
+  ++last_seq_;
+  state_.apply(*fb::GetFrame(frame.data()));
+}
+
+std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& event,
+                                                          uint64_t now_ns, BatchWriter& batch) {
+  if (event.type == EventType::kHeartbeat) return 0;
+  const MarketRecord* market = state_.find(event.market);
+  const FrameHeader header = next_header(now_ns, event.source_ns, event.market);
+  switch (event.type) {
+    case EventType::kMarket:
+      commit_frame(builder_.market_definition(header, event.market, event.event, event.name,
+                                              event.status, event.selections),
+                   batch);
+      break;
+    case EventType::kPrice: {
+      if (market == nullptr) return std::unexpected(RejectReason::kUnknownMarket);
+      if (market->status == fb::MarketStatus::Settled) {
+        return std::unexpected(RejectReason::kMarketSettled);
+      }
+      if (market->find_selection(event.selection) == nullptr) {
+        return std::unexpected(RejectReason::kUnknownSelection);
+      }
+      const std::string& source = event.source.empty() ? event.provider : event.source;
+      commit_frame(builder_.price(header, event.market, event.selection, event.odds,
+                                  event.odds_text, source),
+                   batch);
+      break;
+    }
+    case EventType::kStatus:
+      if (market == nullptr) return std::unexpected(RejectReason::kUnknownMarket);
+      commit_frame(builder_.status(header, event.market, event.status, event.reason), batch);
+      break;
+    case EventType::kSettle:
+      if (market == nullptr) return std::unexpected(RejectReason::kUnknownMarket);
+      for (const uint64_t winner : event.winners) {
+        if (market->find_selection(winner) == nullptr) {
+          return std::unexpected(RejectReason::kUnknownSelection);
+        }
+      }
+      commit_frame(builder_.settlement(header, event.market, event.winners), batch);
+      break;
+    case EventType::kHeartbeat:
+      break;
+  }
+  return last_seq_;
+}
+
+void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch) {
+  FrameHeader h;
+  h.seq = last_seq_;
+  h.epoch = config_.epoch;
+  h.channel = config_.channel;
+  h.publisher = config_.node;
+  h.sequenced_ns = now_ns;
+  batch.begin(config_.channel, last_seq_, kBatchHeartbeat);
+  batch.add(builder_.heartbeat(h));
+}
+
+void Sequencer::restore(const fb::Frame& frame) {
+  assert(frame.seq() == last_seq_ + 1);
+  state_.apply(frame);
+  last_seq_ = frame.seq();
+}
+
+}  // namespace oddsbus::engine

@@ -1,0 +1,69 @@
+// The sequencer thread's agent: drains the ingest queues, sequences a batch, journals it in one
+// write transaction, keeps it in the ring, then publishes it (DESIGN sections 2 and 4).
+//
+// Batching is opportunistic: a batch is whatever the queues hold right now, up to max_batch_frames;
+// the agent never waits to fill one. When nothing was published for heartbeat_interval_ns it
+// publishes a heartbeat carrying the last seq.
+//
+// Thread safety: do_work() is called by one thread only (the sequencer's). counters() may be read
+// from any thread (relaxed atomics on their own cache line).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <string>
+
+#include "engine/frame_ring.h"
+#include "engine/ingest_queues.h"
+#include "engine/journal.h"
+#include "engine/publisher.h"
+#include "engine/sequencer.h"
+#include "feeds/rejection.h"
+#include "schemas/batch.h"
+#include "schemas/log.h"
+
+namespace oddsbus::engine {
+
+struct SequencerAgentConfig {
+  size_t max_batch_frames = 4096;
+  uint64_t heartbeat_interval_ns = 200'000'000;
+};
+
+struct alignas(64) SequencerCounters {
+  std::atomic<uint64_t> frames{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> heartbeats{0};
+  std::atomic<uint64_t> source_heartbeats{0};
+  std::atomic<uint64_t> commit_ns_total{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(feeds::RejectReason::kCount)> rejected{};
+};
+
+class SequencerAgent {
+ public:
+  // `sink` may be null (journal only). All references must outlive the agent.
+  SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQueues& queues, FrameRing& ring,
+                 BatchSink* sink, const SequencerAgentConfig& config);
+
+  // One unit of work at `now_ns`: returns the number of events consumed (0: idle), or the journal
+  // error that makes the node unable to go on.
+  std::expected<size_t, std::string> do_work(uint64_t now_ns);
+
+  const SequencerCounters& counters() const { return counters_; }
+
+ private:
+  Sequencer& sequencer_;
+  Journal& journal_;
+  IngestQueues& queues_;
+  FrameRing& ring_;
+  BatchSink* sink_;
+  SequencerAgentConfig config_;
+  BatchWriter batch_;
+  BatchWriter heartbeat_batch_{4096};
+  uint64_t last_publish_ns_ = 0;
+  SequencerCounters counters_;
+  LogLimiter reject_log_;
+};
+
+}  // namespace oddsbus::engine

@@ -1,0 +1,51 @@
+// A normalised event: what an adapter makes of one provider message, before sequencing.
+// Events carry canonical ids and exact odds; the sequencer validates them against market state and
+// turns each accepted one into a frame.
+//
+// Plain value type. Price events (the hot ones) fit their strings in the small-string buffer, so
+// moving them through the ingest queue does not allocate.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "schemas/frame_generated.h"
+#include "schemas/odds.h"
+
+namespace oddsbus::feeds {
+
+enum class EventType : uint8_t {
+  kMarket,     // define or redefine a market: market, event, name, status, selections
+  kPrice,      // a selection's new price: market, selection, odds, odds_text
+  kStatus,     // a market's new status: market, status, reason
+  kSettle,     // settle a market: market, winners
+  kHeartbeat,  // the source is alive; changes no state
+};
+
+struct SelectionDefinition {
+  uint64_t id = 0;
+  std::string name;
+};
+
+struct Event {
+  EventType type = EventType::kHeartbeat;
+  uint64_t market = 0;
+  uint64_t event = 0;
+  uint64_t selection = 0;
+  Odds odds;
+  std::string odds_text;  // the odds exactly as received
+  fb::MarketStatus status = fb::MarketStatus::Open;
+  fb::StatusReason reason = fb::StatusReason::None;
+  std::string name;
+  std::vector<SelectionDefinition> selections;
+  std::vector<uint64_t> winners;
+  // Provenance, all optional.
+  std::string provider;
+  uint64_t pseq = 0;  // provider's own sequence number; meaningful only when has_pseq
+  bool has_pseq = false;
+  uint64_t source_ns = 0;  // provider timestamp, ns since the Unix epoch; 0 when unknown
+  std::string source;      // the feed name the event arrived on ("" for files)
+};
+
+}  // namespace oddsbus::feeds

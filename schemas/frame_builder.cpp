@@ -1,0 +1,66 @@
+#include "schemas/frame_builder.h"
+
+namespace oddsbus {
+
+std::span<const uint8_t> FrameBuilder::finish(const FrameHeader& h, fb::Payload type,
+                                              flatbuffers::Offset<void> payload) {
+  auto frame = fb::CreateFrame(fbb_, h.seq, h.epoch, h.channel, h.publisher, h.sequenced_ns,
+                               h.source_ns, h.market_seq, type, payload);
+  fb::FinishFrameBuffer(fbb_, frame);
+  return {fbb_.GetBufferPointer(), fbb_.GetSize()};
+}
+
+std::span<const uint8_t> FrameBuilder::price(const FrameHeader& h, uint64_t market,
+                                             uint64_t selection, const Odds& odds,
+                                             std::string_view original, std::string_view source) {
+  fbb_.Clear();
+  auto original_offset = fbb_.CreateString(original.data(), original.size());
+  auto price = fb::CreateSelectionPrice(fbb_, selection, odds.price_e4, odds.format, odds.numerator,
+                                        odds.denominator, original_offset);
+  auto prices = fbb_.CreateVector(&price, 1);
+  auto source_offset = fbb_.CreateString(source.data(), source.size());
+  auto payload = fb::CreatePriceUpdate(fbb_, market, prices, source_offset);
+  return finish(h, fb::Payload::PriceUpdate, payload.Union());
+}
+
+std::span<const uint8_t> FrameBuilder::status(const FrameHeader& h, uint64_t market,
+                                              fb::MarketStatus status, fb::StatusReason reason) {
+  fbb_.Clear();
+  auto payload = fb::CreateMarketStatusUpdate(fbb_, market, status, reason);
+  return finish(h, fb::Payload::MarketStatusUpdate, payload.Union());
+}
+
+std::span<const uint8_t> FrameBuilder::event_suspension(const FrameHeader& h, uint64_t event,
+                                                        fb::StatusReason reason) {
+  fbb_.Clear();
+  auto payload = fb::CreateEventSuspension(fbb_, event, reason);
+  return finish(h, fb::Payload::EventSuspension, payload.Union());
+}
+
+std::span<const uint8_t> FrameBuilder::settlement(const FrameHeader& h, uint64_t market,
+                                                  std::span<const uint64_t> winners) {
+  fbb_.Clear();
+  auto winners_offset = fbb_.CreateVector(winners.data(), winners.size());
+  auto payload = fb::CreateSettlement(fbb_, market, winners_offset);
+  return finish(h, fb::Payload::Settlement, payload.Union());
+}
+
+std::span<const uint8_t> FrameBuilder::settlement_rollback(const FrameHeader& h, uint64_t market) {
+  fbb_.Clear();
+  auto payload = fb::CreateSettlementRollback(fbb_, market);
+  return finish(h, fb::Payload::SettlementRollback, payload.Union());
+}
+
+std::span<const uint8_t> FrameBuilder::heartbeat(const FrameHeader& h) {
+  fbb_.Clear();
+  auto payload = fb::CreateHeartbeat(fbb_, h.seq);
+  return finish(h, fb::Payload::Heartbeat, payload.Union());
+}
+
+std::span<const uint8_t> FrameBuilder::epoch_change(const FrameHeader& h, uint32_t previous_epoch) {
+  fbb_.Clear();
+  auto payload = fb::CreateEpochChange(fbb_, previous_epoch, h.epoch);
+  return finish(h, fb::Payload::EpochChange, payload.Union());
+}
+
+}  // namespace oddsbus

@@ -1,0 +1,78 @@
+// Builds frames (schemas/frame.fbs) into one reused FlatBufferBuilder. Each call returns the
+// finished frame's bytes, valid until the next call on the same builder.
+//
+// Not thread-safe: one per sequencer. Allocation-free once the builder has grown to the largest
+// frame it builds.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "flatbuffers/flatbuffers.h"
+#include "schemas/frame_generated.h"
+#include "schemas/odds.h"
+
+namespace oddsbus {
+
+struct FrameHeader {
+  uint64_t seq = 0;
+  uint32_t epoch = 0;
+  uint32_t channel = 0;
+  uint32_t publisher = 0;
+  uint64_t sequenced_ns = 0;
+  uint64_t source_ns = 0;
+  uint64_t market_seq = 0;
+};
+
+class FrameBuilder {
+ public:
+  FrameBuilder() : fbb_(1024) {}
+
+  // `selections`: a range, ascending by id, of objects with `.id` (u64) and `.name` (string-like).
+  template <typename SelectionRange>
+  std::span<const uint8_t> market_definition(const FrameHeader& h, uint64_t market, uint64_t event,
+                                             std::string_view name, fb::MarketStatus status,
+                                             const SelectionRange& selections);
+  std::span<const uint8_t> price(const FrameHeader& h, uint64_t market, uint64_t selection,
+                                 const Odds& odds, std::string_view original,
+                                 std::string_view source);
+  std::span<const uint8_t> status(const FrameHeader& h, uint64_t market, fb::MarketStatus status,
+                                  fb::StatusReason reason);
+  std::span<const uint8_t> event_suspension(const FrameHeader& h, uint64_t event,
+                                            fb::StatusReason reason);
+  std::span<const uint8_t> settlement(const FrameHeader& h, uint64_t market,
+                                      std::span<const uint64_t> winners);
+  std::span<const uint8_t> settlement_rollback(const FrameHeader& h, uint64_t market);
+  // A heartbeat carries h.seq, the publisher's last seq, as both frame seq and last_seq.
+  std::span<const uint8_t> heartbeat(const FrameHeader& h);
+  std::span<const uint8_t> epoch_change(const FrameHeader& h, uint32_t previous_epoch);
+
+ private:
+  std::span<const uint8_t> finish(const FrameHeader& h, fb::Payload type,
+                                  flatbuffers::Offset<void> payload);
+
+  flatbuffers::FlatBufferBuilder fbb_;
+  std::vector<flatbuffers::Offset<fb::SelectionDefinition>> selection_offsets_;
+};
+
+template <typename SelectionRange>
+std::span<const uint8_t> FrameBuilder::market_definition(const FrameHeader& h, uint64_t market,
+                                                         uint64_t event, std::string_view name,
+                                                         fb::MarketStatus status,
+                                                         const SelectionRange& selections) {
+  fbb_.Clear();
+  selection_offsets_.clear();
+  for (const auto& s : selections) {
+    const std::string_view selection_name(s.name);
+    auto name_offset = fbb_.CreateString(selection_name.data(), selection_name.size());
+    selection_offsets_.push_back(fb::CreateSelectionDefinition(fbb_, s.id, name_offset));
+  }
+  auto selections_offset = fbb_.CreateVector(selection_offsets_);
+  auto name_offset = fbb_.CreateString(name.data(), name.size());
+  auto payload =
+      fb::CreateMarketDefinition(fbb_, market, event, name_offset, status, selections_offset);
+  return finish(h, fb::Payload::MarketDefinition, payload.Union());
+}
+
+}  // namespace oddsbus

@@ -1,0 +1,42 @@
+// Logging to stderr for state changes and faults (never per frame), with rate limiting so a flood
+// of bad input cannot flood the log. Lines: "2026-11-23T09:30:00.123Z LEVEL message".
+// Thread safety: log() is safe from any thread (one write(2) per line). A LogLimiter is owned by
+// one thread.
+#pragma once
+
+#include <cstdint>
+
+namespace oddsbus {
+
+enum class LogLevel : uint8_t { kInfo, kWarn, kError };
+
+__attribute__((format(printf, 2, 3))) void log(LogLevel level, const char* format, ...);
+
+// Allows one line per `interval_ns`; counts what it suppressed so the next line can say so.
+class LogLimiter {
+ public:
+  explicit LogLimiter(uint64_t interval_ns = 1'000'000'000) : interval_ns_(interval_ns) {}
+  // True when a line may be written at `now_ns`; then suppressed() tells how many were skipped.
+  bool allow(uint64_t now_ns) {
+    if (now_ns - last_ns_ < interval_ns_ && last_ns_ != 0) {
+      ++pending_;
+      return false;
+    }
+    last_ns_ = now_ns == 0 ? 1 : now_ns;
+    suppressed_ = pending_;
+    pending_ = 0;
+    return true;
+  }
+  uint64_t suppressed() const { return suppressed_; }
+
+ private:
+  uint64_t interval_ns_;
+  uint64_t last_ns_ = 0;
+  uint64_t pending_ = 0;
+  uint64_t suppressed_ = 0;
+};
+
+// Wall clock, ns since the Unix epoch.
+uint64_t wall_clock_ns();
+
+}  // namespace oddsbus

@@ -1,0 +1,163 @@
+// odds-engine: the engine node (run) and batch ingest of captured feed files (ingest).
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/file_ingest.h"
+#include "engine/journal.h"
+#include "engine/node.h"
+#include "feeds/rejection.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "odds-engine: %s\n", message.c_str());
+  return 1;
+}
+
+oddsbus::engine::Durability durability_of(const std::string& text) {
+  return text == "sync" ? oddsbus::engine::Durability::kSync : oddsbus::engine::Durability::kNoSync;
+}
+
+int ingest(const std::string& journal_dir, const std::string& format,
+           const std::vector<std::string>& files, const std::string& durability, size_t batch) {
+  using namespace oddsbus::engine;
+  JournalConfig config;
+  config.dir = journal_dir;
+  config.durability = durability_of(durability);
+  auto journal = Journal::open(config);
+  if (!journal) return fail(journal.error());
+  IngestOptions options;
+  options.format = format;
+  options.batch_frames = batch;
+  auto summary = ingest_files(**journal, files, options);
+  if (!summary) return fail(summary.error());
+  std::printf("ingested %zu file(s) into %s: %llu lines, %llu accepted, %llu rejected\n",
+              files.size(), journal_dir.c_str(), static_cast<unsigned long long>(summary->lines),
+              static_cast<unsigned long long>(summary->accepted),
+              static_cast<unsigned long long>(summary->rejected_total()));
+  for (size_t i = 0; i < summary->rejected.size(); ++i) {
+    if (summary->rejected[i] == 0) continue;
+    std::printf("  rejected %-18s %llu\n",
+                std::string(oddsbus::feeds::kRejectReasonNames[i]).c_str(),
+                static_cast<unsigned long long>(summary->rejected[i]));
+  }
+  std::printf("journal seq %llu..%llu (this ingest wrote from seq %llu)\n",
+              static_cast<unsigned long long>(summary->last_seq > 0 ? 1 : 0),
+              static_cast<unsigned long long>(summary->last_seq),
+              static_cast<unsigned long long>(summary->first_seq));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "odds-engine: sequences odds events into a gap-free, journaled, published frame stream."};
+  app.require_subcommand(1);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("odds-engine: ") + e.what() + " (see --help)\n";
+  });
+
+  std::string journal_dir;
+  std::string format = "oddsjson";
+  std::vector<std::string> files;
+  std::string durability = "nosync";
+  size_t batch = 1024;
+  auto* ingest_cmd = app.add_subcommand(
+      "ingest",
+      "Sequence captured feed files into a journal (created if absent, continued if "
+      "ours), then print accepted and rejected counts by reason. Exit 0 unless the "
+      "journal could not be written.");
+  ingest_cmd->add_option("--journal", journal_dir, "journal directory")->required();
+  ingest_cmd->add_option("--format", format, "input format")
+      ->check(CLI::IsMember({"oddsjson"}))
+      ->capture_default_str();
+  ingest_cmd
+      ->add_option("--durability", durability,
+                   "sync: fsync every commit; nosync: leave it "
+                   "to the OS")
+      ->check(CLI::IsMember({"sync", "nosync"}))
+      ->capture_default_str();
+  ingest_cmd->add_option("--batch", batch, "frames per journal write transaction")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  ingest_cmd->add_option("FILE", files, "oddsjson files, sequenced in the order given")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  oddsbus::engine::NodeConfig node;
+  std::vector<std::string> feed_specs;
+  std::string run_durability = "nosync";
+  std::string role = "primary";
+  std::string recovery, peer_pub, peer_recovery, desk, mapping, http, config_file;
+  uint64_t heartbeat_ms = 200;
+  auto* run_cmd = app.add_subcommand(
+      "run",
+      "Run a node: connect to feeds, sequence, journal and publish until SIGINT/SIGTERM, "
+      "then flush and exit 0.");
+  run_cmd->add_option("--journal", node.journal_dir, "journal directory")->required();
+  run_cmd->add_option("--node", node.node, "this node's id (recorded in every frame)")
+      ->required()
+      ->check(CLI::Range(1u, 65535u));
+  run_cmd->add_option("--pub", node.pub_url, "ZeroMQ PUB endpoint to bind, e.g. tcp://*:7001")
+      ->required();
+  run_cmd->add_option("--feed", feed_specs,
+                      "a feed to connect to: NAME=FORMAT@URL, e.g. a=oddsjson@tcp://127.0.0.1:9001 "
+                      "(repeatable)");
+  run_cmd->add_option("--durability", run_durability, "sync: fsync every commit; nosync: OS")
+      ->check(CLI::IsMember({"sync", "nosync"}))
+      ->capture_default_str();
+  run_cmd->add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval when idle")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{60000}))
+      ->capture_default_str();
+  run_cmd->add_option("--recovery", recovery, "recovery service endpoint (not yet available)");
+  run_cmd->add_option("--role", role, "primary or secondary (secondary not yet available)")
+      ->check(CLI::IsMember({"primary", "secondary"}));
+  run_cmd->add_option("--peer-pub", peer_pub, "the peer's PUB endpoint (not yet available)");
+  run_cmd->add_option("--peer-recovery", peer_recovery, "the peer's recovery endpoint (not yet)");
+  run_cmd->add_option("--desk", desk, "desk API endpoint (not yet available)");
+  run_cmd->add_option("--mapping", mapping, "provider id mapping file (not yet available)");
+  run_cmd->add_option("--http", http, "HOST:PORT for /metrics and /healthz (not yet available)");
+  run_cmd->add_option("--config", config_file, "TOML configuration file (not yet available)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*ingest_cmd) return ingest(journal_dir, format, files, durability, batch);
+
+  for (const auto& [flag, value] : {std::pair{"--recovery", &recovery},
+                                    {"--peer-pub", &peer_pub},
+                                    {"--peer-recovery", &peer_recovery},
+                                    {"--desk", &desk},
+                                    {"--mapping", &mapping},
+                                    {"--http", &http},
+                                    {"--config", &config_file}}) {
+    if (!value->empty()) {
+      return fail(std::string(flag) + " is not available in this version of odds-engine yet");
+    }
+  }
+  if (role != "primary") return fail("--role secondary is not available in this version yet");
+  for (const std::string& spec : feed_specs) {
+    auto feed = oddsbus::engine::parse_feed_spec(spec);
+    if (!feed) return fail(feed.error());
+    node.feeds.push_back(*feed);
+  }
+  node.durability = durability_of(run_durability);
+  node.heartbeat_interval_ns = heartbeat_ms * 1'000'000;
+
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  auto ran = oddsbus::engine::run_node(node, g_stop);
+  if (!ran) return fail(ran.error());
+  return 0;
+}

@@ -208,7 +208,10 @@ std::expected<void, std::string> Journal::append(uint64_t first_seq, uint64_t la
       return {};
     }
     if (rc != MDB_MAP_FULL || attempt > 0) return std::unexpected(lmdb_error("journal append", rc));
-    txn = TxnGuard{};
+    if (txn.txn != nullptr) {  // the map can only grow with no transaction open
+      mdb_txn_abort(txn.txn);
+      txn.txn = nullptr;
+    }
     if (auto grown = grow_map(); !grown) return grown;
   }
   return std::unexpected("journal append: map still full after growing");

@@ -13,34 +13,15 @@ std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint6
   BatchReader reader;
   uint64_t expected_seq = 1;
   uint32_t epoch = 0;
-  JournalReader records(journal);
-  auto scanned = records.scan(1, [&](uint64_t key, std::span<const uint8_t> bytes) {
-    if (key != expected_seq) {
-      fault = JournalFault{expected_seq, key > expected_seq
-                                             ? "gap: seq " + std::to_string(expected_seq) +
-                                                   " missing, next record starts at " +
-                                                   std::to_string(key)
-                                             : "record " + std::to_string(key) + " overlaps"};
-      return false;
-    }
-    if (auto ok = reader.open(bytes); !ok) {
-      fault = JournalFault{ok.error().seq,
-                           "corrupt frame (" + std::string(to_string(ok.error().error)) + ")"};
-      return false;
-    }
-    if (reader.header().first_seq != key || reader.heartbeat() ||
-        reader.header().channel != journal.info().channel) {
-      fault = JournalFault{key, "record header does not match its key or channel"};
-      return false;
-    }
-    ++stats.batches;
-    for (const fb::Frame* frame : reader.frames()) {
+  // Visits checked frames in order; false when the scan is to stop.
+  auto visit_frames = [&](std::span<const fb::Frame* const> frames) {
+    for (const fb::Frame* frame : frames) {
+      if (frame->seq() > to_seq) {
+        return false;
+      }
       if (frame->epoch() < epoch) {
         fault = JournalFault{frame->seq(), "epoch goes back from " + std::to_string(epoch) +
                                                " to " + std::to_string(frame->epoch())};
-        return false;
-      }
-      if (frame->seq() > to_seq) {
         return false;
       }
       epoch = frame->epoch();
@@ -53,6 +34,40 @@ std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint6
         return false;
       }
     }
+    return true;
+  };
+  JournalReader records(journal);
+  auto scanned = records.scan(1, [&](uint64_t key, std::span<const uint8_t> bytes) {
+    if (expected_seq > to_seq) {
+      return false;
+    }
+    if (key != expected_seq) {
+      fault = JournalFault{expected_seq, key > expected_seq
+                                             ? "gap: seq " + std::to_string(expected_seq) +
+                                                   " missing, next record starts at " +
+                                                   std::to_string(key)
+                                             : "record " + std::to_string(key) + " overlaps"};
+      return false;
+    }
+    auto opened = reader.open(bytes);
+    if ((opened || !reader.frames().empty()) &&
+        (reader.header().first_seq != key || reader.heartbeat() ||
+         reader.header().channel != journal.info().channel)) {
+      fault = JournalFault{key, "record header does not match its key or channel"};
+      return false;
+    }
+    if (!visit_frames(reader.frames())) return false;
+    if (!opened) {
+      // The frames before the bad one were good and visited; the fault matters only if the scan
+      // needed to go past it.
+      if (opened.error().seq <= to_seq) {
+        fault =
+            JournalFault{opened.error().seq,
+                         "corrupt frame (" + std::string(to_string(opened.error().error)) + ")"};
+      }
+      return false;
+    }
+    ++stats.batches;
     return true;
   });
   if (!scanned) return std::unexpected(JournalFault{expected_seq, scanned.error()});

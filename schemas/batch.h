@@ -92,7 +92,8 @@ class BatchReader {
  public:
   BatchReader() = default;
 
-  // Checks the whole batch. On success, frames() holds `count` frames in seq order.
+  // Checks the whole batch. On success, frames() holds `count` frames in seq order; on failure it
+  // holds the frames before the first bad one, each fully checked.
   std::expected<void, BatchFault> open(std::span<const uint8_t> bytes);
 
   const BatchHeader& header() const { return header_; }

@@ -75,7 +75,10 @@ std::expected<uint64_t, std::string> parse_iso8601_ns(std::string_view text) {
       return std::unexpected(bad + " (give the zone: Z or +hh:mm)");
     }
   }
-  if (!s.empty() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (!s.empty() || month < 1 || month > 12 || day < 1 ||
+      day > kDays[month - 1] + (month == 2 && leap ? 1 : 0) || hour > 23 || minute > 59 ||
       second > 60) {
     return std::unexpected(bad);
   }

@@ -29,7 +29,7 @@ MarketRecord* MarketState::touch(uint64_t market, const fb::Frame& frame) {
   auto it = markets_.find(market);
   if (it == markets_.end()) return nullptr;
   MarketRecord& record = it->second;
-  ++record.market_seq;
+  if (frame.seq() > record.last_seq) ++record.market_seq;  // a frame applied again counts once
   record.last_seq = frame.seq();
   record.updated_ns = frame.sequenced_ns();
   return &record;

@@ -1,0 +1,285 @@
+#include "engine/sequencer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "schemas/state_digest.h"
+#include "schemas/state_json.h"
+#include "tests/engine/engine_test_support.h"
+
+namespace oddsbus::engine {
+namespace {
+
+using feeds::RejectReason;
+using namespace testing_support;
+
+constexpr uint64_t kNow = 1'800'000'000'000'000'000ull;
+
+std::string json_of(const MarketState& state) {
+  std::string out;
+  append_state_json(out, state);
+  return out;
+}
+
+// A sequencer at some seq with market 1001 (selections 1..3) defined and priced.
+class SequencerTest : public ::testing::Test {
+ protected:
+  SequencerTest() : sequencer_(config()) {
+    sequencer_.begin_batch(batch_);
+    EXPECT_TRUE(
+        sequencer_.sequence(market_event(1001, 501, "Match Odds", home_draw_away()), kNow, batch_));
+    EXPECT_TRUE(sequencer_.sequence(price_event(1001, 1, "2.50"), kNow, batch_));
+  }
+
+  static SequencerConfig config() {
+    SequencerConfig c;
+    c.channel = 7;
+    c.node = 3;
+    c.epoch = 2;
+    c.last_seq = 41;
+    return c;
+  }
+
+  // Checks that `event` is rejected for `reason` and changes nothing at all.
+  void expect_rejected_without_effect(const feeds::Event& event, RejectReason reason) {
+    const uint64_t last_seq = sequencer_.last_seq();
+    const uint32_t count = batch_.count();
+    const size_t size = batch_.size();
+    const std::string state = json_of(sequencer_.state());
+    const uint64_t digest = state_digest(sequencer_.state());
+
+    auto result = sequencer_.sequence(event, kNow + 1, batch_);
+    ASSERT_FALSE(result) << "accepted as seq " << *result;
+    EXPECT_EQ(result.error(), reason) << feeds::to_string(result.error());
+    EXPECT_EQ(sequencer_.last_seq(), last_seq);
+    EXPECT_EQ(batch_.count(), count);
+    EXPECT_EQ(batch_.size(), size);
+    EXPECT_EQ(json_of(sequencer_.state()), state);
+    EXPECT_EQ(state_digest(sequencer_.state()), digest);
+
+    // The next accepted event still gets the next seq: no hole was left.
+    auto next = sequencer_.sequence(price_event(1001, 2, "3.00"), kNow, batch_);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next, last_seq + 1);
+  }
+
+  Sequencer sequencer_;
+  BatchWriter batch_{4096};
+};
+
+TEST_F(SequencerTest, SeqIsGapFreeFromLastSeqPlusOne) {
+  EXPECT_EQ(batch_.first_seq(), 42u);
+  EXPECT_EQ(sequencer_.last_seq(), 43u);
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < 10; ++i) {
+    auto seq =
+        sequencer_.sequence(price_event(1001, 1 + i % 3, "2.0" + std::to_string(i)), kNow, batch_);
+    ASSERT_TRUE(seq);
+    seqs.push_back(*seq);
+  }
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], 44 + i);
+  EXPECT_EQ(batch_.count(), 12u);
+
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(batch_.bytes()));
+  for (size_t i = 0; i < reader.frames().size(); ++i) EXPECT_EQ(reader.frames()[i]->seq(), 42 + i);
+
+  // A new batch continues where the last one ended.
+  sequencer_.begin_batch(batch_);
+  EXPECT_EQ(batch_.first_seq(), 54u);
+  EXPECT_EQ(*sequencer_.sequence(price_event(1001, 1, "9.0"), kNow, batch_), 54u);
+}
+
+TEST_F(SequencerTest, RejectsPriceForUnknownMarket) {
+  expect_rejected_without_effect(price_event(9999, 1, "2.0"), RejectReason::kUnknownMarket);
+}
+
+TEST_F(SequencerTest, RejectsStatusAndSettleForUnknownMarket) {
+  expect_rejected_without_effect(status_event(9999, fb::MarketStatus::Suspended),
+                                 RejectReason::kUnknownMarket);
+  expect_rejected_without_effect(settle_event(9999, {1}), RejectReason::kUnknownMarket);
+}
+
+TEST_F(SequencerTest, RejectsPriceForUnknownSelection) {
+  expect_rejected_without_effect(price_event(1001, 4, "2.0"), RejectReason::kUnknownSelection);
+}
+
+TEST_F(SequencerTest, RejectsSettleWithUnknownWinner) {
+  expect_rejected_without_effect(settle_event(1001, {1, 7}), RejectReason::kUnknownSelection);
+  EXPECT_EQ(sequencer_.state().find(1001)->status, fb::MarketStatus::Open);
+}
+
+TEST_F(SequencerTest, RejectsPriceAfterSettle) {
+  ASSERT_TRUE(sequencer_.sequence(settle_event(1001, {1}), kNow, batch_));
+  EXPECT_EQ(sequencer_.state().find(1001)->status, fb::MarketStatus::Settled);
+  const uint64_t last_seq = sequencer_.last_seq();
+  const std::string state = json_of(sequencer_.state());
+  auto result = sequencer_.sequence(price_event(1001, 2, "3.0"), kNow, batch_);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error(), RejectReason::kMarketSettled);
+  EXPECT_EQ(sequencer_.last_seq(), last_seq);
+  EXPECT_EQ(json_of(sequencer_.state()), state);
+}
+
+TEST_F(SequencerTest, RedefinedSelectionSetRulesLaterPrices) {
+  ASSERT_TRUE(sequencer_.sequence(
+      market_event(1001, 501, "Match Odds", {{1, "Home"}, {2, "Draw"}, {4, "New"}}), kNow, batch_));
+  expect_rejected_without_effect(price_event(1001, 3, "2.0"), RejectReason::kUnknownSelection);
+  EXPECT_TRUE(sequencer_.sequence(price_event(1001, 4, "2.0"), kNow, batch_));
+  EXPECT_EQ(sequencer_.state().find(1001)->find_selection(1)->price_e4, 25000u);
+}
+
+TEST_F(SequencerTest, SettlementRollbackReopensTheMarketToPrices) {
+  ASSERT_TRUE(sequencer_.sequence(settle_event(1001, {1}), kNow, batch_));
+  feeds::Event rollback;
+  rollback.type = feeds::EventType::kSettlementRollback;
+  rollback.market = 1001;
+  auto seq = sequencer_.sequence(rollback, kNow, batch_);
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, sequencer_.last_seq());
+  EXPECT_EQ(sequencer_.state().find(1001)->status, fb::MarketStatus::Suspended);
+  EXPECT_TRUE(sequencer_.sequence(price_event(1001, 2, "3.0"), kNow, batch_));
+  rollback.market = 9999;
+  expect_rejected_without_effect(rollback, RejectReason::kUnknownMarket);
+}
+
+TEST_F(SequencerTest, SourceStatusEventMakesNoFrame) {
+  feeds::Event e;
+  e.type = feeds::EventType::kSourceStatus;
+  e.source = "bf";
+  e.source_up = false;
+  const uint64_t last_seq = sequencer_.last_seq();
+  auto result = sequencer_.sequence(e, kNow, batch_);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, 0u);
+  EXPECT_EQ(sequencer_.last_seq(), last_seq);
+  EXPECT_EQ(batch_.count(), 2u);
+}
+
+TEST_F(SequencerTest, HeartbeatEventMakesNoFrame) {
+  const uint64_t last_seq = sequencer_.last_seq();
+  const uint32_t count = batch_.count();
+  auto result = sequencer_.sequence(heartbeat_event(), kNow, batch_);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, 0u);
+  EXPECT_EQ(sequencer_.last_seq(), last_seq);
+  EXPECT_EQ(batch_.count(), count);
+}
+
+TEST_F(SequencerTest, FramesCarryEpochChannelNodeTimesAndMarketSeq) {
+  ASSERT_TRUE(
+      sequencer_.sequence(market_event(1002, 501, "Total Goals", {{1, "Over"}}), kNow + 5, batch_));
+  ASSERT_TRUE(sequencer_.sequence(price_event(1001, 3, "+150", 1'700'000'000'000'000'000ull),
+                                  kNow + 6, batch_));
+  ASSERT_TRUE(
+      sequencer_.sequence(status_event(1001, fb::MarketStatus::Suspended), kNow + 7, batch_));
+
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(batch_.bytes()));
+  EXPECT_EQ(reader.header().channel, 7u);
+  ASSERT_EQ(reader.frames().size(), 5u);
+  const uint64_t expected_market_seq[] = {1, 2, 1, 3, 4};
+  for (size_t i = 0; i < 5; ++i) {
+    const fb::Frame& f = *reader.frames()[i];
+    EXPECT_EQ(f.epoch(), 2u);
+    EXPECT_EQ(f.channel(), 7u);
+    EXPECT_EQ(f.publisher(), 3u);
+    EXPECT_EQ(f.market_seq(), expected_market_seq[i]) << "frame " << i;
+  }
+  EXPECT_EQ(reader.frames()[2]->sequenced_ns(), kNow + 5);
+  EXPECT_EQ(reader.frames()[3]->sequenced_ns(), kNow + 6);
+  EXPECT_EQ(reader.frames()[3]->source_ns(), 1'700'000'000'000'000'000ull);
+  EXPECT_EQ(reader.frames()[2]->source_ns(), 0u);
+  const auto* price = reader.frames()[3]->payload_as_PriceUpdate()->prices()->Get(0);
+  EXPECT_EQ(price->price_e4(), 25000u);
+  EXPECT_EQ(price->format(), fb::OddsFormat::American);
+  EXPECT_EQ(price->original()->str(), "+150");
+  EXPECT_EQ(sequencer_.state().find(1001)->market_seq, 4u);
+  EXPECT_EQ(sequencer_.epoch(), 2u);
+}
+
+TEST_F(SequencerTest, PriceFrameNamesItsSource) {
+  feeds::Event e = price_event(1001, 2, "3.0");
+  e.provider = "acme";
+  ASSERT_TRUE(sequencer_.sequence(e, kNow, batch_));
+  e.source = "bf";
+  ASSERT_TRUE(sequencer_.sequence(e, kNow, batch_));
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(batch_.bytes()));
+  EXPECT_EQ(reader.frames()[2]->payload_as_PriceUpdate()->source()->str(), "acme");
+  EXPECT_EQ(reader.frames()[3]->payload_as_PriceUpdate()->source()->str(), "bf");
+}
+
+TEST_F(SequencerTest, StateEqualsFoldingItsFramesFromScratch) {
+  ASSERT_TRUE(sequencer_.sequence(market_event(1002, 502, "Total Goals", {{1, "Over"}, {2, "U"}}),
+                                  kNow, batch_));
+  ASSERT_TRUE(sequencer_.sequence(price_event(1002, 2, "1/3"), kNow, batch_));
+  ASSERT_TRUE(sequencer_.sequence(price_event(1001, 2, "-110"), kNow, batch_));
+  ASSERT_FALSE(sequencer_.sequence(price_event(1003, 2, "2.0"), kNow, batch_));
+  ASSERT_TRUE(sequencer_.sequence(status_event(1001, fb::MarketStatus::Suspended), kNow, batch_));
+  ASSERT_TRUE(sequencer_.sequence(settle_event(1002, {2}), kNow, batch_));
+  ASSERT_TRUE(sequencer_.sequence(market_event(1001, 501, "Match Odds", {{2, "D"}, {5, "E"}}), kNow,
+                                  batch_));
+
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(batch_.bytes()));
+  MarketState folded;
+  for (const fb::Frame* frame : reader.frames()) folded.apply(*frame);
+  EXPECT_EQ(json_of(folded), json_of(sequencer_.state()));
+  EXPECT_EQ(state_digest(folded), state_digest(sequencer_.state()));
+  EXPECT_EQ(folded.seq(), sequencer_.last_seq());
+}
+
+TEST_F(SequencerTest, HeartbeatBatchCarriesLastSeqAndDoesNotAdvanceIt) {
+  const uint64_t last_seq = sequencer_.last_seq();
+  BatchWriter heartbeat(256);
+  sequencer_.heartbeat(kNow + 9, heartbeat);
+  EXPECT_EQ(sequencer_.last_seq(), last_seq);
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(heartbeat.bytes()));
+  EXPECT_TRUE(reader.heartbeat());
+  EXPECT_EQ(reader.header().first_seq, last_seq);
+  ASSERT_EQ(reader.frames().size(), 1u);
+  EXPECT_EQ(reader.frames()[0]->payload_type(), fb::Payload::Heartbeat);
+  EXPECT_EQ(reader.frames()[0]->payload_as_Heartbeat()->last_seq(), last_seq);
+  EXPECT_EQ(reader.frames()[0]->sequenced_ns(), kNow + 9);
+  EXPECT_EQ(reader.frames()[0]->epoch(), 2u);
+  auto next = sequencer_.sequence(price_event(1001, 1, "2.2"), kNow, batch_);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, last_seq + 1);
+}
+
+TEST_F(SequencerTest, RestoredSequencerContinuesWithTheSameState) {
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(batch_.bytes()));
+  Sequencer restored(config());
+  for (const fb::Frame* frame : reader.frames()) restored.restore(*frame);
+  EXPECT_EQ(restored.last_seq(), sequencer_.last_seq());
+  EXPECT_EQ(json_of(restored.state()), json_of(sequencer_.state()));
+
+  BatchWriter batch(1024);
+  restored.begin_batch(batch);
+  EXPECT_EQ(batch.first_seq(), sequencer_.last_seq() + 1);
+  auto seq = restored.sequence(price_event(1001, 3, "4.0"), kNow, batch);
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, sequencer_.last_seq() + 1);
+  BatchReader again;
+  ASSERT_TRUE(again.open(batch.bytes()));
+  EXPECT_EQ(again.frames()[0]->market_seq(), 3u) << "market_seq continues after a restore";
+}
+
+TEST(Sequencer, NewJournalStartsAtSeqOne) {
+  Sequencer sequencer(SequencerConfig{});
+  BatchWriter batch(1024);
+  sequencer.begin_batch(batch);
+  EXPECT_EQ(batch.first_seq(), 1u);
+  auto seq = sequencer.sequence(market_event(1, 1, "m", {{1, "a"}}), kNow, batch);
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, 1u);
+  EXPECT_EQ(sequencer.state().seq(), 1u);
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

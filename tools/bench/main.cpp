@@ -1,0 +1,59 @@
+// odds-bench: the benchmarks of DESIGN section 8. `pipeline` (the default) prints frames per second
+// of the full path against raw ZeroMQ and raw LMDB, measured in one run on this machine.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/bench/pipeline_suite.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "odds-bench: frames per second of the sequenced, journaled and published path vs raw "
+      "ZeroMQ PUB/SUB and raw LMDB appends, from one run on this machine."};
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("odds-bench: ") + e.what() + " (see --help)\n";
+  });
+
+  oddsbus::bench::SuiteOptions options;
+  options.dir = std::filesystem::temp_directory_path();
+  std::string dir = options.dir.string();
+  bool quick = false;
+  auto* frames = app.add_option("--frames,-n", options.frames, "frames per measurement")
+                     ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32))
+                     ->capture_default_str();
+  auto* repeat = app.add_option("--repeat,-r", options.repeat,
+                                "runs of each measurement, interleaved; the median is quoted")
+                     ->check(CLI::Range(1u, 101u))
+                     ->capture_default_str();
+  app.add_flag("--quick", quick, "smoke run: 20000 frames, 1 round (unless --frames/--repeat)");
+  app.add_option("--producers", options.producers, "producer threads pushing events")
+      ->check(CLI::Range(size_t{1}, size_t{64}))
+      ->capture_default_str();
+  app.add_option("--max-batch", options.max_batch_frames, "sequencer's max frames per batch")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--dir", dir, "parent of the scratch directories (journals are written here)")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  app.add_subcommand("pipeline",
+                     "Raw ZeroMQ, raw LMDB (nosync, sync) and the full path (nosync, sync): a "
+                     "table of medians, ratios vs targets, and a JSON line. Exit 1 if any frame "
+                     "was lost, duplicated or corrupted; a missed target does not fail the run. "
+                     "The default when no subcommand is given.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (quick) {
+    if (frames->count() == 0) options.frames = 20000;
+    if (repeat->count() == 0) options.repeat = 1;
+  }
+  options.dir = dir;
+  return oddsbus::bench::run_pipeline_suite(options);
+}

@@ -36,7 +36,7 @@ void Sequencer::commit_frame(std::span<const uint8_t> frame, BatchWriter& batch)
 
 std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& event,
                                                           uint64_t now_ns, BatchWriter& batch) {
-  if (event.type == EventType::kHeartbeat) return 0;
+  if (event.type == EventType::kHeartbeat || event.type == EventType::kSourceStatus) return 0;
   const MarketRecord* market = state_.find(event.market);
   const FrameHeader header = next_header(now_ns, event.source_ns, event.market);
   switch (event.type) {
@@ -72,7 +72,12 @@ std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& ev
       }
       commit_frame(builder_.settlement(header, event.market, event.winners), batch);
       break;
+    case EventType::kSettlementRollback:
+      if (market == nullptr) return std::unexpected(RejectReason::kUnknownMarket);
+      commit_frame(builder_.settlement_rollback(header, event.market), batch);
+      break;
     case EventType::kHeartbeat:
+    case EventType::kSourceStatus:
       break;
   }
   return last_seq_;

@@ -38,7 +38,7 @@ class Sequencer {
 
   // Validates `event`; if accepted, appends its frame to `batch` (begun with begin_batch) and
   // applies it. Returns the frame's seq, 0 for an accepted event that makes no frame (a
-  // heartbeat), or the reason the event was rejected.
+  // heartbeat or source status), or the reason the event was rejected.
   std::expected<uint64_t, feeds::RejectReason> sequence(const feeds::Event& event, uint64_t now_ns,
                                                         BatchWriter& batch);
 

@@ -21,6 +21,8 @@ enum class EventType : uint8_t {
   kStatus,     // a market's new status: market, status, reason
   kSettle,     // settle a market: market, winners
   kHeartbeat,  // the source is alive; changes no state
+  kSettlementRollback,  // undo a settlement: market (returns to suspended)
+  kSourceStatus,        // the source's health changed: source_up (connection or provider says so)
 };
 
 struct SelectionDefinition {
@@ -46,6 +48,7 @@ struct Event {
   bool has_pseq = false;
   uint64_t source_ns = 0;  // provider timestamp, ns since the Unix epoch; 0 when unknown
   std::string source;      // the feed name the event arrived on ("" for files)
+  bool source_up = true;   // kSourceStatus: whether the source is now healthy
 };
 
 }  // namespace oddsbus::feeds

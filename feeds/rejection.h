@@ -20,6 +20,8 @@ enum class RejectReason : uint8_t {
   kUnknownSelection,  // price or winner for a selection not in the market
   kMarketSettled,     // price for a market already settled
   kLineTooLong,       // an input line longer than the connector's limit
+  kMalformedXml,      // not a well-formed XML document
+  kUnknownMessage,    // a well-formed message of a kind the format does not define
   kCount
 };
 
@@ -27,7 +29,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(RejectReason::
     kRejectReasonNames = {"malformed_json", "missing_field",  "bad_field_type",
                           "unknown_type",   "bad_odds",       "bad_status",
                           "unknown_market", "unknown_selection", "market_settled",
-                          "line_too_long"};
+                          "line_too_long",  "malformed_xml",  "unknown_message"};
 
 inline std::string_view to_string(RejectReason reason) {
   return kRejectReasonNames[static_cast<size_t>(reason)];

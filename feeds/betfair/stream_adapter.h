@@ -1,0 +1,98 @@
+// betfair-stream: the Betfair Exchange Stream API as an Adapter (DESIGN sections 3 and 10).
+//
+// One message per call, without its line ending (a trailing CR is tolerated). `op` connection and
+// status are understood and produce no events, except a status FAILURE that closes the connection,
+// which becomes a kSourceStatus event with source_up = false. `op` mcm carries market changes:
+//  - ct HEARTBEAT -> one kHeartbeat event; `clk` / `initialClk` are kept for resuming.
+//  - per market change (`mc`), for markets the mapping knows under this feed's name:
+//    `img: true` first forgets every ladder of the market; a marketDefinition status OPEN /
+//    SUSPENDED / CLOSED -> a kStatus event (reason provider) when it differs from the last status
+//    emitted for the market; then the runner changes (`rc`) are applied as ladder deltas and every
+//    runner whose derived price (RunnerLadder::best) changed to a price gets one kPrice event; a
+//    CLOSED definition naming WINNER runners -> one kSettle event with their canonical ids,
+//    sorted, once per market.
+//  - every event carries source = the feed name and source_ns = pt * 1e6 (0 without `pt`).
+// Unmapped markets and runners are skipped and counted (AdapterCounters). A message is parsed
+// whole into a scratch StreamMessage before anything is applied, so a rejected message appends no
+// event and changes no state.
+//
+// Bounds: market state exists only for mapped markets and mapped runners; each runner's ladders
+// are capped (RunnerLadder::kMaxLevels), deltas beyond the cap are counted in ladder_overflows.
+// Thread safety: none; one adapter per provider, used by that provider's thread. The mapping must
+// outlive the adapter.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "feeds/adapter.h"
+#include "feeds/betfair/runner_ladder.h"
+#include "feeds/betfair/stream_message.h"
+
+namespace oddsbus::feeds::betfair {
+
+// What the stream said beyond the events, for /metrics.
+struct StreamCounters {
+  uint64_t status_failures = 0;   // op status with statusCode FAILURE
+  uint64_t stale_notices = 0;     // mcm with a `status` other than 200 (503: data may be stale)
+  uint64_t images = 0;            // market changes with img: true (for mapped markets)
+  uint64_t ladder_overflows = 0;  // ladder deltas ignored because the ladder was full
+};
+
+class StreamAdapter final : public Adapter {
+ public:
+  StreamAdapter(const Mapping& mapping, std::string feed_name);
+  ~StreamAdapter() override;
+  std::expected<void, Rejection> parse(std::string_view message, std::vector<Event>& out) override;
+
+  // The latest `clk` and `initialClk` the stream sent (empty until it sent one): what a
+  // resubscription passes to continue without a new image. Valid until the next parse().
+  std::string_view clk() const { return clk_; }
+  std::string_view initial_clk() const { return initial_clk_; }
+  const StreamCounters& stream_counters() const { return stream_counters_; }
+
+ private:
+  struct RunnerState {
+    uint64_t provider_id = 0;
+    uint64_t canonical_id = 0;
+    RunnerLadder ladder;
+    uint32_t derived_e4 = 0;  // the derived price after the last market change; 0: none
+    bool touched = false;     // changed by the market change being applied
+  };
+
+  struct MarketState {
+    const ProviderMarketMapping* mapping = nullptr;
+    std::vector<RunnerState> runners;  // mapped runners, in the order the stream first named them
+    bool has_status = false;
+    fb::MarketStatus status = fb::MarketStatus::Open;  // the last status emitted
+    bool settled = false;                              // a kSettle was emitted
+  };
+
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+
+  void apply(std::vector<Event>& out);
+  void apply_market_change(const MarketChange& change, std::vector<Event>& out);
+  void apply_definition(const MarketChange& change, MarketState& market, std::vector<Event>& out);
+  void settle(const MarketChange& change, MarketState& market, std::vector<Event>& out);
+  MarketState* find_market(std::string_view provider_market);
+  RunnerState* find_runner(MarketState& market, uint64_t provider_id, std::string_view id_text);
+  Event& emit(std::vector<Event>& out, EventType type, uint64_t market) const;
+
+  const Mapping& mapping_;
+  std::string feed_name_;
+  StreamParser parser_;
+  StreamMessage message_;   // scratch, reused for every message
+  uint64_t source_ns_ = 0;  // of the message being applied
+  std::string clk_;
+  std::string initial_clk_;
+  std::unordered_map<std::string, MarketState, StringHash, std::equal_to<>> markets_;
+  StreamCounters stream_counters_;
+};
+
+}  // namespace oddsbus::feeds::betfair

@@ -1,0 +1,294 @@
+#include "feeds/source_selector.h"
+
+#include <algorithm>
+
+namespace oddsbus::feeds {
+
+SourceSelector::SourceSelector(const Mapping& mapping, const SourceSelectorConfig& config)
+    : mapping_(mapping), config_(config) {
+  for (const MarketMapping& market : mapping_.markets()) {
+    MarketSelection& m = markets_[market.id];
+    m.mapping = &market;
+    m.views.resize(market.sources.size());
+    // Defined suspended: a market never opens before a source has been heard.
+    m.published.has_status = true;
+    m.published.status = fb::MarketStatus::Suspended;
+    m.published.reason = fb::StatusReason::FeedStale;
+    m.stale_suspended = true;
+  }
+}
+
+void SourceSelector::definitions(std::vector<Event>& out) const {
+  for (const MarketMapping& market : mapping_.markets()) {
+    Event e;
+    e.type = EventType::kMarket;
+    e.market = market.id;
+    e.event = market.event;
+    e.name = market.name;
+    e.status = fb::MarketStatus::Suspended;
+    e.reason = fb::StatusReason::FeedStale;
+    for (const SelectionMapping& s : market.selections) e.selections.push_back({s.id, s.name});
+    out.push_back(std::move(e));
+  }
+}
+
+bool SourceSelector::healthy(std::string_view source, uint64_t now_ns) const {
+  auto it = health_.find(std::string(source));
+  if (it == health_.end()) return false;
+  const SourceHealth& h = it->second;
+  return h.connected && h.heard && now_ns - h.last_heard_ns <= config_.stale_after_ns;
+}
+
+std::string_view SourceSelector::active_source(uint64_t market) const {
+  auto it = markets_.find(market);
+  if (it == markets_.end() || it->second.active < 0) return {};
+  return it->second.mapping->sources[static_cast<size_t>(it->second.active)];
+}
+
+void SourceSelector::record(MarketView& view, const Event& event) {
+  view.has_data = true;
+  switch (event.type) {
+    case EventType::kPrice: {
+      PriceView& p = view.prices[event.selection];
+      p.price_e4 = event.odds.price_e4;
+      p.odds = event.odds;
+      p.text = event.odds_text;
+      p.source_ns = event.source_ns;
+      break;
+    }
+    case EventType::kStatus:
+      view.has_status = true;
+      view.status = event.status;
+      view.reason = event.reason;
+      break;
+    case EventType::kSettle:
+      view.has_status = true;
+      view.status = fb::MarketStatus::Settled;
+      view.reason = fb::StatusReason::Settlement;
+      view.winners = event.winners;
+      break;
+    case EventType::kSettlementRollback:
+      view.has_status = true;
+      view.status = fb::MarketStatus::Suspended;
+      view.reason = fb::StatusReason::Settlement;
+      view.winners.clear();
+      break;
+    case EventType::kMarket:
+    case EventType::kHeartbeat:
+    case EventType::kSourceStatus:
+      break;
+  }
+}
+
+void SourceSelector::publish(MarketSelection& m, const Event& event, std::vector<Event>& out) {
+  record(m.published, event);
+  out.push_back(event);
+  ++counters_.passed;
+}
+
+Event SourceSelector::status_event(const MarketSelection& m, fb::MarketStatus status,
+                                   fb::StatusReason reason) const {
+  Event e;
+  e.type = EventType::kStatus;
+  e.market = m.mapping->id;
+  e.status = status;
+  e.reason = reason;
+  return e;
+}
+
+void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
+                              std::vector<Event>& out) {
+  (void)now_ns;
+  const bool reopening = m.active < 0;
+  m.active = source;
+  const MarketView& view = m.views[static_cast<size_t>(source)];
+  const std::string& name = m.mapping->sources[static_cast<size_t>(source)];
+  const fb::MarketStatus target = view.has_status ? view.status : fb::MarketStatus::Open;
+  const fb::StatusReason target_reason = view.has_status ? view.reason : fb::StatusReason::Provider;
+  const bool status_differs = m.published.status != target || m.published.reason != target_reason;
+
+  auto emit_status = [&] {
+    if (!status_differs) return;
+    if (target == fb::MarketStatus::Settled) {
+      Event e;
+      e.type = EventType::kSettle;
+      e.market = m.mapping->id;
+      e.winners = view.winners;
+      e.source = name;
+      publish(m, e, out);
+    } else {
+      Event e = status_event(m, target, target_reason);
+      e.source = name;
+      publish(m, e, out);
+    }
+  };
+  // A market that stays or goes suspended is suspended before its prices change; one that opens
+  // gets its fresh prices first, so it never shows an old price as open.
+  if (target != fb::MarketStatus::Open) emit_status();
+  for (const auto& [selection, price] : view.prices) {
+    auto published = m.published.prices.find(selection);
+    if (published != m.published.prices.end() && published->second.price_e4 == price.price_e4) {
+      continue;
+    }
+    Event e;
+    e.type = EventType::kPrice;
+    e.market = m.mapping->id;
+    e.selection = selection;
+    e.odds = price.odds;
+    e.odds_text = price.text;
+    e.source_ns = price.source_ns;
+    e.source = name;
+    publish(m, e, out);
+  }
+  if (target == fb::MarketStatus::Open) emit_status();
+
+  if (reopening && m.stale_suspended) {
+    ++counters_.reopens;
+    notices_.push_back({SelectorNotice::Kind::kReopened, m.mapping->id, 0, name, ""});
+  } else {
+    ++counters_.switches;
+    notices_.push_back({SelectorNotice::Kind::kSwitched, m.mapping->id, 0, name, ""});
+  }
+  m.stale_suspended = false;
+}
+
+void SourceSelector::suspend_stale(MarketSelection& m, std::vector<Event>& out) {
+  m.active = -1;
+  if (m.stale_suspended) return;
+  m.stale_suspended = true;
+  ++counters_.stale_suspensions;
+  notices_.push_back({SelectorNotice::Kind::kSuspendedStale, m.mapping->id, 0, "", ""});
+  if (m.published.status == fb::MarketStatus::Suspended &&
+      m.published.reason == fb::StatusReason::FeedStale) {
+    return;
+  }
+  publish(m, status_event(m, fb::MarketStatus::Suspended, fb::StatusReason::FeedStale), out);
+}
+
+int SourceSelector::best_source(const MarketSelection& m, uint64_t now_ns) const {
+  for (size_t i = 0; i < m.views.size(); ++i) {
+    if (m.views[i].has_data && healthy(m.mapping->sources[i], now_ns)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void SourceSelector::reevaluate(MarketSelection& m, uint64_t now_ns, std::vector<Event>& out) {
+  if (finished(m.published)) return;  // a settled or closed market stays as it is
+  const int best = best_source(m, now_ns);
+  if (best == m.active && !(best < 0 && !m.stale_suspended)) return;
+  if (best < 0) {
+    suspend_stale(m, out);
+  } else {
+    activate(m, best, now_ns, out);
+  }
+}
+
+void SourceSelector::check_agreement(MarketSelection& m, uint64_t now_ns, std::vector<Event>& out) {
+  if (m.active < 0) return;
+  const MarketView& active = m.views[static_cast<size_t>(m.active)];
+  bool any_reported = false;
+  for (int i = 0; i < static_cast<int>(m.views.size()); ++i) {
+    if (i == m.active) continue;
+    const bool other_healthy = healthy(m.mapping->sources[static_cast<size_t>(i)], now_ns);
+    for (const auto& [selection, price] : active.prices) {
+      const auto key = std::make_pair(selection, i);
+      const auto& other_prices = m.views[static_cast<size_t>(i)].prices;
+      auto other = other_prices.find(selection);
+      bool disagree = false;
+      if (other_healthy && other != other_prices.end() && price.price_e4 > 0) {
+        const uint64_t a = price.price_e4;
+        const uint64_t b = other->second.price_e4;
+        const uint64_t diff = a > b ? a - b : b - a;
+        disagree = diff * 10000 > uint64_t{config_.tolerance_bps} * a;
+      }
+      auto it = m.disagreements.find(key);
+      if (!disagree) {
+        if (it != m.disagreements.end()) {
+          if (it->second.reported) {
+            notices_.push_back({SelectorNotice::Kind::kAgreed, m.mapping->id, selection,
+                                m.mapping->sources[static_cast<size_t>(i)], ""});
+          }
+          m.disagreements.erase(it);
+        }
+        continue;
+      }
+      if (it == m.disagreements.end())
+        it = m.disagreements.emplace(key, Disagreement{now_ns}).first;
+      if (!it->second.reported && now_ns - it->second.since_ns >= config_.disagree_after_ns) {
+        it->second.reported = true;
+        ++counters_.disagreements;
+        notices_.push_back({SelectorNotice::Kind::kDisagreement, m.mapping->id, selection,
+                            m.mapping->sources[static_cast<size_t>(i)],
+                            "price_e4 " + std::to_string(other->second.price_e4) + " vs active " +
+                                std::to_string(price.price_e4)});
+      }
+      any_reported = any_reported || it->second.reported;
+    }
+  }
+  if (!config_.suspend_on_disagreement) return;
+  if (any_reported && !m.disagreement_suspended && m.published.status == fb::MarketStatus::Open) {
+    m.disagreement_suspended = true;
+    publish(m, status_event(m, fb::MarketStatus::Suspended, fb::StatusReason::Provider), out);
+  } else if (!any_reported && m.disagreement_suspended) {
+    m.disagreement_suspended = false;
+    const fb::MarketStatus status = active.has_status ? active.status : fb::MarketStatus::Open;
+    if (status != m.published.status) {
+      Event e = status_event(m, status, fb::StatusReason::Provider);
+      e.source = m.mapping->sources[static_cast<size_t>(m.active)];
+      publish(m, e, out);
+    }
+  }
+}
+
+void SourceSelector::on_event(const Event& event, uint64_t now_ns, std::vector<Event>& out) {
+  const bool was_healthy = healthy(event.source, now_ns);
+  SourceHealth& h = health_[event.source];
+  h.heard = true;
+  h.last_heard_ns = now_ns;
+  if (event.type == EventType::kSourceStatus) h.connected = event.source_up;
+  const bool health_changed = was_healthy != healthy(event.source, now_ns);
+
+  if (event.type == EventType::kHeartbeat || event.type == EventType::kSourceStatus) {
+    if (health_changed) on_tick(now_ns, out);
+    return;
+  }
+  auto it = markets_.find(event.market);
+  if (it == markets_.end()) {
+    out.push_back(event);  // not a mapped market: no selection
+    ++counters_.passed;
+    if (health_changed) on_tick(now_ns, out);
+    return;
+  }
+  MarketSelection& m = it->second;
+  if (event.type == EventType::kMarket) {
+    ++counters_.ignored_definitions;
+    return;
+  }
+  const auto& sources = m.mapping->sources;
+  const auto pos = std::find(sources.begin(), sources.end(), event.source);
+  if (pos == sources.end()) {
+    ++counters_.shadowed;  // a source the mapping does not list for this market
+    return;
+  }
+  const int index = static_cast<int>(pos - sources.begin());
+  record(m.views[static_cast<size_t>(index)], event);
+  const bool holds_open = m.disagreement_suspended && event.type == EventType::kStatus &&
+                          event.status == fb::MarketStatus::Open;
+  if (index == m.active && !holds_open) {
+    publish(m, event, out);
+  } else if (index != m.active) {
+    if (m.active < 0 || index < m.active) reevaluate(m, now_ns, out);
+    if (index != m.active) ++counters_.shadowed;  // it did not take the market over
+  }
+  if (health_changed) on_tick(now_ns, out);
+  check_agreement(m, now_ns, out);
+}
+
+void SourceSelector::on_tick(uint64_t now_ns, std::vector<Event>& out) {
+  for (auto& [id, m] : markets_) {
+    reevaluate(m, now_ns, out);
+    check_agreement(m, now_ns, out);
+  }
+}
+
+}  // namespace oddsbus::feeds

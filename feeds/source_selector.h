@@ -1,0 +1,142 @@
+// Source selection per market (DESIGN section 3): each mapped market has an ordered list of
+// sources; the active source is the highest-priority healthy one that has data for the market.
+// A source is healthy while it is connected and was heard from (data or heartbeat) within
+// stale_after.
+//
+// What it does with events: an event from the market's active source passes through to be
+// sequenced; an event from any other source only updates that source's view of the market (kept
+// so it can take over at once with its current prices). When the active source goes unhealthy the
+// next healthy one takes over and whatever of its view differs from what was published is
+// emitted; when none is healthy the market is suspended with reason feed-stale; when a source
+// recovers, its fresh prices and status are emitted. A higher-priority source that recovers takes
+// the market back. Every switch therefore shows as frames in the journal.
+//
+// Cross-feed check: a non-active healthy source whose price for a selection differs from the
+// active one by more than tolerance_bps for longer than disagree_after is reported (a notice and a
+// counter) and, if suspend_on_disagreement, the market is suspended until they agree again.
+//
+// Markets the mapping does not know (oddsjson feeds with canonical ids) are not selected: their
+// events pass through unchanged.
+//
+// Sans-I/O: time comes in as `now_ns`; no clock, threads or sockets. Not thread-safe: owned by the
+// sequencer thread. Memory is bounded by mapping markets x their sources x selections.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "feeds/event.h"
+#include "feeds/mapping.h"
+
+namespace oddsbus::feeds {
+
+struct SourceSelectorConfig {
+  uint64_t stale_after_ns = 3'000'000'000;
+  uint32_t tolerance_bps = 1000;  // 10%: |other - active| / active
+  uint64_t disagree_after_ns = 5'000'000'000;
+  bool suspend_on_disagreement = false;
+};
+
+struct SelectorCounters {
+  uint64_t passed = 0;               // events from active sources passed on
+  uint64_t shadowed = 0;             // events from non-active sources kept as views only
+  uint64_t switches = 0;             // active source changed to another source
+  uint64_t stale_suspensions = 0;    // markets suspended feed-stale
+  uint64_t reopens = 0;              // markets reopened after feed-stale
+  uint64_t disagreements = 0;        // cross-feed disagreements reported
+  uint64_t ignored_definitions = 0;  // kMarket events for mapped markets (the mapping defines them)
+};
+
+// Something an operator should see in the log; drained by the caller.
+struct SelectorNotice {
+  enum class Kind : uint8_t { kSwitched, kSuspendedStale, kReopened, kDisagreement, kAgreed };
+  Kind kind;
+  uint64_t market = 0;
+  uint64_t selection = 0;
+  std::string source;  // the new active source, or the disagreeing one
+  std::string detail;
+};
+
+class SourceSelector {
+ public:
+  SourceSelector(const Mapping& mapping, const SourceSelectorConfig& config);
+
+  // Appends a kMarket event per mapped market (name, event, selections from the mapping, status
+  // suspended until a source is heard: a market never opens on no data).
+  void definitions(std::vector<Event>& out) const;
+
+  // Feeds one event from a source; appends the events to sequence to `out`.
+  void on_event(const Event& event, uint64_t now_ns, std::vector<Event>& out);
+
+  // Time passed: re-evaluates health, switches and suspends; appends events to `out`.
+  void on_tick(uint64_t now_ns, std::vector<Event>& out);
+
+  // The market's active source ("" when none, or when the market is not mapped).
+  std::string_view active_source(uint64_t market) const;
+  bool healthy(std::string_view source, uint64_t now_ns) const;
+
+  const SelectorCounters& counters() const { return counters_; }
+  std::vector<SelectorNotice>& notices() { return notices_; }
+
+ private:
+  struct PriceView {
+    uint32_t price_e4 = 0;
+    Odds odds;
+    std::string text;
+    uint64_t source_ns = 0;
+  };
+  // What one source (or the published stream) says about one market.
+  struct MarketView {
+    bool has_data = false;
+    bool has_status = false;
+    fb::MarketStatus status = fb::MarketStatus::Open;
+    fb::StatusReason reason = fb::StatusReason::None;
+    std::map<uint64_t, PriceView> prices;  // by selection
+    std::vector<uint64_t> winners;
+  };
+  struct SourceHealth {
+    bool connected = true;  // until the source says otherwise
+    uint64_t last_heard_ns = 0;
+    bool heard = false;
+  };
+  struct Disagreement {
+    uint64_t since_ns = 0;
+    bool reported = false;
+  };
+  struct MarketSelection {
+    const MarketMapping* mapping = nullptr;
+    std::vector<MarketView> views;  // one per source, in priority order
+    MarketView published;           // what has been passed on for sequencing
+    int active = -1;                // index into views / mapping->sources; -1: none
+    bool stale_suspended = false;
+    bool disagreement_suspended = false;
+    std::map<std::pair<uint64_t, int>, Disagreement> disagreements;  // (selection, source)
+  };
+
+  void record(MarketView& view, const Event& event);
+  void publish(MarketSelection& m, const Event& event, std::vector<Event>& out);
+  void activate(MarketSelection& m, int source, uint64_t now_ns, std::vector<Event>& out);
+  void suspend_stale(MarketSelection& m, std::vector<Event>& out);
+  int best_source(const MarketSelection& m, uint64_t now_ns) const;
+  void reevaluate(MarketSelection& m, uint64_t now_ns, std::vector<Event>& out);
+  void check_agreement(MarketSelection& m, uint64_t now_ns, std::vector<Event>& out);
+  Event status_event(const MarketSelection& m, fb::MarketStatus status,
+                     fb::StatusReason reason) const;
+  static bool finished(const MarketView& v) {
+    return v.has_status &&
+           (v.status == fb::MarketStatus::Settled || v.status == fb::MarketStatus::Closed);
+  }
+
+  const Mapping& mapping_;
+  SourceSelectorConfig config_;
+  std::map<uint64_t, MarketSelection> markets_;  // ordered: ticks emit in market order
+  std::unordered_map<std::string, SourceHealth> health_;
+  SelectorCounters counters_;
+  std::vector<SelectorNotice> notices_;
+};
+
+}  // namespace oddsbus::feeds

@@ -1,0 +1,674 @@
+#include "feeds/betfair/stream_adapter.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "feeds/adapter.h"
+#include "feeds/mapping.h"
+#include "schemas/odds.h"
+#include "tests/feeds/betfair/json_text.h"
+
+namespace oddsbus::feeds::betfair {
+namespace {
+
+using testing::Json;
+using testing::JsonText;
+
+std::string test_data(std::string_view name) {
+  return std::string(ODDSBUS_TEST_DATA_DIR) + "/betfair/" + std::string(name);
+}
+
+std::string shared_data(std::string_view name) {
+  return std::string(ODDSBUS_SHARED_DATA_DIR) + "/betfair/" + std::string(name);
+}
+
+// The file's messages without their line endings (CRLF or LF), or nullopt when unreadable.
+std::optional<std::vector<std::string>> read_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+Mapping must_load(const std::string& path) {
+  auto mapping = Mapping::load(path);
+  if (!mapping) {
+    ADD_FAILURE() << mapping.error();
+    return Mapping{};
+  }
+  return std::move(*mapping);
+}
+
+constexpr uint64_t kMarket = 9001;  // 1.100000001 in sample_mapping.toml
+constexpr uint64_t kPt = 1700000000000;
+
+struct PriceSeen {
+  uint64_t selection;
+  uint32_t price_e4;
+  std::string text;
+  bool operator==(const PriceSeen&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const PriceSeen& p) {
+  return os << "{selection " << p.selection << ", " << p.price_e4 << ", '" << p.text << "'}";
+}
+
+std::vector<PriceSeen> prices_of(const std::vector<Event>& events) {
+  std::vector<PriceSeen> prices;
+  for (const Event& event : events) {
+    if (event.type == EventType::kPrice) {
+      prices.push_back({event.selection, event.odds.price_e4, event.odds_text});
+    }
+  }
+  return prices;
+}
+
+// A market change line for market 1.100000001 with the given `mc` entry body (without the id).
+std::string change(std::string_view body, uint64_t pt = kPt) {
+  return R"({"op":"mcm","id":2,"clk":"C","pt":)" + std::to_string(pt) +
+         R"(,"mc":[{"id":"1.100000001",)" + std::string(body) + "}]}";
+}
+
+class StreamAdapterTest : public ::testing::Test {
+ protected:
+  std::vector<Event> feed(std::string_view line) {
+    std::vector<Event> events;
+    auto parsed = adapter_.parse(line, events);
+    EXPECT_TRUE(parsed.has_value()) << line << "\n-> " << parsed.error().detail;
+    return events;
+  }
+
+  Rejection rejection(std::string_view line) {
+    std::vector<Event> events;
+    auto parsed = adapter_.parse(line, events);
+    EXPECT_FALSE(parsed.has_value()) << line;
+    EXPECT_TRUE(events.empty()) << line;
+    return parsed ? Rejection{RejectReason::kCount, "accepted"} : parsed.error();
+  }
+
+  Mapping mapping_ = must_load(test_data("sample_mapping.toml"));
+  StreamAdapter adapter_{mapping_, "bf"};
+};
+
+TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
+  const auto lines = read_lines(test_data("sample_stream.crlf"));
+  ASSERT_TRUE(lines.has_value());
+  ASSERT_EQ(lines->size(), 14u);
+  std::vector<std::vector<Event>> events;
+  for (const std::string& line : *lines) events.push_back(feed(line));
+
+  auto ns = [](uint64_t ms) { return ms * 1'000'000; };
+  EXPECT_TRUE(events[0].empty());  // connection
+  EXPECT_TRUE(events[1].empty());  // status SUCCESS
+
+  // The image: the status, then each runner's derived price.
+  ASSERT_EQ(events[2].size(), 4u);
+  EXPECT_EQ(events[2][0].type, EventType::kStatus);
+  EXPECT_EQ(events[2][0].market, kMarket);
+  EXPECT_EQ(events[2][0].status, fb::MarketStatus::Open);
+  EXPECT_EQ(events[2][0].reason, fb::StatusReason::Provider);
+  EXPECT_EQ(prices_of(events[2]), (std::vector<PriceSeen>{{1, 25000, "2.5"},     // highest atb
+                                                          {2, 34500, "3.45"},    // batb level 0
+                                                          {3, 78000, "7.8"}}));  // ltp
+  for (const Event& event : events[2]) {
+    EXPECT_EQ(event.market, kMarket);
+    EXPECT_EQ(event.source, "bf");
+    EXPECT_EQ(event.source_ns, ns(1700000000000));
+  }
+  // Deltas: 2.5 leaves 1001's ladder; 1002's batb level 0 moves to 3.4.
+  EXPECT_EQ(prices_of(events[3]), (std::vector<PriceSeen>{{1, 24800, "2.48"}, {2, 34000, "3.4"}}));
+  ASSERT_EQ(events[4].size(), 1u);
+  EXPECT_EQ(events[4][0].type, EventType::kHeartbeat);
+  EXPECT_EQ(events[4][0].source_ns, ns(1700000005500));
+  // Unknown runner and market skipped; 1003's highest atb (8) now beats its ltp.
+  EXPECT_EQ(prices_of(events[5]), (std::vector<PriceSeen>{{3, 80000, "8"}}));
+  EXPECT_EQ(events[5].size(), 1u);
+  ASSERT_EQ(events[6].size(), 1u);
+  EXPECT_EQ(events[6][0].type, EventType::kStatus);
+  EXPECT_EQ(events[6][0].status, fb::MarketStatus::Suspended);
+  EXPECT_TRUE(events[7].empty());  // still suspended
+  // Segments: 1001's atb empties (its ltp 2.5 remains); 1002's batb level 0 still rules.
+  EXPECT_EQ(prices_of(events[8]), (std::vector<PriceSeen>{{1, 25000, "2.5"}}));
+  EXPECT_TRUE(events[9].empty());
+  EXPECT_TRUE(events[10].empty());  // 503
+  ASSERT_EQ(events[11].size(), 2u);
+  EXPECT_EQ(events[11][0].type, EventType::kStatus);
+  EXPECT_EQ(events[11][0].status, fb::MarketStatus::Open);
+  EXPECT_EQ(prices_of(events[11]), (std::vector<PriceSeen>{{1, 10'000'000, "1000"}}));
+  ASSERT_EQ(events[12].size(), 2u);
+  EXPECT_EQ(events[12][0].type, EventType::kStatus);
+  EXPECT_EQ(events[12][0].status, fb::MarketStatus::Closed);
+  EXPECT_EQ(events[12][1].type, EventType::kSettle);
+  EXPECT_EQ(events[12][1].market, kMarket);
+  EXPECT_EQ(events[12][1].winners, (std::vector<uint64_t>{2}));
+  EXPECT_TRUE(events[13].empty());  // settled once
+
+  const AdapterCounters& counters = adapter_.counters();
+  EXPECT_EQ(counters.messages, 14u);
+  EXPECT_EQ(counters.events, 14u);
+  EXPECT_EQ(counters.heartbeats, 1u);
+  EXPECT_EQ(counters.rejected, 0u);
+  EXPECT_EQ(counters.unknown_markets, 1u);
+  EXPECT_EQ(counters.unknown_selections, 1u);
+  EXPECT_EQ(adapter_.unknown_ids(),
+            (std::vector<std::string>{"runner 1099", "market 1.999999999"}));
+  EXPECT_EQ(adapter_.clk(), "AAAAAAAAAAAAAL==");
+  EXPECT_EQ(adapter_.initial_clk(), "G1jVrwcBH6gLtLkKO7wHILqHqQc=");
+  EXPECT_EQ(adapter_.stream_counters().stale_notices, 1u);
+  EXPECT_EQ(adapter_.stream_counters().images, 1u);
+  EXPECT_EQ(adapter_.stream_counters().status_failures, 0u);
+}
+
+TEST_F(StreamAdapterTest, ToleratesATrailingCarriageReturn) {
+  const auto events = feed(change(R"("rc":[{"ltp":2.5,"id":1001}])") + "\r");
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 25000, "2.5"}}));
+}
+
+TEST_F(StreamAdapterTest, ReadsFieldsInAnyOrder) {
+  const auto events = feed(R"({"mc":[{"rc":[{"id":1001,"atb":[[2.5,1]]}],"id":"1.100000001"}],)"
+                           R"("pt":1700000000000,"clk":"Z","op":"mcm"})");
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 25000, "2.5"}}));
+  EXPECT_EQ(adapter_.clk(), "Z");
+}
+
+TEST_F(StreamAdapterTest, KeepsPricesExactlyAsTheirText) {
+  const auto events = feed(change(
+      R"("rc":[{"ltp":2.48,"id":1001},{"atb":[[2.50 , 3]],"id":1002},{"batb":[[0,1.01,9]],"id":1003}])"));
+  EXPECT_EQ(prices_of(events),
+            (std::vector<PriceSeen>{{1, 24800, "2.48"}, {2, 25000, "2.50"}, {3, 10100, "1.01"}}));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].odds.format, fb::OddsFormat::Decimal);
+  EXPECT_EQ(events[1].odds.numerator, 250u);
+  EXPECT_EQ(events[1].odds.denominator, 100u);
+}
+
+TEST_F(StreamAdapterTest, EmitsAPriceOnlyWhenTheDerivedPriceChanges) {
+  EXPECT_EQ(prices_of(feed(change(R"("img":true,"rc":[{"atb":[[3,5]],"id":1001}])"))).size(), 1u);
+  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[2.9,5]],"id":1001}])")).empty());  // below the best
+  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3,50]],"id":1001}])")).empty());   // size only
+  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3.0,7]],"id":1001}])")).empty());  // same price_e4
+  EXPECT_TRUE(feed(change(R"("rc":[{"ltp":2.2,"id":1001}])")).empty());        // ltp ranks last
+  EXPECT_TRUE(feed(change(R"("rc":[{"tv":10,"id":1001}])")).empty());
+  // Two deltas in one change that end where they started: no event.
+  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3,0],[3,1]],"id":1001}])")).empty());
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[3,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 29000, "2.9"}}));
+}
+
+TEST_F(StreamAdapterTest, DerivesBatbLevelZeroThenHighestAtbThenLtp) {
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"ltp":2,"atb":[[2.5,1],[3,5],[2.8,2]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 30000, "3"}}));
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"batb":[[0,2.9,1],[1,2.8,4]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 29000, "2.9"}}));
+  // Without a level 0, batb gives no price: the highest atb does.
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"batb":[[0,2.9,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 30000, "3"}}));
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[3,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 28000, "2.8"}}));
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[2.8,0],[2.5,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 20000, "2"}}));
+}
+
+TEST_F(StreamAdapterTest, ARunnerWithoutAnyPriceHasNone) {
+  EXPECT_TRUE(feed(change(R"("rc":[{"tv":3,"atl":[[2,4]],"id":1001}])")).empty());
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))).size(), 1u);
+  // Its only price leaves: there is nothing to say until a new one comes.
+  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[4,0]],"id":1001}])")).empty());
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 40000, "4"}}));
+}
+
+TEST_F(StreamAdapterTest, AnImageReplacesTheMarketsLadders) {
+  feed(change(
+      R"("img":true,"rc":[{"atb":[[3,5],[2,1]],"ltp":2.5,"id":1001},{"atb":[[6,1]],"id":1002}])"));
+  // The new image knows 1001 only, without its 3.0: 1002 and 1001's old ladder are gone.
+  EXPECT_EQ(prices_of(feed(change(R"("img":true,"rc":[{"atb":[[2,1]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 20000, "2"}}));
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[2,0]],"id":1001}])"))).size(), 0u);  // no ltp
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[6,1]],"id":1002}])"))),
+            (std::vector<PriceSeen>{{2, 60000, "6"}}));
+}
+
+TEST_F(StreamAdapterTest, EmitsAStatusOnlyWhenItChanges) {
+  auto definition = [](std::string_view status) {
+    return change(R"("marketDefinition":{"status":")" + std::string(status) +
+                  R"(","runners":[{"id":1001,"status":"ACTIVE"}]})");
+  };
+  auto statuses = [](const std::vector<Event>& events) {
+    std::vector<fb::MarketStatus> out;
+    for (const Event& e : events) {
+      if (e.type == EventType::kStatus) out.push_back(e.status);
+    }
+    return out;
+  };
+  using S = fb::MarketStatus;
+  EXPECT_TRUE(statuses(feed(definition("INACTIVE"))).empty());  // no canonical meaning
+  EXPECT_EQ(statuses(feed(definition("SUSPENDED"))), std::vector<S>{S::Suspended});  // first
+  EXPECT_TRUE(statuses(feed(definition("SUSPENDED"))).empty());
+  EXPECT_EQ(statuses(feed(definition("OPEN"))), std::vector<S>{S::Open});
+  EXPECT_TRUE(statuses(feed(definition("OPEN"))).empty());
+  EXPECT_EQ(statuses(feed(definition("CLOSED"))), std::vector<S>{S::Closed});  // no winner yet
+  const auto settled = feed(change(
+      R"("marketDefinition":{"status":"CLOSED","runners":[{"id":1003,"status":"WINNER"},{"id":1001,"status":"WINNER"},{"id":1002,"status":"LOSER"}]})"));
+  ASSERT_EQ(settled.size(), 1u);  // dead heat, already closed
+  EXPECT_EQ(settled[0].type, EventType::kSettle);
+  EXPECT_EQ(settled[0].winners, (std::vector<uint64_t>{1, 3}));
+}
+
+TEST_F(StreamAdapterTest, DoesNotSettleOnAWinnerItCannotMap) {
+  const auto events = feed(change(
+      R"("marketDefinition":{"status":"CLOSED","runners":[{"id":1099,"status":"WINNER"},{"id":1001,"status":"LOSER"}]})"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kStatus);
+  EXPECT_EQ(adapter_.counters().unknown_selections, 1u);
+  EXPECT_EQ(adapter_.unknown_ids(), std::vector<std::string>{"runner 1099"});
+}
+
+TEST_F(StreamAdapterTest, RejectsWhatItCannotRead) {
+  const std::vector<std::pair<std::string, RejectReason>> cases = {
+      {"", RejectReason::kMalformedJson},
+      {"not json", RejectReason::kMalformedJson},
+      {"[1,2]", RejectReason::kMalformedJson},
+      {R"({"op":"mcm","mc":[{"id":"1.100000001")", RejectReason::kMalformedJson},
+      {R"({"op":"mcm"} {"op":"mcm"})", RejectReason::kMalformedJson},
+      {R"({"clk":"A","mc":[]})", RejectReason::kMissingField},
+      {R"({"op":5})", RejectReason::kBadFieldType},
+      {R"({"op":"ocm","oc":[]})", RejectReason::kUnknownMessage},
+      {R"({"op":"mcm","pt":"soon"})", RejectReason::kBadFieldType},
+      {R"({"op":"mcm","pt":-1})", RejectReason::kBadFieldType},
+      {R"({"op":"mcm","clk":7})", RejectReason::kBadFieldType},
+      {R"({"op":"mcm","mc":{}})", RejectReason::kBadFieldType},
+      {R"({"op":"mcm","mc":[{"rc":[]}]})", RejectReason::kMissingField},
+      {R"({"op":"mcm","mc":[{"id":1.1}]})", RejectReason::kBadFieldType},
+      {R"({"op":"status","statusCode":"FAILURE","connectionClosed":"yes"})",
+       RejectReason::kBadFieldType},
+      {change(R"("img":"yes")"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[[2,1]]}])"), RejectReason::kMissingField},
+      {change(R"("rc":[{"id":"1001"}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"id":-1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[["2.5",1]],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[[2.5]],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[[2.5,1,7]],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[[2.5,-1]],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[2.5,1],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"batb":[[-1,2.5,1]],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"batb":[[0,2.5]],"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("rc":[{"atb":[[1.0,5]],"id":1001}])"), RejectReason::kBadOdds},
+      {change(R"("rc":[{"atb":[[2.5e0,5]],"id":1001}])"), RejectReason::kBadOdds},
+      {change(R"("rc":[{"ltp":-2,"id":1001}])"), RejectReason::kBadOdds},
+      {change(R"("rc":[{"ltp":null,"id":1001}])"), RejectReason::kBadFieldType},
+      {change(R"("marketDefinition":{"status":7})"), RejectReason::kBadFieldType},
+      {change(R"("marketDefinition":{"runners":[{"status":"WINNER"}]})"),
+       RejectReason::kMissingField},
+  };
+  for (const auto& [line, reason] : cases) {
+    EXPECT_EQ(rejection(line).reason, reason) << line;
+  }
+  EXPECT_EQ(adapter_.counters().rejected, cases.size());
+  EXPECT_EQ(adapter_.counters().messages, 0u);
+  EXPECT_EQ(adapter_.counters().events, 0u);
+}
+
+TEST_F(StreamAdapterTest, ARejectedMessageChangesNothing) {
+  feed(R"({"op":"mcm","clk":"K1","initialClk":"I1","mc":[{"id":"1.100000001","img":true,)"
+       R"("marketDefinition":{"status":"OPEN"},"rc":[{"atb":[[3,5]],"id":1001}]}]})");
+  // A valid first change, a bad second one: the whole message goes.
+  const Rejection bad =
+      rejection(R"({"op":"mcm","clk":"K2","initialClk":"I2","ct":"HEARTBEAT","mc":[)"
+                R"({"id":"1.100000001","img":true,"marketDefinition":{"status":"SUSPENDED"},)"
+                R"("rc":[{"atb":[[3,0],[4,1]],"id":1001},{"ltp":1.5,"id":1002}]},)"
+                R"({"id":"1.100000001","rc":[{"atb":[[0.5,1]],"id":1001}]}]})");
+  EXPECT_EQ(bad.reason, RejectReason::kBadOdds);
+  EXPECT_EQ(adapter_.clk(), "K1");
+  EXPECT_EQ(adapter_.initial_clk(), "I1");
+  EXPECT_EQ(adapter_.counters().heartbeats, 0u);
+  EXPECT_EQ(adapter_.stream_counters().images, 1u);
+  // The ladders, status and unknown counts are as before the rejected message.
+  const auto events = feed(change(R"("marketDefinition":{"status":"SUSPENDED"},)"
+                                  R"("rc":[{"atb":[[4,1]],"id":1001},{"ltp":1.5,"id":1002}])"));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 40000, "4"}, {2, 15000, "1.5"}}));
+}
+
+TEST_F(StreamAdapterTest, BoundsEachRunnersLadder) {
+  std::string atb;
+  for (int i = 0; i <= 400; ++i) {  // 401 distinct prices: 2.0001 .. 2.0401
+    char price[16];
+    std::snprintf(price, sizeof price, "2.%04d", i + 1);
+    atb += std::string(i == 0 ? "" : ",") + "[" + price + ",1]";
+  }
+  const auto events = feed(change(R"("rc":[{"atb":[)" + atb + R"(],"id":1001}])"));
+  EXPECT_EQ(adapter_.stream_counters().ladder_overflows, 1u);
+  // The 401st (and highest) price was not kept.
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 20400, "2.0400"}}));
+  feed(change(R"("rc":[{"batb":[[400,3,1],[399,3,1]],"id":1001}])"));
+  EXPECT_EQ(adapter_.stream_counters().ladder_overflows, 2u);
+}
+
+TEST_F(StreamAdapterTest, ReportsAFailureThatClosesTheConnection) {
+  EXPECT_TRUE(feed(R"({"op":"status","id":1,"statusCode":"FAILURE","errorCode":"TIMEOUT",)"
+                   R"("connectionClosed":false})")
+                  .empty());
+  const auto events = feed(R"({"op":"status","id":2,"statusCode":"FAILURE",)"
+                           R"("errorCode":"NOT_AUTHORIZED","connectionClosed":true})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kSourceStatus);
+  EXPECT_FALSE(events[0].source_up);
+  EXPECT_EQ(events[0].source, "bf");
+  EXPECT_EQ(adapter_.stream_counters().status_failures, 2u);
+  EXPECT_EQ(adapter_.counters().messages, 2u);
+}
+
+TEST(MakeAdapter, BuildsTheBetfairStreamAdapter) {
+  const Mapping mapping = must_load(test_data("sample_mapping.toml"));
+  auto adapter = make_adapter("betfair-stream", "bf", &mapping);
+  ASSERT_TRUE(adapter.has_value()) << adapter.error();
+  std::vector<Event> events;
+  ASSERT_TRUE((*adapter)->parse(change(R"("rc":[{"ltp":2.5,"id":1001}])"), events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].market, kMarket);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real captures, checked message by message against an independent reference model of the
+// DESIGN section 10 price rule (its own JSON reader, std::map ladders).
+
+class Reference {
+ public:
+  struct Price {
+    uint32_t price_e4 = 0;
+    std::string text;
+  };
+  struct Expected {
+    std::vector<std::tuple<uint64_t, uint64_t, uint32_t, std::string>> prices;  // sorted
+    std::vector<std::pair<uint64_t, std::string>> statuses;
+    std::vector<std::pair<uint64_t, std::vector<uint64_t>>> settles;
+  };
+
+  explicit Reference(const Mapping& mapping) : mapping_(mapping) {}
+
+  // Applies one message; what the adapter should have emitted for it.
+  Expected apply(const Json& message) {
+    Expected expected;
+    const Json* changes = message.get("mc");
+    if (changes == nullptr) return expected;
+    for (const Json& change : changes->items) apply_change(change, expected);
+    std::sort(expected.prices.begin(), expected.prices.end());
+    return expected;
+  }
+
+  const std::map<std::string, std::string>& status() const { return status_; }
+
+ private:
+  struct Runner {
+    std::map<uint32_t, std::string, std::greater<>> atb;  // price_e4 -> text, best first
+    std::map<uint64_t, Price> batb;                       // level -> price
+    Price ltp;
+    uint32_t derived = 0;
+  };
+
+  static uint32_t e4(const std::string& text) {
+    const auto odds = parse_decimal_odds(text);
+    EXPECT_TRUE(odds.has_value()) << text;
+    return odds ? odds->price_e4 : 0;
+  }
+  static bool zero(const std::string& text) {
+    return text.find_first_not_of("0.") == std::string::npos;
+  }
+  static const Price* best(const Runner& r) {
+    static thread_local Price scratch;
+    if (auto level0 = r.batb.find(0); level0 != r.batb.end()) return &level0->second;
+    if (!r.atb.empty()) {
+      scratch = {r.atb.begin()->first, r.atb.begin()->second};
+      return &scratch;
+    }
+    return r.ltp.price_e4 != 0 ? &r.ltp : nullptr;
+  }
+
+  void apply_change(const Json& change, Expected& expected) {
+    const std::string& id = change.get("id")->text;
+    const ProviderMarketMapping* market = mapping_.find("bf", id);
+    ASSERT_NE(market, nullptr) << id;
+    auto& runners = markets_[id];
+    std::set<uint64_t> touched;
+    if (const Json* img = change.get("img"); img != nullptr && img->text == "true") {
+      for (auto& [runner_id, runner] : runners) {
+        runner.atb.clear();
+        runner.batb.clear();
+        runner.ltp = {};
+        touched.insert(runner_id);
+      }
+    }
+    const Json* definition = change.get("marketDefinition");
+    if (definition != nullptr) {
+      const std::string& status = definition->get("status")->text;
+      if ((status == "OPEN" || status == "SUSPENDED" || status == "CLOSED") &&
+          status_[id] != status) {
+        status_[id] = status;
+        expected.statuses.emplace_back(market->canonical_market, status);
+      }
+    }
+    if (const Json* rcs = change.get("rc"); rcs != nullptr) {
+      for (const Json& rc : rcs->items) {
+        const uint64_t runner_id = std::stoull(rc.get("id")->text);
+        Runner& runner = runners[runner_id];
+        touched.insert(runner_id);
+        if (const Json* atb = rc.get("atb")) {
+          for (const Json& pair : atb->items) {
+            const std::string& price = pair.items.at(0).text;
+            if (zero(pair.items.at(1).text)) {
+              runner.atb.erase(e4(price));
+            } else {
+              runner.atb[e4(price)] = price;
+            }
+          }
+        }
+        if (const Json* batb = rc.get("batb")) {
+          for (const Json& triple : batb->items) {
+            const uint64_t level = std::stoull(triple.items.at(0).text);
+            const std::string& price = triple.items.at(1).text;
+            if (zero(triple.items.at(2).text)) {
+              runner.batb.erase(level);
+            } else {
+              runner.batb[level] = {e4(price), price};
+            }
+          }
+        }
+        if (const Json* ltp = rc.get("ltp")) runner.ltp = {e4(ltp->text), ltp->text};
+      }
+    }
+    for (const uint64_t runner_id : touched) {
+      Runner& runner = runners[runner_id];
+      const Price* now = best(runner);
+      const uint32_t derived = now == nullptr ? 0 : now->price_e4;
+      if (derived == runner.derived) continue;
+      runner.derived = derived;
+      if (now != nullptr) {
+        expected.prices.emplace_back(market->canonical_market,
+                                     market->selection(std::to_string(runner_id)), now->price_e4,
+                                     now->text);
+      }
+    }
+    if (definition != nullptr && definition->get("status")->text == "CLOSED" &&
+        !settled_.contains(id)) {
+      std::vector<uint64_t> winners;
+      for (const Json& runner : definition->get("runners")->items) {
+        if (runner.get("status")->text == "WINNER") {
+          winners.push_back(market->selection(runner.get("id")->text));
+        }
+      }
+      if (!winners.empty()) {
+        std::sort(winners.begin(), winners.end());
+        settled_.insert(id);
+        expected.settles.emplace_back(market->canonical_market, winners);
+      }
+    }
+  }
+
+  const Mapping& mapping_;
+  std::map<std::string, std::map<uint64_t, Runner>> markets_;
+  std::map<std::string, std::string> status_;
+  std::set<std::string> settled_;
+};
+
+std::string_view status_name(fb::MarketStatus status) {
+  switch (status) {
+    case fb::MarketStatus::Open:
+      return "OPEN";
+    case fb::MarketStatus::Suspended:
+      return "SUSPENDED";
+    case fb::MarketStatus::Closed:
+      return "CLOSED";
+    default:
+      return "?";
+  }
+}
+
+struct CaptureResult {
+  size_t messages = 0;
+  size_t price_events = 0;
+  std::vector<uint64_t> settled_winners;
+  std::string final_status;
+  std::vector<uint64_t> winners_in_last_definition;
+};
+
+// Feeds a real capture through the adapter and the reference side by side.
+CaptureResult check_capture(const std::string& file, uint64_t canonical_market) {
+  CaptureResult result;
+  const auto lines = read_lines(shared_data(file));
+  if (!lines) {
+    ADD_FAILURE() << "cannot read " << shared_data(file);
+    return result;
+  }
+  const Mapping mapping = must_load(test_data("captures_mapping.toml"));
+  const ProviderMarketMapping* market = mapping.find("bf", file);
+  if (market == nullptr) {
+    ADD_FAILURE() << "captures_mapping.toml does not map " << file;
+    return result;
+  }
+  StreamAdapter adapter(mapping, "bf");
+  Reference reference(mapping);
+  std::vector<Event> events;
+  for (size_t n = 0; n < lines->size(); ++n) {
+    const std::string& line = (*lines)[n];
+    const std::optional<Json> message = JsonText::parse(line);
+    if (!message) {
+      ADD_FAILURE() << file << ":" << n + 1 << ": the reference cannot read this line";
+      return result;
+    }
+    const Reference::Expected expected = reference.apply(*message);
+    if (::testing::Test::HasFatalFailure()) return result;
+
+    events.clear();
+    auto parsed = adapter.parse(line, events);
+    if (!parsed) {
+      ADD_FAILURE() << file << ":" << n + 1 << ": rejected: " << parsed.error().detail;
+      return result;
+    }
+    Reference::Expected actual;
+    const uint64_t pt_ns = std::stoull(message->get("pt")->text) * 1'000'000;
+    for (const Event& event : events) {
+      EXPECT_EQ(event.source, "bf");
+      EXPECT_EQ(event.source_ns, pt_ns);
+      EXPECT_EQ(event.market, canonical_market);
+      switch (event.type) {
+        case EventType::kPrice:
+          EXPECT_EQ(parse_decimal_odds(event.odds_text)->price_e4, event.odds.price_e4);
+          actual.prices.emplace_back(event.market, event.selection, event.odds.price_e4,
+                                     event.odds_text);
+          break;
+        case EventType::kStatus:
+          actual.statuses.emplace_back(event.market, std::string(status_name(event.status)));
+          result.final_status = status_name(event.status);
+          break;
+        case EventType::kSettle:
+          actual.settles.emplace_back(event.market, event.winners);
+          result.settled_winners = event.winners;
+          break;
+        default:
+          ADD_FAILURE() << file << ":" << n + 1 << ": unexpected event type";
+      }
+    }
+    std::sort(actual.prices.begin(), actual.prices.end());
+    if (actual.prices != expected.prices || actual.statuses != expected.statuses ||
+        actual.settles != expected.settles) {
+      ADD_FAILURE() << file << ":" << n + 1 << ": the adapter and the reference disagree ("
+                    << actual.prices.size() << " vs " << expected.prices.size() << " prices, "
+                    << actual.statuses.size() << " vs " << expected.statuses.size() << " statuses, "
+                    << actual.settles.size() << " vs " << expected.settles.size() << " settles)";
+      return result;
+    }
+    result.price_events += actual.prices.size();
+    if (const Json* changes = message->get("mc")) {
+      for (const Json& change : changes->items) {
+        if (const Json* definition = change.get("marketDefinition")) {
+          result.winners_in_last_definition.clear();
+          for (const Json& runner : definition->get("runners")->items) {
+            if (runner.get("status")->text == "WINNER") {
+              result.winners_in_last_definition.push_back(
+                  market->selection(runner.get("id")->text));
+            }
+          }
+          std::sort(result.winners_in_last_definition.begin(),
+                    result.winners_in_last_definition.end());
+        }
+      }
+    }
+    ++result.messages;
+  }
+  EXPECT_EQ(adapter.counters().messages, lines->size());
+  EXPECT_EQ(adapter.counters().rejected, 0u);
+  EXPECT_EQ(adapter.counters().unknown_markets, 0u);
+  EXPECT_EQ(adapter.counters().unknown_selections, 0u);
+  EXPECT_EQ(adapter.stream_counters().ladder_overflows, 0u);
+  EXPECT_EQ(reference.status().at(file), "CLOSED");
+  EXPECT_FALSE(adapter.clk().empty());
+  return result;
+}
+
+bool have_shared_data() { return std::filesystem::exists(shared_data("1.200806927")); }
+
+TEST(StreamAdapterRealCapture, TennisMatchOddsAgreesWithTheReferenceThroughout) {
+  if (!have_shared_data()) {
+    GTEST_SKIP() << "shared data not found at " << ODDSBUS_SHARED_DATA_DIR
+                 << " (the real Betfair captures live in shared/data/betfair beside the repo)";
+  }
+  const CaptureResult result = check_capture("1.200806927", 200806927);
+  EXPECT_EQ(result.messages, 18529u);
+  EXPECT_GT(result.price_events, 1000u);  // the comparison saw real price movement
+  EXPECT_EQ(result.final_status, "CLOSED");
+  EXPECT_EQ(result.winners_in_last_definition, (std::vector<uint64_t>{1}));  // runner 228749
+  EXPECT_EQ(result.settled_winners, result.winners_in_last_definition);
+}
+
+TEST(StreamAdapterRealCapture, GreyhoundWinAgreesWithTheReferenceThroughout) {
+  if (!have_shared_data()) {
+    GTEST_SKIP() << "shared data not found at " << ODDSBUS_SHARED_DATA_DIR
+                 << " (the real Betfair captures live in shared/data/betfair beside the repo)";
+  }
+  const CaptureResult result = check_capture("1.197931750", 197931750);
+  EXPECT_EQ(result.messages, 166u);
+  EXPECT_GT(result.price_events, 100u);
+  EXPECT_EQ(result.final_status, "CLOSED");
+  EXPECT_EQ(result.winners_in_last_definition, (std::vector<uint64_t>{2}));  // runner 37947503
+  EXPECT_EQ(result.settled_winners, result.winners_in_last_definition);
+}
+
+}  // namespace
+}  // namespace oddsbus::feeds::betfair

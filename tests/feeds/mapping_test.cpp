@@ -1,0 +1,103 @@
+#include "feeds/mapping.h"
+
+#include <gtest/gtest.h>
+
+namespace oddsbus::feeds {
+namespace {
+
+// The example of DESIGN section 10.
+constexpr const char* kDesignExample = R"(
+[[market]]
+id = 1001                      # canonical market id
+event = 501
+name = "Match Odds"
+sources = ["bf", "sr"]         # priority order, highest first; names are feed names from --feed
+selections = [{ id = 1, name = "Home" }, { id = 2, name = "Draw" }, { id = 3, name = "Away" }]
+
+[market.provider.bf]           # a betfair-stream feed
+market = "1.234567890"
+selections = { "47972" = 1, "47973" = 2, "58805" = 3 }
+
+[market.provider.sr]           # a uof-xml feed
+event = "sr:match:12345"
+market = "1"                   # UOF market id
+specifiers = ""                # UOF specifiers, e.g. "total=2.5"; empty for none
+selections = { "1" = 1, "2" = 2, "3" = 3 }   # UOF outcome id -> canonical selection
+)";
+
+TEST(Mapping, ParsesTheDesignExample) {
+  auto mapping = Mapping::parse(kDesignExample);
+  ASSERT_TRUE(mapping) << mapping.error();
+  ASSERT_EQ(mapping->markets().size(), 1u);
+  const MarketMapping& m = mapping->markets()[0];
+  EXPECT_EQ(m.id, 1001u);
+  EXPECT_EQ(m.event, 501u);
+  EXPECT_EQ(m.name, "Match Odds");
+  EXPECT_EQ(m.sources, (std::vector<std::string>{"bf", "sr"}));
+  ASSERT_EQ(m.selections.size(), 3u);
+  EXPECT_EQ(m.selections[2].name, "Away");
+}
+
+TEST(Mapping, FindsBetfairMarketsByMarketIdAndMapsRunners) {
+  auto mapping = Mapping::parse(kDesignExample);
+  const ProviderMarketMapping* bf = mapping->find("bf", "1.234567890");
+  ASSERT_NE(bf, nullptr);
+  EXPECT_EQ(bf->canonical_market, 1001u);
+  EXPECT_EQ(bf->selection("58805"), 3u);
+  EXPECT_EQ(bf->selection("99999"), 0u);
+  EXPECT_EQ(mapping->find("bf", "1.0"), nullptr);
+  EXPECT_EQ(mapping->find("sr", "1.234567890"), nullptr) << "feeds do not share ids";
+}
+
+TEST(Mapping, FindsUofMarketsByEventMarketAndSpecifiers) {
+  auto mapping = Mapping::parse(kDesignExample);
+  const ProviderMarketMapping* sr = mapping->find("sr", "sr:match:12345", "1", "");
+  ASSERT_NE(sr, nullptr);
+  EXPECT_EQ(sr->selection("2"), 2u);
+  EXPECT_EQ(mapping->find("sr", "sr:match:12345", "1", "total=2.5"), nullptr);
+  EXPECT_EQ(mapping->find("sr", "sr:match:1", "1", ""), nullptr);
+  EXPECT_EQ(mapping->find_event("sr", "sr:match:12345").size(), 1u);
+  EXPECT_TRUE(mapping->find_event("sr", "sr:match:2").empty());
+}
+
+TEST(Mapping, SurvivesAMoveWithItsIndexes) {
+  auto parsed = Mapping::parse(kDesignExample);
+  Mapping moved = std::move(*parsed);
+  ASSERT_NE(moved.find("bf", "1.234567890"), nullptr);
+  EXPECT_EQ(moved.find("bf", "1.234567890")->canonical_market, 1001u);
+  EXPECT_NE(moved.market(1001), nullptr);
+}
+
+TEST(Mapping, RejectsAProviderSelectionTheMarketDoesNotList) {
+  std::string text = kDesignExample;
+  text.replace(text.find("\"58805\" = 3"), 11, "\"58805\" = 9");
+  auto mapping = Mapping::parse(text);
+  ASSERT_FALSE(mapping);
+  EXPECT_NE(mapping.error().find("58805"), std::string::npos) << mapping.error();
+}
+
+TEST(Mapping, RejectsASourceWithoutAProviderSection) {
+  std::string text = kDesignExample;
+  text.replace(text.find("[\"bf\", \"sr\"]"), 12, "[\"bf\", \"xx\"]");
+  auto mapping = Mapping::parse(text);
+  ASSERT_FALSE(mapping);
+  EXPECT_NE(mapping.error().find("xx"), std::string::npos) << mapping.error();
+}
+
+TEST(Mapping, RejectsDuplicateMarketsAndBadToml) {
+  auto twice = Mapping::parse(std::string(kDesignExample) + kDesignExample);
+  ASSERT_FALSE(twice);
+  auto bad = Mapping::parse("[[market]\nid = ");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("line"), std::string::npos) << bad.error();
+  EXPECT_FALSE(Mapping::parse("title = \"no markets\""));
+}
+
+TEST(Mapping, LoadNamesAMissingFile) {
+  auto mapping = Mapping::load("/nonexistent/mapping.toml");
+  ASSERT_FALSE(mapping);
+  EXPECT_NE(mapping.error().find("/nonexistent/mapping.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace oddsbus::feeds

@@ -1,0 +1,254 @@
+#include "feeds/source_selector.h"
+
+#include <gtest/gtest.h>
+
+namespace oddsbus::feeds {
+namespace {
+
+constexpr uint64_t kSecond = 1'000'000'000;
+
+constexpr const char* kMapping = R"(
+[[market]]
+id = 1001
+event = 501
+name = "Match Odds"
+sources = ["bf", "sr"]
+selections = [{ id = 1, name = "Home" }, { id = 2, name = "Away" }]
+
+[market.provider.bf]
+market = "1.234"
+selections = { "47972" = 1, "47973" = 2 }
+
+[market.provider.sr]
+event = "sr:match:1"
+market = "1"
+selections = { "1" = 1, "2" = 2 }
+)";
+
+Event price(const std::string& source, uint64_t selection, uint32_t price_e4) {
+  Event e;
+  e.type = EventType::kPrice;
+  e.market = 1001;
+  e.selection = selection;
+  e.odds.price_e4 = price_e4;
+  e.odds_text = std::to_string(price_e4);
+  e.source = source;
+  return e;
+}
+
+Event heartbeat(const std::string& source) {
+  Event e;
+  e.type = EventType::kHeartbeat;
+  e.source = source;
+  return e;
+}
+
+Event status(const std::string& source, fb::MarketStatus s) {
+  Event e;
+  e.type = EventType::kStatus;
+  e.market = 1001;
+  e.status = s;
+  e.reason = fb::StatusReason::Provider;
+  e.source = source;
+  return e;
+}
+
+class SourceSelectorTest : public ::testing::Test {
+ protected:
+  SourceSelectorTest() : mapping_(*Mapping::parse(kMapping)), selector_(mapping_, config()) {}
+
+  static SourceSelectorConfig config() {
+    SourceSelectorConfig c;
+    c.stale_after_ns = 3 * kSecond;
+    c.tolerance_bps = 1000;
+    c.disagree_after_ns = 5 * kSecond;
+    return c;
+  }
+
+  std::vector<Event> feed(const Event& e, uint64_t now) {
+    std::vector<Event> out;
+    selector_.on_event(e, now, out);
+    return out;
+  }
+  std::vector<Event> tick(uint64_t now) {
+    std::vector<Event> out;
+    selector_.on_tick(now, out);
+    return out;
+  }
+
+  Mapping mapping_;
+  SourceSelector selector_;
+};
+
+TEST_F(SourceSelectorTest, DefinesMappedMarketsSuspendedUntilASourceIsHeard) {
+  std::vector<Event> defs;
+  selector_.definitions(defs);
+  ASSERT_EQ(defs.size(), 1u);
+  EXPECT_EQ(defs[0].type, EventType::kMarket);
+  EXPECT_EQ(defs[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(defs[0].selections.size(), 2u);
+  EXPECT_TRUE(tick(1 * kSecond).empty());
+  EXPECT_EQ(selector_.active_source(1001), "");
+}
+
+TEST_F(SourceSelectorTest, FirstHealthySourceOpensTheMarketWithItsPricesFirst) {
+  auto out = feed(price("sr", 1, 25000), 1 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].odds.price_e4, 25000u);
+  EXPECT_EQ(out[1].type, EventType::kStatus);
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  EXPECT_EQ(selector_.counters().reopens, 1u);
+}
+
+TEST_F(SourceSelectorTest, HigherPrioritySourceTakesTheMarketWhenItIsHeard) {
+  feed(price("sr", 1, 25000), 1 * kSecond);
+  auto out = feed(price("bf", 1, 26000), 2 * kSecond);
+  EXPECT_EQ(selector_.active_source(1001), "bf");
+  ASSERT_EQ(out.size(), 1u);  // already open: only bf's differing price is published
+  EXPECT_EQ(out[0].odds.price_e4, 26000u);
+  EXPECT_EQ(out[0].source, "bf");
+  EXPECT_EQ(selector_.counters().switches, 1u);
+}
+
+TEST_F(SourceSelectorTest, NonActiveSourceIsShadowedNotPublished) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  auto out = feed(price("sr", 1, 25500), 2 * kSecond);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(selector_.counters().shadowed, 1u);
+  out = feed(price("bf", 2, 30000), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].selection, 2u);
+}
+
+TEST_F(SourceSelectorTest, StaleActiveSourceFailsOverToNextWithItsCurrentPrices) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(price("sr", 1, 25000), 1 * kSecond);
+  feed(price("sr", 2, 40000), 2 * kSecond);
+  feed(heartbeat("sr"), 3 * kSecond);
+  EXPECT_TRUE(tick(4 * kSecond).empty());  // bf heard 3 s ago: still healthy
+  auto out = tick(4 * kSecond + 1);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].selection, 1u);
+  EXPECT_EQ(out[0].odds.price_e4, 25000u);
+  EXPECT_EQ(out[1].selection, 2u);
+  EXPECT_EQ(out[1].source, "sr");
+}
+
+TEST_F(SourceSelectorTest, NoHealthySourceSuspendsWithFeedStaleOnceAndRecoveryReopens) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  auto out = tick(5 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kStatus);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+  EXPECT_TRUE(tick(6 * kSecond).empty()) << "suspended once, not on every tick";
+  EXPECT_EQ(selector_.counters().stale_suspensions, 1u);
+
+  out = feed(price("bf", 1, 27000), 7 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].odds.price_e4, 27000u);  // fresh price before the reopen
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open);
+  EXPECT_EQ(selector_.counters().reopens, 2u);
+}
+
+TEST_F(SourceSelectorTest, DisconnectedSourceIsUnhealthyAtOnce) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(price("sr", 1, 25000), 1 * kSecond);
+  Event down;
+  down.type = EventType::kSourceStatus;
+  down.source = "bf";
+  down.source_up = false;
+  auto out = feed(down, 1 * kSecond + 5);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].odds.price_e4, 25000u);
+}
+
+TEST_F(SourceSelectorTest, ProviderSuspensionOfActiveSourcePassesThrough) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  auto out = feed(status("bf", fb::MarketStatus::Suspended), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::Provider);
+}
+
+TEST_F(SourceSelectorTest, SettledMarketIsNeverSuspendedStale) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 1001;
+  settle.winners = {1};
+  settle.source = "bf";
+  feed(settle, 2 * kSecond);
+  EXPECT_TRUE(tick(60 * kSecond).empty());
+}
+
+TEST_F(SourceSelectorTest, UnmappedMarketsPassThrough) {
+  Event e = price("oj", 1, 20000);
+  e.market = 77;
+  auto out = feed(e, kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].market, 77u);
+}
+
+TEST_F(SourceSelectorTest, DefinitionsForMappedMarketsFromFeedsAreIgnored) {
+  Event e;
+  e.type = EventType::kMarket;
+  e.market = 1001;
+  e.source = "bf";
+  EXPECT_TRUE(feed(e, kSecond).empty());
+  EXPECT_EQ(selector_.counters().ignored_definitions, 1u);
+}
+
+TEST_F(SourceSelectorTest, ReportsDisagreementBeyondToleranceAfterItsDuration) {
+  feed(price("bf", 1, 20000), 1 * kSecond);
+  feed(price("sr", 1, 23000), 1 * kSecond);        // 15% apart
+  for (uint64_t t : {3 * kSecond, 5 * kSecond}) {  // both stay healthy throughout
+    feed(heartbeat("bf"), t);
+    feed(heartbeat("sr"), t);
+  }
+  EXPECT_EQ(selector_.counters().disagreements, 0u);
+  tick(6 * kSecond);
+  EXPECT_EQ(selector_.counters().disagreements, 1u);
+  tick(6 * kSecond + 1);
+  EXPECT_EQ(selector_.counters().disagreements, 1u) << "reported once per episode";
+  selector_.notices().clear();
+  feed(price("sr", 1, 20500), 6 * kSecond + 2);  // 2.5%: agrees again
+  ASSERT_FALSE(selector_.notices().empty());
+  EXPECT_EQ(selector_.notices().back().kind, SelectorNotice::Kind::kAgreed);
+}
+
+TEST_F(SourceSelectorTest, SmallDifferencesAreNotDisagreements) {
+  feed(price("bf", 1, 20000), 1 * kSecond);
+  feed(price("sr", 1, 21000), 1 * kSecond);  // 5%
+  feed(heartbeat("bf"), 7 * kSecond);
+  feed(heartbeat("sr"), 7 * kSecond);
+  tick(8 * kSecond);
+  EXPECT_EQ(selector_.counters().disagreements, 0u);
+}
+
+TEST(SourceSelectorSuspending, SuspendsOnDisagreementAndReopensWhenTheyAgree) {
+  auto mapping = *Mapping::parse(kMapping);
+  SourceSelectorConfig c;
+  c.stale_after_ns = 100 * kSecond;
+  c.disagree_after_ns = 1 * kSecond;
+  c.suspend_on_disagreement = true;
+  SourceSelector selector(mapping, c);
+  std::vector<Event> out;
+  selector.on_event(price("bf", 1, 20000), 1 * kSecond, out);
+  selector.on_event(price("sr", 1, 30000), 1 * kSecond, out);
+  out.clear();
+  selector.on_tick(3 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  out.clear();
+  selector.on_event(price("sr", 1, 20100), 4 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Open);
+}
+
+}  // namespace
+}  // namespace oddsbus::feeds

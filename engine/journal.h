@@ -26,6 +26,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 
 namespace oddsbus::engine {
 
@@ -109,7 +110,7 @@ class JournalReader {
     return scan(
         from_seq,
         [](void* ctx, uint64_t key, std::span<const uint8_t> bytes) {
-          return (*static_cast<F*>(ctx))(key, bytes);
+          return (*static_cast<std::remove_reference_t<F>*>(ctx))(key, bytes);
         },
         &f);
   }

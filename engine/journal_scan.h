@@ -10,6 +10,7 @@
 #include <expected>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "engine/journal.h"
 #include "schemas/frame_generated.h"
@@ -41,7 +42,7 @@ std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint6
                                                    uint64_t to_seq, F&& f) {
   return scan_frames(
       journal, from_seq, to_seq,
-      [](void* ctx, const fb::Frame& frame) { return (*static_cast<F*>(ctx))(frame); }, &f);
+      [](void* ctx, const fb::Frame& frame) { return (*static_cast<std::remove_reference_t<F>*>(ctx))(frame); }, &f);
 }
 
 }  // namespace oddsbus::engine

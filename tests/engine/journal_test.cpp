@@ -595,6 +595,18 @@ TEST_F(FilledJournal, StateAtWorksBeforeTheBadSeq) {
   // By time it may refuse: whether seq 4 was sequenced by then cannot be read.
 }
 
+// Seq 4 is whole even though seq 5, in the same record, is not.
+TEST_F(FilledJournal, StateAtWorksUpToTheFrameBeforeTheBadOneInTheSameRecord) {
+  corrupt_frame(4, 1);  // seq 5
+  auto at_4 = state_at(*journal_, StateQuery{.at_seq = 4, .at_time_ns = {}});
+  ASSERT_TRUE(at_4) << at_4.error();
+  EXPECT_EQ(at_4->seq(), 4u);
+  EXPECT_EQ(at_4->find(1001)->market_seq, 4u);
+  const VerifyReport report = verify_journal(*journal_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.fault.seq, 5u);
+}
+
 TEST_F(FilledJournal, StateAtBeforeAGapWorks) {
   Sequencer far(SequencerConfig{.channel = 0, .node = 4, .epoch = 1, .last_seq = 14});
   BatchWriter batch(1024);

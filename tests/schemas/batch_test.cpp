@@ -130,6 +130,9 @@ TEST(Batch, FlippedFrameByteIsBadCrcAtThatFramesSeq) {
     ASSERT_FALSE(opened) << "frame " << index;
     EXPECT_EQ(opened.error().error, BatchError::kBadCrc);
     EXPECT_EQ(opened.error().seq, kFirstSeq + index);
+    // The frames before the bad one are handed out, each fully checked; none after it.
+    ASSERT_EQ(reader.frames().size(), index);
+    for (size_t i = 0; i < index; ++i) EXPECT_EQ(reader.frames()[i]->seq(), kFirstSeq + i);
   }
 }
 

@@ -1,17 +1,21 @@
 // odds-bench: the benchmarks of DESIGN section 8. `pipeline` (the default) prints frames per second
-// of the full path against raw ZeroMQ and raw LMDB, measured in one run on this machine.
+// of the full path against raw ZeroMQ and raw LMDB, `feeds` parsed messages per second of each
+// format adapter against its bare parser library, `all` both; each measured in one run on this
+// machine.
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "tools/bench/feeds_suite.h"
 #include "tools/bench/pipeline_suite.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "odds-bench: frames per second of the sequenced, journaled and published path vs raw "
-      "ZeroMQ PUB/SUB and raw LMDB appends, from one run on this machine."};
+      "ZeroMQ PUB/SUB and raw LMDB appends, and parsed messages per second of each feed adapter "
+      "vs its bare parser, from one run on this machine."};
   app.require_subcommand(0, 1);
   app.fallthrough();
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
@@ -19,6 +23,8 @@ int main(int argc, char** argv) {
   });
 
   oddsbus::bench::SuiteOptions options;
+  oddsbus::bench::FeedsOptions feeds_options;
+  std::string capture = ODDSBUS_SHARED_DATA_DIR "/betfair/1.200806927";
   options.dir = std::filesystem::temp_directory_path();
   std::string dir = options.dir.string();
   bool quick = false;
@@ -29,7 +35,16 @@ int main(int argc, char** argv) {
                                 "runs of each measurement, interleaved; the median is quoted")
                      ->check(CLI::Range(1u, 101u))
                      ->capture_default_str();
-  app.add_flag("--quick", quick, "smoke run: 20000 frames, 1 round (unless --frames/--repeat)");
+  app.add_flag(
+      "--quick", quick,
+      "smoke run: 20000 frames or messages, 1 round (unless --frames/--messages/--repeat)");
+  auto* messages =
+      app.add_option("--messages,-m", feeds_options.messages, "feeds: messages per format")
+          ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 28))
+          ->capture_default_str();
+  app.add_option("--capture", capture,
+                 "feeds: a real Betfair stream capture for a fourth row (skipped when absent)")
+      ->capture_default_str();
   app.add_option("--producers", options.producers, "producer threads pushing events")
       ->check(CLI::Range(size_t{1}, size_t{64}))
       ->capture_default_str();
@@ -44,6 +59,13 @@ int main(int argc, char** argv) {
                      "table of medians, ratios vs targets, and a JSON line. Exit 1 if any frame "
                      "was lost, duplicated or corrupted; a missed target does not fail the run. "
                      "The default when no subcommand is given.");
+  auto* feeds = app.add_subcommand(
+      "feeds",
+      "Parsed messages per second of each format's adapter (oddsjson, betfair-stream, uof-xml, "
+      "and a real Betfair capture) vs the bare simdjson or pugixml parse of the same bytes: a "
+      "table of medians (--repeat, default 5), ratios vs target, and a JSON line. Exit 1 if a "
+      "corpus message was rejected; a missed target does not fail the run.");
+  auto* all = app.add_subcommand("all", "pipeline, then feeds.");
 
   try {
     app.parse(argc, argv);
@@ -55,5 +77,17 @@ int main(int argc, char** argv) {
     if (repeat->count() == 0) options.repeat = 1;
   }
   options.dir = dir;
+  if (repeat->count() != 0) feeds_options.repeat = options.repeat;
+  if (quick) {
+    if (messages->count() == 0) feeds_options.messages = 20000;
+    if (repeat->count() == 0) feeds_options.repeat = 1;
+  }
+  feeds_options.capture = std::filesystem::path(capture).lexically_normal();
+  if (feeds->parsed()) return oddsbus::bench::run_feeds_suite(feeds_options);
+  if (all->parsed()) {
+    const int pipeline_status = oddsbus::bench::run_pipeline_suite(options);
+    const int feeds_status = oddsbus::bench::run_feeds_suite(feeds_options);
+    return pipeline_status != 0 ? pipeline_status : feeds_status;
+  }
   return oddsbus::bench::run_pipeline_suite(options);
 }

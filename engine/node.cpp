@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "engine/frame_ring.h"
@@ -12,7 +13,10 @@
 #include "engine/publisher.h"
 #include "engine/restore.h"
 #include "engine/sequencer_agent.h"
-#include "feeds/oddsjson/parser.h"
+#include "feeds/adapter.h"
+#include "feeds/link/provider_link.h"
+#include "feeds/mapping.h"
+#include "feeds/source_selector.h"
 #include "feeds/tcp_line_source.h"
 #include "schemas/log.h"
 
@@ -22,54 +26,110 @@ std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text) {
   const size_t eq = text.find('=');
   const size_t at = text.find('@', eq == std::string_view::npos ? 0 : eq);
   if (eq == std::string_view::npos || at == std::string_view::npos || eq == 0 || at == eq + 1) {
-    return std::unexpected("--feed '" + std::string(text) + "' is not NAME=FORMAT@URL");
+    return std::unexpected("--feed '" + std::string(text) + "' is not NAME=FORMAT@URL[,URL]");
   }
-  FeedSpec spec{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1, at - eq - 1)),
-                std::string(text.substr(at + 1))};
-  if (spec.format != "oddsjson") {
+  FeedSpec spec{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1, at - eq - 1)), {}};
+  if (spec.format != "oddsjson" && spec.format != "betfair-stream" && spec.format != "uof-xml") {
     return std::unexpected("--feed " + spec.name + ": format '" + spec.format +
-                           "' is not supported (supported: oddsjson)");
+                           "' is not supported (supported: oddsjson, betfair-stream, uof-xml)");
   }
-  if (auto endpoint = feeds::parse_tcp_url(spec.url); !endpoint) {
-    return std::unexpected("--feed " + spec.name + ": " + endpoint.error());
+  std::string_view urls = text.substr(at + 1);
+  while (!urls.empty()) {
+    const size_t comma = urls.find(',');
+    const std::string_view url = urls.substr(0, comma);
+    if (auto endpoint = feeds::parse_tcp_url(url); !endpoint) {
+      return std::unexpected("--feed " + spec.name + ": " + endpoint.error());
+    }
+    spec.urls.emplace_back(url);
+    urls = comma == std::string_view::npos ? std::string_view{} : urls.substr(comma + 1);
   }
+  if (spec.urls.empty()) return std::unexpected("--feed " + spec.name + ": no URL");
   return spec;
+}
+
+std::expected<void, std::string> add_feed(std::vector<FeedSpec>& feeds, FeedSpec spec) {
+  for (FeedSpec& known : feeds) {
+    if (known.name != spec.name) continue;
+    if (known.format != spec.format) {
+      return std::unexpected("--feed " + spec.name + " is given as both " + known.format + " and " +
+                             spec.format);
+    }
+    known.urls.insert(known.urls.end(), spec.urls.begin(), spec.urls.end());
+    return {};
+  }
+  feeds.push_back(std::move(spec));
+  return {};
 }
 
 namespace {
 
-// One feed's thread state: its connector, parser and queue index.
-struct FeedLine {
+// One provider's thread state: its link (all its lines), adapter and queue index.
+struct ProviderFeed {
   FeedSpec spec;
   size_t producer = 0;
   IngestQueues* queues = nullptr;
   const std::atomic<bool>* stop = nullptr;
-  feeds::oddsjson::Parser parser;
-  feeds::Event event;
+  std::unique_ptr<feeds::Adapter> adapter;
+  std::unique_ptr<feeds::link::ProviderLink> link;
+  std::vector<feeds::Event> events;
+  feeds::Event status_event;
   LogLimiter reject_log;
+  uint64_t last_unknown_markets = 0;
+  uint64_t last_unknown_selections = 0;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(feeds::RejectReason::kCount)> rejected{};
 
-  static void on_line(void* ctx, std::string_view line) {
-    auto* self = static_cast<FeedLine*>(ctx);
-    if (auto parsed = self->parser.parse(line, self->event); !parsed) {
+  static void on_message(void* ctx, size_t, std::string_view message) {
+    auto* self = static_cast<ProviderFeed*>(ctx);
+    self->events.clear();
+    auto parsed = self->adapter->parse(message, self->events);
+    const auto& counters = self->adapter->counters();
+    if (!parsed) {
       const auto& rejection = parsed.error();
       self->rejected[static_cast<size_t>(rejection.reason)].fetch_add(1, std::memory_order_relaxed);
       if (self->reject_log.allow(wall_clock_ns())) {
-        log(LogLevel::kWarn, "feed %s: rejected line: %s%s%s (%" PRIu64 " more suppressed)",
+        log(LogLevel::kWarn, "feed %s: rejected message: %s%s%s (%" PRIu64 " more suppressed)",
             self->spec.name.c_str(), feeds::to_string(rejection.reason).data(),
             rejection.detail.empty() ? "" : ": ", rejection.detail.c_str(),
             self->reject_log.suppressed());
       }
       return;
     }
-    self->event.source = self->spec.name;
-    self->queues->push(self->producer, self->event, *self->stop);
+    if ((counters.unknown_markets != self->last_unknown_markets ||
+         counters.unknown_selections != self->last_unknown_selections) &&
+        self->reject_log.allow(wall_clock_ns())) {
+      std::string sample;
+      for (const auto& id : self->adapter->unknown_ids())
+        sample += (sample.empty() ? "" : ", ") + id;
+      log(LogLevel::kWarn,
+          "feed %s: %" PRIu64 " unknown market and %" PRIu64
+          " unknown selection references so far, not in the mapping (e.g. %s)",
+          self->spec.name.c_str(), counters.unknown_markets, counters.unknown_selections,
+          sample.c_str());
+    }
+    self->last_unknown_markets = counters.unknown_markets;
+    self->last_unknown_selections = counters.unknown_selections;
+    for (feeds::Event& e : self->events) {
+      e.source = self->spec.name;
+      self->queues->push(self->producer, e, *self->stop);
+    }
   }
 
-  static void on_connection(void* ctx, bool connected) {
-    auto* self = static_cast<FeedLine*>(ctx);
-    log(connected ? LogLevel::kInfo : LogLevel::kWarn, "feed %s: %s %s", self->spec.name.c_str(),
-        connected ? "connected to" : "lost", self->spec.url.c_str());
+  static void on_health(void* ctx, bool up) {
+    auto* self = static_cast<ProviderFeed*>(ctx);
+    log(up ? LogLevel::kInfo : LogLevel::kWarn, "feed %s: %s", self->spec.name.c_str(),
+        up ? "connected" : "lost every line");
+    self->status_event = feeds::Event{};
+    self->status_event.type = feeds::EventType::kSourceStatus;
+    self->status_event.source = self->spec.name;
+    self->status_event.source_up = up;
+    self->queues->push(self->producer, self->status_event, *self->stop);
+  }
+
+  static void on_line_state(void* ctx, size_t line, bool connected) {
+    auto* self = static_cast<ProviderFeed*>(ctx);
+    log(connected ? LogLevel::kInfo : LogLevel::kWarn, "feed %s: line %zu %s %s",
+        self->spec.name.c_str(), line, connected ? "connected to" : "lost",
+        self->spec.urls[line].c_str());
   }
 };
 
@@ -103,14 +163,63 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
       config.node, config.journal_dir.c_str(), sequencer.last_seq(), sequencer.epoch(),
       sequencer.state().markets().size(), config.pub_url.c_str());
 
+  std::optional<feeds::Mapping> mapping;
+  if (!config.mapping_path.empty()) {
+    auto loaded = feeds::Mapping::load(config.mapping_path);
+    if (!loaded) return std::unexpected(loaded.error());
+    mapping.emplace(std::move(*loaded));
+  }
+  std::optional<feeds::SourceSelector> selector;
+  if (mapping) {
+    feeds::SourceSelectorConfig selector_config;
+    selector_config.stale_after_ns = config.stale_after_ns;
+    selector_config.tolerance_bps = config.tolerance_bps;
+    selector_config.disagree_after_ns = config.disagree_after_ns;
+    selector_config.suspend_on_disagreement = config.suspend_on_disagreement;
+    selector.emplace(*mapping, selector_config);
+  }
+
   IngestQueues queues(std::max<size_t>(config.feeds.size(), 1), config.queue_capacity);
+  std::atomic<bool> feeds_stop{false};
+  std::vector<std::unique_ptr<ProviderFeed>> providers;
+  for (size_t i = 0; i < config.feeds.size(); ++i) {
+    auto provider = std::make_unique<ProviderFeed>();
+    provider->spec = config.feeds[i];
+    provider->producer = i;
+    provider->queues = &queues;
+    provider->stop = &feeds_stop;
+    auto adapter = feeds::make_adapter(provider->spec.format, provider->spec.name,
+                                       mapping ? &*mapping : nullptr);
+    if (!adapter) return std::unexpected(adapter.error());
+    provider->adapter = std::move(*adapter);
+    feeds::link::ProviderLinkConfig link_config;
+    link_config.feed = provider->spec.name;
+    link_config.format = provider->spec.format;
+    for (const std::string& url : provider->spec.urls) {
+      link_config.lines.push_back(*feeds::parse_tcp_url(url));
+    }
+    link_config.jitter_seed = config.node * 1000 + i + 1;
+    provider->link = std::make_unique<feeds::link::ProviderLink>(link_config);
+    providers.push_back(std::move(provider));
+  }
+
   FrameRing ring(1024);
   SequencerAgentConfig agent_config;
   agent_config.max_batch_frames = config.max_batch_frames;
   agent_config.heartbeat_interval_ns = config.heartbeat_interval_ns;
-  SequencerAgent agent(sequencer, **journal, queues, ring, publisher.get(), agent_config);
+  SequencerAgent agent(sequencer, **journal, queues, ring, publisher.get(), agent_config,
+                       selector ? &*selector : nullptr);
+  if (selector) {
+    // The mapping defines its markets, suspended until a source is heard.
+    std::vector<feeds::Event> definitions;
+    selector->definitions(definitions);
+    if (auto ok = agent.sequence_now(definitions, wall_clock_ns()); !ok) {
+      return std::unexpected("journal write failed: " + ok.error());
+    }
+    log(LogLevel::kInfo, "node %u: %zu mapped markets defined from %s", config.node,
+        definitions.size(), config.mapping_path.c_str());
+  }
 
-  std::atomic<bool> feeds_stop{false};
   std::atomic<bool> sequencer_stop{false};
   std::string failure;
   std::atomic<bool> failed{false};
@@ -139,25 +248,17 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   });
   name_thread(sequencer_thread, "sequencer");
 
-  std::vector<std::unique_ptr<FeedLine>> lines;
-  std::vector<std::unique_ptr<feeds::TcpLineSource>> sources;
   std::vector<std::thread> feed_threads;
-  for (size_t i = 0; i < config.feeds.size(); ++i) {
-    auto line = std::make_unique<FeedLine>();
-    line->spec = config.feeds[i];
-    line->producer = i;
-    line->queues = &queues;
-    line->stop = &feeds_stop;
-    feeds::TcpLineSourceConfig source_config;
-    source_config.endpoint = *feeds::parse_tcp_url(line->spec.url);
-    source_config.jitter_seed = config.node * 1000 + i + 1;
-    auto source = std::make_unique<feeds::TcpLineSource>(source_config);
-    feed_threads.emplace_back([&feeds_stop, src = source.get(), ln = line.get()] {
-      src->run(feeds_stop, &FeedLine::on_line, &FeedLine::on_connection, ln);
+  for (auto& provider : providers) {
+    feed_threads.emplace_back([&feeds_stop, p = provider.get()] {
+      feeds::link::ProviderLink::Callbacks callbacks;
+      callbacks.on_message = &ProviderFeed::on_message;
+      callbacks.on_health = &ProviderFeed::on_health;
+      callbacks.on_line_state = &ProviderFeed::on_line_state;
+      callbacks.ctx = p;
+      p->link->run(feeds_stop, callbacks);
     });
-    name_thread(feed_threads.back(), "feed-" + line->spec.name);
-    lines.push_back(std::move(line));
-    sources.push_back(std::move(source));
+    name_thread(feed_threads.back(), "feed-" + provider->spec.name);
   }
 
   while (!stop.load(std::memory_order_acquire) && !failed.load(std::memory_order_acquire)) {
@@ -171,13 +272,15 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   const SequencerCounters& c = agent.counters();
   uint64_t rejected = 0;
   for (const auto& n : c.rejected) rejected += n.load();
-  for (const auto& line : lines) {
-    for (const auto& n : line->rejected) rejected += n.load();
+  uint64_t duplicates = 0;
+  for (const auto& provider : providers) {
+    for (const auto& n : provider->rejected) rejected += n.load();
+    duplicates += provider->link->counters().duplicates.load();
   }
   log(LogLevel::kInfo,
       "node %u: stopped at seq %" PRIu64 ": %" PRIu64 " frames in %" PRIu64 " batches, %" PRIu64
-      " rejected, %" PRIu64 " heartbeats published",
-      config.node, sequencer.last_seq(), c.frames.load(), c.batches.load(), rejected,
+      " rejected, %" PRIu64 " duplicate messages dropped, %" PRIu64 " heartbeats published",
+      config.node, sequencer.last_seq(), c.frames.load(), c.batches.load(), rejected, duplicates,
       c.heartbeats.load());
   if (failed.load()) return std::unexpected("journal write failed, node stopped: " + failure);
   return {};

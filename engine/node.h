@@ -17,13 +17,18 @@
 namespace oddsbus::engine {
 
 struct FeedSpec {
-  std::string name;    // the feed's name, recorded as the source of its prices
-  std::string format;  // "oddsjson"
-  std::string url;     // tcp://HOST:PORT
+  std::string name;               // the feed (source) name, recorded as the source of its prices
+  std::string format;             // "oddsjson", "betfair-stream" or "uof-xml"
+  std::vector<std::string> urls;  // tcp://HOST:PORT, one per redundant line
 };
 
-// Parses "NAME=FORMAT@URL". Returns a message saying what is wrong.
+// Parses "NAME=FORMAT@URL[,URL...]": several URLs are redundant lines of one provider.
+// Returns a message saying what is wrong.
 std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text);
+
+// Adds `spec` to `feeds`: a name given again adds its URLs as more lines of that provider (the
+// format must be the same).
+std::expected<void, std::string> add_feed(std::vector<FeedSpec>& feeds, FeedSpec spec);
 
 struct NodeConfig {
   std::string journal_dir;
@@ -31,6 +36,12 @@ struct NodeConfig {
   uint32_t channel = 0;
   std::string pub_url;
   std::vector<FeedSpec> feeds;
+  std::string
+      mapping_path;  // TOML mapping: provider ids and source priority (optional for oddsjson)
+  uint64_t stale_after_ns = 3'000'000'000;
+  uint32_t tolerance_bps = 1000;
+  uint64_t disagree_after_ns = 5'000'000'000;
+  bool suspend_on_disagreement = false;
   Durability durability = Durability::kNoSync;
   uint64_t heartbeat_interval_ns = 200'000'000;
   size_t queue_capacity = 65536;  // events per feed queue

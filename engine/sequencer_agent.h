@@ -21,6 +21,7 @@
 #include "engine/publisher.h"
 #include "engine/sequencer.h"
 #include "feeds/rejection.h"
+#include "feeds/source_selector.h"
 #include "schemas/batch.h"
 #include "schemas/log.h"
 
@@ -29,6 +30,7 @@ namespace oddsbus::engine {
 struct SequencerAgentConfig {
   size_t max_batch_frames = 4096;
   uint64_t heartbeat_interval_ns = 200'000'000;
+  uint64_t selector_tick_ns = 50'000'000;  // how often source health is re-evaluated
 };
 
 struct alignas(64) SequencerCounters {
@@ -42,9 +44,16 @@ struct alignas(64) SequencerCounters {
 
 class SequencerAgent {
  public:
-  // `sink` may be null (journal only). All references must outlive the agent.
+  // `sink` may be null (journal only); `selector` may be null (every event is sequenced as it
+  // comes). All references must outlive the agent.
   SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQueues& queues, FrameRing& ring,
-                 BatchSink* sink, const SequencerAgentConfig& config);
+                 BatchSink* sink, const SequencerAgentConfig& config,
+                 feeds::SourceSelector* selector = nullptr);
+
+  // Sequences `events` (e.g. the mapping's market definitions at start-up) as one batch,
+  // bypassing the queues and the selector: journaled, ringed and published like any other.
+  std::expected<void, std::string> sequence_now(const std::vector<feeds::Event>& events,
+                                                uint64_t now_ns);
 
   // One unit of work at `now_ns`: returns the number of events consumed (0: idle), or the journal
   // error that makes the node unable to go on.
@@ -53,12 +62,20 @@ class SequencerAgent {
   const SequencerCounters& counters() const { return counters_; }
 
  private:
+  void sequence_one(const feeds::Event& event, uint64_t now_ns);
+  std::expected<void, std::string> commit(uint64_t now_ns);
+  void log_notices(uint64_t now_ns);
+
   Sequencer& sequencer_;
   Journal& journal_;
   IngestQueues& queues_;
   FrameRing& ring_;
   BatchSink* sink_;
   SequencerAgentConfig config_;
+  feeds::SourceSelector* selector_;
+  std::vector<feeds::Event> selected_;
+  uint64_t last_tick_ns_ = 0;
+  LogLimiter notice_log_{100'000'000};
   BatchWriter batch_;
   BatchWriter heartbeat_batch_{4096};
   uint64_t last_publish_ns_ = 0;

@@ -72,6 +72,12 @@ uint64_t message_key(std::string_view format, std::string_view message) {
       const uint64_t ts = find_u64(message, "\"ts\"").value_or(0);
       return XXH64(provider.data(), provider.size(), XXH64(&ts, sizeof(ts), *pseq));
     }
+    // A heartbeat without pseq or ts has the same bytes every time: deduplicating it would make a
+    // quiet, live provider look stale. It changes no state, so every copy may pass.
+    if (message.find("\"heartbeat\"") != std::string_view::npos &&
+        message.find("\"ts\"") == std::string_view::npos) {
+      return kNoDedupKey;
+    }
   }
   return XXH64(message.data(), message.size(), 0);
 }

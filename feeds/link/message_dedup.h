@@ -38,6 +38,9 @@ namespace oddsbus::feeds::link {
 // It matters for a liveness message without a timestamp (an oddsjson heartbeat with neither pseq
 // nor ts): repeats of it are suppressed, so such feeds should stamp pseq or ts, or the link should
 // set a max_age shorter than the consumer's stale_after.
+// message_key's answer for a message every copy of which may pass: a keyless oddsjson heartbeat.
+inline constexpr uint64_t kNoDedupKey = 0;
+
 uint64_t message_key(std::string_view format, std::string_view message);
 
 struct MessageDedupConfig {
@@ -62,7 +65,7 @@ class MessageDedup {
   // window is full); false for a copy of a key still remembered.
   bool first_copy(uint64_t key);
   // As above, but first forgets keys older than config.max_age (when max_age > 0). `now` must not
-  // go backwards between calls.
+  // go backwards between calls; use one overload or the other on a given MessageDedup, not both.
   bool first_copy(uint64_t key, Clock::time_point now);
 
   size_t size() const { return count_; }

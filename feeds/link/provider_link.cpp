@@ -248,7 +248,8 @@ class Loop {
 
   void deliver(size_t index, std::string_view message) {
     LineCounters& counters = lines_[index].counters;
-    if (dedup_.first_copy(message_key(config_.format, message), now_)) {
+    const uint64_t key = message_key(config_.format, message);
+    if (key == kNoDedupKey || dedup_.first_copy(key, now_)) {
       counters.messages.fetch_add(1, std::memory_order_relaxed);
       counters_.messages.fetch_add(1, std::memory_order_relaxed);
       callbacks_.on_message(callbacks_.ctx, index, message);

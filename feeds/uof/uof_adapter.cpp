@@ -109,7 +109,7 @@ UofAdapter::UofAdapter(const Mapping& mapping, std::string feed_name)
     }
   }
   for (auto& [event_id, slots] : slots_by_event_) {
-    std::sort(slots.begin(), slots.end(), [&](uint32_t a, uint32_t b) {
+    std::stable_sort(slots.begin(), slots.end(), [&](uint32_t a, uint32_t b) {
       return std::tie(slots_[a].market_id, slots_[a].specifiers) <
              std::tie(slots_[b].market_id, slots_[b].specifiers);
     });

@@ -10,12 +10,15 @@
 //                    suspended, -3 settled, -4 closed; no status attribute means active (1). An
 //                    outcome with active="0" or without odds emits nothing; bad odds text skips
 //                    that outcome (uof_counters().bad_odds) and the rest of the message applies.
-//   bet_stop         a kStatus suspended (Provider) for every mapped market of the event, every
-//                    time (state-setting), whatever `groups` says: we do not know market groups.
+//   bet_stop         a kStatus suspended (Provider) for every mapped market of the event (in
+//                    provider market id, specifiers order), every time (state-setting), whatever
+//                    `groups` or `market_status` say: we do not know market groups.
 //   bet_settlement   per mapped market: kSettle with the mapped outcomes whose result="1",
 //                    ascending. Any certainty settles; void factors are not modelled.
 //   rollback_bet_settlement  kSettlementRollback per mapped market listed.
 //   bet_cancel / rollback_bet_cancel  kStatus closed / suspended (Provider) per mapped market.
+//                    Settlement (settled), its rollback (suspended) and these set the status the
+//                    next odds_change is compared with, as bet_stop does.
 //   alive            subscribed="1": kHeartbeat; subscribed="0": kSourceStatus source_up=false.
 //                    Tracked per product: the source is up when no product says it is
 //                    unsubscribed; the alive that brings it back emits kSourceStatus source_up=true
@@ -30,7 +33,10 @@
 //
 // Invariants: memory is bounded by the mapping. Only markets this feed maps have a slot (their
 // last emitted status and, per mapped selection, the last emitted price_e4), all created at
-// construction; the mapping must outlive the adapter.
+// construction; the mapping must outlive the adapter. Markets are matched on the exact
+// (event_id, market id, specifiers) text, as Mapping::find does, through the adapter's own index
+// (one event look-up per message, no key string per market); should two canonical markets claim
+// the same provider market, the first in the mapping file gets its events.
 //
 // Thread safety: none; one adapter per provider line, used by that line's thread.
 #pragma once

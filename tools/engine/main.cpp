@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> feed_specs;
   std::string run_durability = "nosync";
   std::string role = "primary";
-  std::string recovery, peer_pub, peer_recovery, desk, mapping, http, config_file;
+  std::string recovery, peer_pub, peer_recovery, desk, http, config_file;
   uint64_t heartbeat_ms = 200;
   auto* run_cmd = app.add_subcommand(
       "run",
@@ -109,9 +109,32 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 65535u));
   run_cmd->add_option("--pub", node.pub_url, "ZeroMQ PUB endpoint to bind, e.g. tcp://*:7001")
       ->required();
-  run_cmd->add_option("--feed", feed_specs,
-                      "a feed to connect to: NAME=FORMAT@URL, e.g. a=oddsjson@tcp://127.0.0.1:9001 "
-                      "(repeatable)");
+  run_cmd->add_option(
+      "--feed", feed_specs,
+      "a provider to connect to: NAME=FORMAT@URL[,URL...], FORMAT one of oddsjson, "
+      "betfair-stream, uof-xml; several URLs (or the same NAME again) are redundant lines of one "
+      "provider, e.g. bf=betfair-stream@tcp://10.0.0.1:9001,tcp://10.0.0.2:9001 (repeatable)");
+  uint64_t stale_after_ms = 3000;
+  uint64_t disagree_after_ms = 5000;
+  run_cmd
+      ->add_option("--stale-after-ms", stale_after_ms,
+                   "a source not heard from (data or heartbeat) for this long is unhealthy; "
+                   "markets with no healthy source are suspended feed-stale")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}))
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--tolerance-bps", node.tolerance_bps,
+                   "cross-feed check: prices further apart than this (basis points of the "
+                   "active price) are a disagreement")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--disagree-after-ms", disagree_after_ms,
+                   "cross-feed check: report a disagreement that lasts this long")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{3'600'000}))
+      ->capture_default_str();
+  run_cmd->add_flag("--suspend-on-disagreement", node.suspend_on_disagreement,
+                    "also suspend a market while its sources disagree");
   run_cmd->add_option("--durability", run_durability, "sync: fsync every commit; nosync: OS")
       ->check(CLI::IsMember({"sync", "nosync"}))
       ->capture_default_str();
@@ -124,7 +147,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--peer-pub", peer_pub, "the peer's PUB endpoint (not yet available)");
   run_cmd->add_option("--peer-recovery", peer_recovery, "the peer's recovery endpoint (not yet)");
   run_cmd->add_option("--desk", desk, "desk API endpoint (not yet available)");
-  run_cmd->add_option("--mapping", mapping, "provider id mapping file (not yet available)");
+  run_cmd
+      ->add_option("--mapping", node.mapping_path,
+                   "TOML mapping: canonical markets, their source priority, provider ids "
+                   "(needed by betfair-stream and uof-xml feeds)")
+      ->check(CLI::ExistingFile);
   run_cmd->add_option("--http", http, "HOST:PORT for /metrics and /healthz (not yet available)");
   run_cmd->add_option("--config", config_file, "TOML configuration file (not yet available)");
 
@@ -136,7 +163,6 @@ int main(int argc, char** argv) {
                                     {"--peer-pub", &peer_pub},
                                     {"--peer-recovery", &peer_recovery},
                                     {"--desk", &desk},
-                                    {"--mapping", &mapping},
                                     {"--http", &http},
                                     {"--config", &config_file}}) {
     if (!value->empty()) {
@@ -147,8 +173,12 @@ int main(int argc, char** argv) {
   for (const std::string& spec : feed_specs) {
     auto feed = oddsbus::engine::parse_feed_spec(spec);
     if (!feed) return fail(feed.error());
-    node.feeds.push_back(*feed);
+    if (auto added = oddsbus::engine::add_feed(node.feeds, std::move(*feed)); !added) {
+      return fail(added.error());
+    }
   }
+  node.stale_after_ns = stale_after_ms * 1'000'000;
+  node.disagree_after_ns = disagree_after_ms * 1'000'000;
   node.durability = durability_of(run_durability);
   node.heartbeat_interval_ns = heartbeat_ms * 1'000'000;
 

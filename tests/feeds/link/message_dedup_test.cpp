@@ -108,10 +108,10 @@ TEST(MessageKey, OddsjsonWithoutPseqHashesTheBytes) {
 TEST(MessageKey, OddsjsonIgnoresPseqThatIsNotAKeyOrNotAnInteger) {
   // "pseq" as a string value, a fractional pseq and a string pseq all fall back to the bytes.
   const std::string as_value = R"({"type":"status","reason":"pseq","market":1})";
-  const std::string fractional_1 = R"({"type":"heartbeat","pseq":1.5})";
-  const std::string fractional_2 = R"({"type":"heartbeat","pseq":1.6})";
-  const std::string quoted_1 = R"({"type":"heartbeat","pseq":"1","x":1})";
-  const std::string quoted_2 = R"({"type":"heartbeat","pseq":"1","x":2})";
+  const std::string fractional_1 = R"({"type":"price","pseq":1.5})";
+  const std::string fractional_2 = R"({"type":"price","pseq":1.6})";
+  const std::string quoted_1 = R"({"type":"price","pseq":"1","x":1})";
+  const std::string quoted_2 = R"({"type":"price","pseq":"1","x":2})";
   EXPECT_NE(message_key("oddsjson", fractional_1), message_key("oddsjson", fractional_2));
   EXPECT_NE(message_key("oddsjson", quoted_1), message_key("oddsjson", quoted_2));
   EXPECT_EQ(message_key("oddsjson", as_value), message_key("betfair-stream", as_value));
@@ -129,6 +129,20 @@ TEST(MessageKey, BetfairAndUofHashTheWholeMessage) {
   const std::string alive2 = R"(<alive product="3" timestamp="1700000010000" subscribed="1"/>)";
   EXPECT_EQ(message_key("uof-xml", alive1), message_key("uof-xml", std::string(alive1)));
   EXPECT_NE(message_key("uof-xml", alive1), message_key("uof-xml", alive2));
+}
+
+}  // namespace
+}  // namespace oddsbus::feeds::link
+
+namespace oddsbus::feeds::link {
+namespace {
+
+TEST(MessageKey, KeylessOddsJsonHeartbeatsAreNeverDeduplicated) {
+  EXPECT_EQ(message_key("oddsjson", R"({"type":"heartbeat"})"), kNoDedupKey);
+  EXPECT_NE(message_key("oddsjson", R"({"type":"heartbeat","ts":1735725602000})"), kNoDedupKey);
+  EXPECT_NE(message_key("oddsjson", R"({"type":"heartbeat","pseq":7})"), kNoDedupKey);
+  EXPECT_NE(message_key("oddsjson", R"({"type":"price","market":1,"selection":1,"odds":"2.5"})"),
+            kNoDedupKey);
 }
 
 }  // namespace

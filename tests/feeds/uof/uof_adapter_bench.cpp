@@ -1,7 +1,7 @@
 // Throughput of UofAdapter on a realistic odds_change (a football match: ~50 markets, most of them
 // unmapped, as a real feed sends every market of the event) against the bare pugixml parse of the
 // same bytes. A benchmark, not a test: it prints rates and ratios and asserts nothing.
-//   uof_adapter_bench [iterations per round] [adapter]   ("adapter": only the adapter, for perf)
+//   uof_adapter_bench [iterations per round] [adapter|adapter-small|adapter-large|small|large]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -69,6 +69,15 @@ std::string odds_change(int shift) {
   return m;
 }
 
+// One 1X2 market whose home price alternates: one price event per message, the shape of a
+// simulated feed (feeds/sim) and of many live updates.
+std::string small_odds_change(int shift) {
+  return R"(<odds_change product="1" event_id="sr:match:12345" timestamp="1700000001000"><odds>)"
+         R"(<market id="1" status="1">)" +
+         outcome(1, 180 + shift) + outcome(2, 340) + outcome(3, 420) +
+         "</market></odds></odds_change>";
+}
+
 template <typename F>
 double rate(long iterations, F&& body) {
   const auto start = std::chrono::steady_clock::now();
@@ -77,18 +86,10 @@ double rate(long iterations, F&& body) {
   return double(iterations) / took.count();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const long iterations = std::max(1L, argc > 1 ? std::atol(argv[1]) : 100'000);
-  const bool adapter_only = argc > 2 && std::strcmp(argv[2], "adapter") == 0;  // for a profiler
-  auto mapping = Mapping::load(std::string(ODDSBUS_TEST_DATA_DIR) + "/uof/mapping.toml");
-  if (!mapping) {
-    std::fprintf(stderr, "%s\n", mapping.error().c_str());
-    return 1;
-  }
-  const std::string messages[2] = {odds_change(0), odds_change(1)};
-  UofAdapter adapter(*mapping, "sr");
+// Alternates two messages through a fresh adapter and through bare pugixml, and prints rates.
+void measure(const char* title, const Mapping& mapping, const std::string (&messages)[2],
+             long iterations, bool adapter_only) {
+  UofAdapter adapter(mapping, "sr");
   std::vector<Event> out;
   out.reserve(64);
   size_t events = 0;
@@ -96,10 +97,11 @@ int main(int argc, char** argv) {
   size_t nodes = 0;
   std::string buffer;
 
-  // Rounds interleave the three loops and keep each one's best, so that a busy machine skews
-  // the ratios less.
+  // Rounds interleave the loops and keep each one's best, so that a busy machine skews the
+  // ratios less.
+  constexpr int kRounds = 5;
   double adapter_rate = 0, pugixml_rate = 0, inplace_rate = 0;
-  for (int round = 0; round < 5; ++round) {
+  for (int round = 0; round < kRounds; ++round) {
     adapter_rate = std::max(adapter_rate, rate(iterations, [&](long i) {
                               out.clear();
                               if (!adapter.parse(messages[i & 1], out)) std::abort();
@@ -124,17 +126,41 @@ int main(int argc, char** argv) {
                  }));
   }
 
-  const long parsed = 5 * iterations;
+  const double parsed = double(kRounds) * double(iterations);
   const double bytes = double(messages[0].size());
-  std::printf("odds_change: %zu bytes, %.1f events/message, %.1f unknown markets/message\n",
-              messages[0].size(), double(events) / double(parsed),
-              double(adapter.counters().unknown_markets) / double(parsed));
-  std::printf("%-44s %10.0f msg/s %8.1f MB/s  1.00x\n", "UofAdapter::parse", adapter_rate,
+  std::printf("%s: %zu bytes, %.1f events/message, %.1f unknown markets/message\n", title,
+              messages[0].size(), double(events) / parsed,
+              double(adapter.counters().unknown_markets) / parsed);
+  std::printf("  %-44s %10.0f msg/s %8.1f MB/s  1.00x\n", "UofAdapter::parse", adapter_rate,
               adapter_rate * bytes / 1e6);
-  if (adapter_only) return 0;
-  std::printf("%-44s %10.0f msg/s %8.1f MB/s  %.2fx\n", "pugixml load_buffer (default options)",
+  if (adapter_only) return;
+  std::printf("  %-44s %10.0f msg/s %8.1f MB/s  %.2fx\n", "pugixml load_buffer (default options)",
               pugixml_rate, pugixml_rate * bytes / 1e6, pugixml_rate / adapter_rate);
-  std::printf("%-44s %10.0f msg/s %8.1f MB/s  %.2fx\n", "pugixml copy + load_buffer_inplace (ours)",
-              inplace_rate, inplace_rate * bytes / 1e6, inplace_rate / adapter_rate);
-  return nodes == 0 ? 1 : 0;
+  std::printf("  %-44s %10.0f msg/s %8.1f MB/s  %.2fx\n",
+              "pugixml copy + load_buffer_inplace (ours)", inplace_rate, inplace_rate * bytes / 1e6,
+              inplace_rate / adapter_rate);
+  if (nodes == 0) std::abort();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const long iterations = std::max(1L, argc > 1 ? std::atol(argv[1]) : 100'000);
+  // "adapter": only the adapter loops, for a profiler; "small"/"large": one message shape.
+  const std::string_view mode = argc > 2 ? argv[2] : "";
+  auto mapping = Mapping::load(std::string(ODDSBUS_TEST_DATA_DIR) + "/uof/mapping.toml");
+  if (!mapping) {
+    std::fprintf(stderr, "%s\n", mapping.error().c_str());
+    return 1;
+  }
+  const bool adapter_only = mode.starts_with("adapter");
+  if (!mode.ends_with("small")) {
+    const std::string large[2] = {odds_change(0), odds_change(1)};
+    measure("odds_change, a football match's markets", *mapping, large, iterations, adapter_only);
+  }
+  if (!mode.ends_with("large")) {
+    const std::string small[2] = {small_odds_change(0), small_odds_change(1)};
+    measure("odds_change, one market", *mapping, small, iterations * 20, adapter_only);
+  }
+  return 0;
 }

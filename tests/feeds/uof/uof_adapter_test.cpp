@@ -418,6 +418,36 @@ TEST_F(UofAdapterTest, AppendsToWhatTheCallerHas) {
   EXPECT_EQ(out[2].source, "sr");
 }
 
+TEST(UofAdapterMapping, TheFirstOfTwoMarketsClaimingOneProviderMarketGetsItsEvents) {
+  auto mapping = Mapping::parse(R"(
+[[market]]
+id = 7
+event = 1
+sources = ["sr"]
+selections = [{ id = 1 }]
+[market.provider.sr]
+event = "sr:match:1"
+market = "1"
+selections = { "1" = 1 }
+
+[[market]]
+id = 8
+event = 1
+sources = ["sr"]
+selections = [{ id = 1 }]
+[market.provider.sr]
+event = "sr:match:1"
+market = "1"
+selections = { "1" = 1 }
+)");
+  ASSERT_TRUE(mapping) << mapping.error();
+  UofAdapter adapter(*mapping, "sr");
+  std::vector<Event> out;
+  ASSERT_TRUE(adapter.parse(odds_change(R"(<market id="1" status="1"/>)", "sr:match:1"), out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].market, 7u);
+}
+
 TEST(UofAdapterFactory, MakesAUofXmlAdapterForAMapping) {
   Mapping mapping = load_mapping();
   EXPECT_FALSE(make_adapter("uof-xml", "sr", nullptr));

@@ -74,6 +74,45 @@ MarketAttributes market_attributes(const pugi::xml_node& market) {
   return found;
 }
 
+// An <outcome>'s attributes, read in one pass (odds_change: id, odds, active; bet_settlement:
+// id, result).
+struct OutcomeAttributes {
+  pugi::xml_attribute id, odds, active, result;
+};
+
+OutcomeAttributes outcome_attributes(const pugi::xml_node& outcome) {
+  OutcomeAttributes found;
+  for (pugi::xml_attribute a = outcome.first_attribute(); a; a = a.next_attribute()) {
+    const char* name = a.name();
+    switch (name[0]) {
+      case 'i':
+        if (std::strcmp(name, "id") == 0) found.id = a;
+        break;
+      case 'o':
+        if (std::strcmp(name, "odds") == 0) found.odds = a;
+        break;
+      case 'a':
+        if (std::strcmp(name, "active") == 0) found.active = a;
+        break;
+      case 'r':
+        if (std::strcmp(name, "result") == 0) found.result = a;
+        break;
+      default:
+        break;
+    }
+    if (found.id && ((found.odds && found.active) || found.result)) break;
+  }
+  return found;
+}
+
+// Up to 8 bytes of text as one integer (0 when longer or empty): odds texts are short.
+uint64_t packed_text(std::string_view text) {
+  if (text.empty() || text.size() > sizeof(uint64_t)) return 0;
+  uint64_t packed = 0;
+  std::memcpy(&packed, text.data(), text.size());
+  return packed;
+}
+
 // "sr:match:12345/18?total=2.5", the way UOF writes a market reference.
 void append_market_ref(std::string& to, std::string_view event_id, std::string_view market,
                        std::string_view specifiers) {
@@ -87,6 +126,7 @@ UofAdapter::UofAdapter(const Mapping& mapping, std::string feed_name)
     : mapping_(mapping),
       feed_name_(std::move(feed_name)),
       document_(std::make_unique<pugi::xml_document>()) {
+  size_t price_count = 0;
   for (const MarketMapping& market : mapping_.markets()) {
     for (const ProviderMarketMapping& provider : market.providers) {
       // Without an event a market is unreachable by the uof-xml lookup (event, id, specifiers).
@@ -97,13 +137,25 @@ UofAdapter::UofAdapter(const Mapping& mapping, std::string feed_name)
       slot.specifiers = provider.specifiers;
       slot.market = market.id;
       slot.event = market.event;
-      slot.first = static_cast<uint32_t>(selection_ids_.size());
-      std::vector<uint64_t> ids;
-      for (const auto& [provider_id, canonical] : provider.selections) ids.push_back(canonical);
-      std::sort(ids.begin(), ids.end());
-      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-      selection_ids_.insert(selection_ids_.end(), ids.begin(), ids.end());
-      slot.count = static_cast<uint32_t>(ids.size());
+      // One remembered price per canonical selection, whichever provider outcomes map to it.
+      std::vector<uint64_t> selections;
+      for (const auto& [provider_id, canonical] : provider.selections) {
+        selections.push_back(canonical);
+      }
+      std::sort(selections.begin(), selections.end());
+      selections.erase(std::unique(selections.begin(), selections.end()), selections.end());
+      const auto first_price = static_cast<uint32_t>(price_count);
+      price_count += selections.size();
+      slot.outcome_first = static_cast<uint32_t>(outcomes_.size());
+      for (const auto& [provider_id, canonical] : provider.selections) {
+        const auto at = std::lower_bound(selections.begin(), selections.end(), canonical);
+        outcomes_.push_back(
+            {provider_id, canonical, first_price + static_cast<uint32_t>(at - selections.begin())});
+      }
+      std::sort(
+          outcomes_.begin() + slot.outcome_first, outcomes_.end(),
+          [](const OutcomeSlot& a, const OutcomeSlot& b) { return a.provider_id < b.provider_id; });
+      slot.outcome_count = static_cast<uint32_t>(outcomes_.size()) - slot.outcome_first;
       slots_by_event_[provider.event].push_back(static_cast<uint32_t>(slots_.size()));
       slots_.push_back(slot);
     }
@@ -114,7 +166,8 @@ UofAdapter::UofAdapter(const Mapping& mapping, std::string feed_name)
              std::tie(slots_[b].market_id, slots_[b].specifiers);
     });
   }
-  prices_.assign(selection_ids_.size(), kNoPrice);
+  prices_.assign(price_count, kNoPrice);
+  price_texts_.assign(price_count, 0);
   undo_.reserve(64);
   scratch_.reserve(128);
 }
@@ -223,27 +276,30 @@ UofAdapter::Result UofAdapter::on_odds_change(const pugi::xml_node& root, std::v
       }
       status = *parsed;
     }
-    if (slot->status != static_cast<uint32_t>(status)) emit_status(out, *slot, status);
+    if (slot->status != static_cast<uint64_t>(status)) emit_status(out, *slot, status);
 
     for (const pugi::xml_node outcome : market.children("outcome")) {
-      const auto selection = selection_of(outcome, *slot, *event_id);
-      if (!selection) return std::unexpected(selection.error());
-      if (*selection == 0) continue;
-      if (text_of(outcome.attribute("active")) == "0") continue;
-      const pugi::xml_attribute odds_text = outcome.attribute("odds");
-      if (!odds_text) continue;
-      const auto odds = parse_decimal_odds(text_of(odds_text));
+      const OutcomeAttributes attributes = outcome_attributes(outcome);
+      const auto mapped = outcome_of(*slot, attributes.id, *event_id);
+      if (!mapped) return std::unexpected(mapped.error());
+      if (*mapped == nullptr || !attributes.odds) continue;
+      if (attributes.active && text_of(attributes.active) == "0") continue;
+      const std::string_view odds_text = text_of(attributes.odds);
+      const uint32_t memory = (*mapped)->price;
+      const uint64_t text_key = packed_text(odds_text);
+      if (text_key != 0 && price_texts_[memory] == text_key) continue;
+      const auto odds = parse_decimal_odds(odds_text);
       if (!odds) {
         ++uof_counters_.bad_odds;
         continue;
       }
-      uint32_t* last = price_of(*slot, *selection);
-      if (*last == odds->price_e4) continue;
-      set(*last, odds->price_e4);
+      set(price_texts_[memory], text_key);
+      if (prices_[memory] == odds->price_e4) continue;
+      set(prices_[memory], odds->price_e4);
       Event& event = emit_market(out, EventType::kPrice, *slot);
-      event.selection = *selection;
+      event.selection = (*mapped)->selection;
       event.odds = *odds;
-      event.odds_text = text_of(odds_text);
+      event.odds_text = odds_text;
     }
   }
   return {};
@@ -275,18 +331,20 @@ UofAdapter::Result UofAdapter::on_bet_settlement(const pugi::xml_node& root,
     if (slot == nullptr) continue;
     std::vector<uint64_t> winners;
     for (const pugi::xml_node outcome : market.children("outcome")) {
-      const auto selection = selection_of(outcome, *slot, *event_id);
-      if (!selection) return std::unexpected(selection.error());
-      const pugi::xml_attribute result = outcome.attribute("result");
-      if (!result) {
+      const OutcomeAttributes attributes = outcome_attributes(outcome);
+      const auto mapped = outcome_of(*slot, attributes.id, *event_id);
+      if (!mapped) return std::unexpected(mapped.error());
+      if (!attributes.result) {
         return reject(RejectReason::kMissingField,
-                      "result on outcome " + std::string(text_of(outcome.attribute("id"))));
+                      "result on outcome " + std::string(text_of(attributes.id)));
       }
-      if (*selection != 0 && text_of(result) == "1") winners.push_back(*selection);
+      if (*mapped != nullptr && text_of(attributes.result) == "1") {
+        winners.push_back((*mapped)->selection);
+      }
     }
     std::sort(winners.begin(), winners.end());
     winners.erase(std::unique(winners.begin(), winners.end()), winners.end());
-    set(slot->status, static_cast<uint32_t>(fb::MarketStatus::Settled));
+    set(slot->status, static_cast<uint64_t>(fb::MarketStatus::Settled));
     Event& event = emit_market(out, EventType::kSettle, *slot);
     event.winners = std::move(winners);
   }
@@ -307,7 +365,7 @@ UofAdapter::Result UofAdapter::on_market_list(const pugi::xml_node& root, EventT
     if (type == EventType::kStatus) {
       emit_status(out, *slot, status);
     } else {
-      set(slot->status, static_cast<uint32_t>(status));
+      set(slot->status, static_cast<uint64_t>(status));
       emit_market(out, type, *slot);
     }
   }
@@ -379,20 +437,23 @@ std::expected<UofAdapter::MarketSlot*, Rejection> UofAdapter::slot_of(
   return nullptr;
 }
 
-std::expected<uint64_t, Rejection> UofAdapter::selection_of(const pugi::xml_node& outcome,
-                                                            const MarketSlot& slot,
-                                                            std::string_view event_id) {
-  const pugi::xml_attribute id = outcome.attribute("id");
-  if (!id) return reject(RejectReason::kMissingField, "outcome id");
-  const uint64_t selection = slot.provider->selection(text_of(id));
-  if (selection != 0) return selection;
+std::expected<const UofAdapter::OutcomeSlot*, Rejection> UofAdapter::outcome_of(
+    const MarketSlot& slot, const pugi::xml_attribute& id_attribute, std::string_view event_id) {
+  if (!id_attribute) return reject(RejectReason::kMissingField, "outcome id");
+  const std::string_view id = text_of(id_attribute);
+  const auto begin = outcomes_.begin() + slot.outcome_first;
+  const auto end = begin + slot.outcome_count;
+  const auto it = std::lower_bound(begin, end, id, [](const OutcomeSlot& o, std::string_view key) {
+    return o.provider_id < key;
+  });
+  if (it != end && it->provider_id == id) return &*it;
   ++counters_.unknown_selections;
   if (unknown_ids_.size() < kUnknownIdSamples) {
-    scratch_.assign("outcome ").append(text_of(id)).append(" of market ");
-    append_market_ref(scratch_, event_id, slot.provider->market, slot.provider->specifiers);
+    scratch_.assign("outcome ").append(id).append(" of market ");
+    append_market_ref(scratch_, event_id, slot.market_id, slot.specifiers);
     note_unknown_scratch();
   }
-  return 0;
+  return nullptr;
 }
 
 void UofAdapter::note_unknown_scratch() {
@@ -404,15 +465,7 @@ void UofAdapter::note_unknown_scratch() {
   note_unknown(scratch_);
 }
 
-uint32_t* UofAdapter::price_of(const MarketSlot& slot, uint64_t selection) {
-  const auto begin = selection_ids_.begin() + slot.first;
-  const auto end = begin + slot.count;
-  const auto it = std::lower_bound(begin, end, selection);
-  assert(it != end && *it == selection && "a mapped selection has a slot");
-  return &prices_[static_cast<size_t>(it - selection_ids_.begin())];
-}
-
-void UofAdapter::set(uint32_t& where, uint32_t value) {
+void UofAdapter::set(uint64_t& where, uint64_t value) {
   if (where == value) return;
   undo_.push_back({&where, where});
   where = value;
@@ -434,7 +487,7 @@ Event& UofAdapter::emit_market(std::vector<Event>& out, EventType type, const Ma
 }
 
 void UofAdapter::emit_status(std::vector<Event>& out, MarketSlot& slot, fb::MarketStatus status) {
-  set(slot.status, static_cast<uint32_t>(status));
+  set(slot.status, static_cast<uint64_t>(status));
   Event& event = emit_market(out, EventType::kStatus, slot);
   event.status = status;
   event.reason = fb::StatusReason::Provider;
@@ -443,6 +496,7 @@ void UofAdapter::emit_status(std::vector<Event>& out, MarketSlot& slot, fb::Mark
 void UofAdapter::forget_emitted() {
   for (MarketSlot& slot : slots_) slot.status = kNoStatus;
   std::fill(prices_.begin(), prices_.end(), kNoPrice);
+  std::fill(price_texts_.begin(), price_texts_.end(), 0);
 }
 
 }  // namespace oddsbus::feeds::uof

@@ -1,7 +1,8 @@
 // uof-xml: Sportradar Unified Odds Feed messages as an Adapter (DESIGN sections 3 and 10).
 //
 // One XML document per message. Every message carries `product` and `timestamp` (ms since the
-// Unix epoch; events get source_ns = timestamp * 1e6). What each message becomes:
+// Unix epoch; events get source_ns = timestamp * 1e6, or 0 when it is absent). What each message
+// becomes:
 //   odds_change      per mapped <market>: a kStatus (reason Provider) when its status differs from
 //                    the one this adapter last emitted for it, then a kPrice per mapped outcome
 //                    whose price_e4 differs from the last emitted. Status first, always: a suspend
@@ -78,25 +79,32 @@ class UofAdapter final : public Adapter {
   bool source_up() const { return down_products_ == 0; }
 
  private:
-  static constexpr uint32_t kNoStatus = 0xff;  // nothing emitted yet
-  static constexpr uint32_t kNoPrice = 0;      // nothing emitted yet (valid prices are > 10000)
+  static constexpr uint64_t kNoStatus = 0xff;  // nothing emitted yet
+  static constexpr uint64_t kNoPrice = 0;      // nothing emitted yet (valid prices are > 10000)
 
-  // One mapped market of this feed. Its selections are slots [first, first + count) of
-  // selection_ids_ / prices_, ascending by canonical id.
+  // One mapped market of this feed. Its provider outcomes are outcomes_[outcome_first,
+  // outcome_first + outcome_count), ascending by provider outcome id.
   struct MarketSlot {
     const ProviderMarketMapping* provider = nullptr;
     std::string_view market_id;   // the provider's, pointing into the mapping
     std::string_view specifiers;  // likewise
     uint64_t market = 0;
     uint64_t event = 0;
-    uint32_t status = kNoStatus;  // the fb::MarketStatus last emitted
-    uint32_t first = 0;
-    uint32_t count = 0;
+    uint64_t status = kNoStatus;  // the fb::MarketStatus last emitted
+    uint32_t outcome_first = 0;
+    uint32_t outcome_count = 0;
+  };
+  // A mapped provider outcome: its canonical selection and where that selection's last emitted
+  // price_e4 is kept (prices_, one per canonical selection of the market).
+  struct OutcomeSlot {
+    std::string_view provider_id;  // pointing into the mapping
+    uint64_t selection = 0;
+    uint32_t price = 0;  // index into prices_ and price_texts_
   };
   // A remembered value as it was before this message changed it; replayed backwards on reject.
   struct Undo {
-    uint32_t* where;
-    uint32_t old;
+    uint64_t* where;
+    uint64_t old;
   };
 
   using Result = std::expected<void, Rejection>;
@@ -119,14 +127,13 @@ class UofAdapter final : public Adapter {
                                                 const pugi::xml_attribute& id,
                                                 const pugi::xml_attribute& specifiers,
                                                 std::string_view event_id);
-  // The canonical selection of an <outcome> of `slot`, or 0 (counted, noted) when unmapped.
+  // The mapped outcome of `slot` an <outcome> id names, or null (counted, noted) when unmapped.
   // Rejects an outcome without an id.
-  std::expected<uint64_t, Rejection> selection_of(const pugi::xml_node& outcome,
-                                                  const MarketSlot& slot,
-                                                  std::string_view event_id);
+  std::expected<const OutcomeSlot*, Rejection> outcome_of(const MarketSlot& slot,
+                                                          const pugi::xml_attribute& id,
+                                                          std::string_view event_id);
   void note_unknown_scratch();
-  uint32_t* price_of(const MarketSlot& slot, uint64_t selection);
-  void set(uint32_t& where, uint32_t value);
+  void set(uint64_t& where, uint64_t value);
   Event& emit(std::vector<Event>& out, EventType type);
   Event& emit_market(std::vector<Event>& out, EventType type, const MarketSlot& slot);
   void emit_status(std::vector<Event>& out, MarketSlot& slot, fb::MarketStatus status);
@@ -142,9 +149,13 @@ class UofAdapter final : public Adapter {
   };
   // Provider event id -> its slots, ascending by (market id, specifiers).
   std::unordered_map<std::string, std::vector<uint32_t>, KeyHash, std::equal_to<>> slots_by_event_;
-  std::vector<uint64_t> selection_ids_;
-  std::vector<uint32_t> prices_;  // never resized after construction: Undo points into it
-  uint64_t down_products_ = 0;    // bit p: product p said subscribed="0" (p >= 63 shares bit 63)
+  std::vector<OutcomeSlot> outcomes_;
+  // Per canonical selection of each slot; never resized after construction (Undo points in).
+  std::vector<uint64_t> prices_;  // the price_e4 last emitted
+  // An odds text (up to 8 bytes, packed; 0 for none) known to parse to prices_[i]: UOF repeats
+  // every outcome of a market that changed, and an unchanged text needs no parsing.
+  std::vector<uint64_t> price_texts_;
+  uint64_t down_products_ = 0;  // bit p: product p said subscribed="0" (p >= 63 shares bit 63)
 
   // Per message, reused.
   std::unique_ptr<pugi::xml_document> document_;  // one, reused for every message

@@ -1,0 +1,60 @@
+// Test support: loopback TCP helpers for multi-process tests.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace oddsbus::testing {
+
+// Listens on 127.0.0.1 on a free port; returns the socket (or -1) and sets `port`.
+inline int listen_loopback(uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 4) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+inline uint16_t free_port() {
+  uint16_t port = 0;
+  const int fd = listen_loopback(port);
+  ::close(fd);
+  return port;
+}
+
+// Accepts one connection within `timeout`, or returns -1.
+inline int accept_within(int listener, std::chrono::milliseconds timeout) {
+  pollfd p{listener, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return -1;
+  return ::accept(listener, nullptr, nullptr);
+}
+
+inline void send_all(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0) << "feed connection closed by the engine";
+    sent += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace oddsbus::testing

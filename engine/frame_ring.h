@@ -1,8 +1,10 @@
 // A ring of the most recent batches, kept after they are journaled, so recent frames can be served
 // (recovery, DESIGN section 4) without touching LMDB.
 //
-// Bounded: at most `slots` batches; each slot's buffer is reused, so memory stays at the largest
-// batches seen times slots. Invariant: slots hold consecutive, ascending seq ranges.
+// Bounded twice: at most `slots` batches and at most `max_bytes` of batch bytes; storing evicts
+// the oldest batches until both hold (an evicted slot gives its memory back). A batch larger than
+// max_bytes on its own is not kept: the ring is emptied and recovery reads LMDB instead.
+// Invariant: held slots are consecutive, ascending seq ranges.
 // Thread safety: none; owned by the sequencer thread.
 #pragma once
 
@@ -14,23 +16,30 @@ namespace oddsbus::engine {
 
 class FrameRing {
  public:
-  explicit FrameRing(size_t slots) : slots_(slots) {}
+  explicit FrameRing(size_t slots, size_t max_bytes = size_t{64} << 20)
+      : slots_(slots), max_bytes_(max_bytes) {}
 
-  // Keeps a copy of a journaled batch holding seq first..last, evicting the oldest when full.
+  // Keeps a copy of a journaled batch holding seq first..last.
   void store(uint64_t first_seq, uint64_t last_seq, std::span<const uint8_t> batch) {
-    Slot& slot = slots_[next_ % slots_.size()];
+    if (batch.size() > max_bytes_) {
+      while (held_ > 0) evict_oldest();
+      return;
+    }
+    if (held_ == slots_.size()) evict_oldest();
+    while (held_ > 0 && held_bytes_ + batch.size() > max_bytes_) evict_oldest();
+    Slot& slot = slots_[(oldest_ + held_) % slots_.size()];
     slot.first_seq = first_seq;
     slot.last_seq = last_seq;
     slot.bytes.assign(batch.begin(), batch.end());
-    ++next_;
+    held_bytes_ += batch.size();
+    ++held_;
   }
 
   // The batch holding `seq`, or an empty span when the ring no longer (or not yet) holds it.
   // Valid until the next store().
   std::span<const uint8_t> find(uint64_t seq) const {
-    const size_t held = std::min<uint64_t>(next_, slots_.size());
-    for (size_t i = 0; i < held; ++i) {
-      const Slot& slot = slots_[(next_ - 1 - i) % slots_.size()];
+    for (size_t i = held_; i > 0; --i) {
+      const Slot& slot = slots_[(oldest_ + i - 1) % slots_.size()];
       if (seq >= slot.first_seq && seq <= slot.last_seq) return slot.bytes;
       if (seq > slot.last_seq) break;
     }
@@ -38,11 +47,8 @@ class FrameRing {
   }
 
   // The oldest seq the ring holds (0 when empty).
-  uint64_t oldest_seq() const {
-    if (next_ == 0) return 0;
-    const size_t held = std::min<uint64_t>(next_, slots_.size());
-    return slots_[(next_ - held) % slots_.size()].first_seq;
-  }
+  uint64_t oldest_seq() const { return held_ == 0 ? 0 : slots_[oldest_].first_seq; }
+  size_t held_bytes() const { return held_bytes_; }
 
  private:
   struct Slot {
@@ -50,8 +56,20 @@ class FrameRing {
     uint64_t last_seq = 0;
     std::vector<uint8_t> bytes;
   };
+
+  void evict_oldest() {
+    Slot& slot = slots_[oldest_];
+    held_bytes_ -= slot.bytes.size();
+    std::vector<uint8_t>().swap(slot.bytes);
+    oldest_ = (oldest_ + 1) % slots_.size();
+    --held_;
+  }
+
   std::vector<Slot> slots_;
-  uint64_t next_ = 0;
+  size_t max_bytes_;
+  size_t oldest_ = 0;
+  size_t held_ = 0;
+  size_t held_bytes_ = 0;
 };
 
 }  // namespace oddsbus::engine

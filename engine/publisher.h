@@ -27,6 +27,8 @@ class ZmqPublisher final : public BatchSink {
   void publish(std::span<const uint8_t> batch) override;
 
   uint64_t published() const { return published_; }
+  // Sends ZeroMQ refused. A subscriber past its high-water mark is not among them: PUB drops for
+  // it silently, and that subscriber sees the drop as a gap (and recovers it).
   uint64_t send_failures() const { return send_failures_; }
 
  private:

@@ -100,3 +100,30 @@ TEST(FrameRing, StaysCorrectOverManyWraps) {
 
 }  // namespace
 }  // namespace oddsbus::engine
+
+namespace oddsbus::engine {
+namespace {
+
+TEST(FrameRing, StaysWithinItsByteBoundByEvictingTheOldest) {
+  FrameRing ring(100, 1000);
+  const std::vector<uint8_t> batch(300, 7);
+  for (uint64_t i = 0; i < 10; ++i) ring.store(i * 10 + 1, i * 10 + 10, batch);
+  EXPECT_LE(ring.held_bytes(), 1000u);
+  EXPECT_EQ(ring.held_bytes(), 900u);
+  EXPECT_EQ(ring.oldest_seq(), 71u);
+  EXPECT_TRUE(ring.find(70).empty());
+  EXPECT_EQ(ring.find(95).size(), 300u);
+}
+
+TEST(FrameRing, DoesNotKeepABatchLargerThanItsBound) {
+  FrameRing ring(4, 100);
+  ring.store(1, 1, std::vector<uint8_t>(50, 1));
+  ring.store(2, 2, std::vector<uint8_t>(200, 2));
+  EXPECT_EQ(ring.held_bytes(), 0u);
+  EXPECT_TRUE(ring.find(1).empty());
+  EXPECT_TRUE(ring.find(2).empty());
+  EXPECT_EQ(ring.oldest_seq(), 0u);
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

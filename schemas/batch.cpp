@@ -9,6 +9,15 @@ namespace {
 
 constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
 
+bool aligned_u64_vectors(const fb::Frame& frame) {
+  if (const auto* settlement = frame.payload_as_Settlement()) {
+    if (const auto* winners = settlement->winners()) {
+      return reinterpret_cast<uintptr_t>(winners->data()) % alignof(uint64_t) == 0;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 BatchWriter::BatchWriter(size_t reserve_bytes) { buffer_.resize(pad8(reserve_bytes) / 8 + 3); }
@@ -99,6 +108,12 @@ std::expected<void, BatchFault> BatchReader::open(std::span<const uint8_t> bytes
       return std::unexpected(BatchFault{BatchError::kBadFrame, seq});
     }
     const fb::Frame* f = fb::GetFrame(frame);
+    // The verifier accepts an absent table and checks vectors to 4 bytes only: a payload type
+    // without its payload, or a u64 vector off its 8-byte boundary, would be read as UB later.
+    if ((f->payload_type() != fb::Payload::NONE && f->payload() == nullptr) ||
+        !aligned_u64_vectors(*f)) {
+      return std::unexpected(BatchFault{BatchError::kBadFrame, seq});
+    }
     if (f->seq() != seq || f->channel() != header_.channel) {
       return std::unexpected(BatchFault{BatchError::kSeqMismatch, seq});
     }

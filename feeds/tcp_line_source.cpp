@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "feeds/backoff_jitter.h"
 #include "feeds/line_splitter.h"
 
 namespace oddsbus::feeds {
@@ -28,26 +29,6 @@ using std::chrono::milliseconds;
 // hold the line for the kernel's SYN retry time, minutes).
 constexpr milliseconds kConnectTimeout{3000};
 constexpr size_t kReadBufferSize = 64 * 1024;
-
-// splitmix64: tiny, any seed works (including 0), good enough to decorrelate reconnect storms.
-class Jitter {
- public:
-  explicit Jitter(uint64_t seed) : state_(seed) {}
-  // Uniform in [0, bound].
-  milliseconds draw(milliseconds bound) {
-    if (bound.count() <= 0) return milliseconds{0};
-    return milliseconds{static_cast<int64_t>(next() % (static_cast<uint64_t>(bound.count()) + 1))};
-  }
-
- private:
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t state_;
-};
 
 class Socket {
  public:
@@ -179,7 +160,7 @@ void TcpLineSource::run(const std::atomic<bool>& stop, LineCallback on_line,
   const milliseconds poll_interval = std::max(config_.poll_interval, milliseconds{1});
   const milliseconds initial_backoff = std::max(config_.initial_backoff, milliseconds{1});
   const milliseconds max_backoff = std::max(config_.max_backoff, initial_backoff);
-  Jitter jitter(config_.jitter_seed);
+  BackoffJitter jitter(config_.jitter_seed);
   LineSplitter splitter(config_.max_line);
   const auto buffer = std::make_unique<char[]>(kReadBufferSize);
   const LineSink sink{counters_, on_line, ctx};

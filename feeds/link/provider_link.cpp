@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "feeds/backoff_jitter.h"
 #include "feeds/line_splitter.h"
 
 namespace oddsbus::feeds::link {
@@ -21,26 +22,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr size_t kReadBufferSize = 64 * 1024;
-
-// splitmix64: tiny, any seed works (including 0), good enough to decorrelate reconnect storms.
-class Jitter {
- public:
-  explicit Jitter(uint64_t seed) : state_(seed) {}
-  // Uniform in [0, bound].
-  milliseconds draw(milliseconds bound) {
-    if (bound.count() <= 0) return milliseconds{0};
-    return milliseconds{static_cast<int64_t>(next() % (static_cast<uint64_t>(bound.count()) + 1))};
-  }
-
- private:
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t state_;
-};
 
 struct Address {
   sockaddr_storage storage{};
@@ -341,7 +322,7 @@ class Loop {
   const milliseconds initial_backoff_;
   const milliseconds max_backoff_;
   const milliseconds connect_timeout_;
-  Jitter jitter_;
+  BackoffJitter jitter_;
   MessageDedup dedup_;
   std::unique_ptr<char[]> buffer_;
   std::vector<Line> lines_;

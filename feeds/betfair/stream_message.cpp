@@ -9,6 +9,7 @@
 
 #include <simdjson.h>
 
+#include "feeds/json_rejection.h"
 #include "schemas/odds.h"
 
 namespace oddsbus::feeds::betfair {
@@ -43,27 +44,10 @@ namespace {
 
 using Result = std::expected<void, Rejection>;
 
-std::unexpected<Rejection> reject(RejectReason reason, std::string detail) {
-  return std::unexpected(Rejection{reason, std::move(detail)});
-}
-
-std::unexpected<Rejection> malformed(simdjson::error_code error) {
-  return reject(RejectReason::kMalformedJson, simdjson::error_message(error));
-}
-
-// Errors that say a value is well-formed JSON of the wrong type or range, as opposed to errors
-// that say the document itself is broken.
-bool is_type_error(simdjson::error_code error) {
-  return error == simdjson::INCORRECT_TYPE || error == simdjson::NUMBER_OUT_OF_RANGE ||
-         error == simdjson::NUMBER_ERROR;
-}
-
-std::unexpected<Rejection> bad_value(simdjson::error_code error, std::string_view field,
-                                     std::string_view expected) {
-  if (!is_type_error(error)) return malformed(error);
-  return reject(RejectReason::kBadFieldType,
-                std::string(field) + ": expected " + std::string(expected));
-}
+using json::bad_value;
+using json::is_type_error;
+using json::malformed;
+using json::reject;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 

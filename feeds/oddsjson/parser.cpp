@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <simdjson.h>
+#include "feeds/json_rejection.h"
 
 namespace oddsbus::feeds::oddsjson {
 
@@ -45,27 +46,10 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "type", "market",     "event",   "selection", "odds", "status", "reason",
     "name", "selections", "winners", "provider",  "pseq", "ts"};
 
-std::unexpected<Rejection> reject(RejectReason reason, std::string detail) {
-  return std::unexpected(Rejection{reason, std::move(detail)});
-}
-
-std::unexpected<Rejection> malformed(simdjson::error_code error) {
-  return reject(RejectReason::kMalformedJson, simdjson::error_message(error));
-}
-
-// Errors that say the value is well-formed JSON of the wrong type or range, as opposed to errors
-// that say the document itself is broken.
-bool is_type_error(simdjson::error_code error) {
-  return error == simdjson::INCORRECT_TYPE || error == simdjson::NUMBER_OUT_OF_RANGE ||
-         error == simdjson::NUMBER_ERROR;
-}
-
-std::unexpected<Rejection> bad_value(simdjson::error_code error, std::string_view field,
-                                     std::string_view expected) {
-  if (!is_type_error(error)) return malformed(error);
-  return reject(RejectReason::kBadFieldType,
-                std::string(field) + ": expected " + std::string(expected));
-}
+using json::bad_value;
+using json::is_type_error;
+using json::malformed;
+using json::reject;
 
 // Fields as read from the line, before the type says which of them matter.
 struct Fields {

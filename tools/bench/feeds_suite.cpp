@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tools/bench/feeds_bench.h"
+#include "tools/bench/report_format.h"
 
 namespace oddsbus::bench {
 namespace {
@@ -18,24 +19,6 @@ constexpr double kAdapterVsBareTarget = 0.5;
 constexpr std::array<const char*, 3> kSimFormats = {"oddsjson", "betfair-stream", "uof-xml"};
 
 enum Side : size_t { kAdapter, kBare, kSides };
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
-
-// 1234567.8 -> "1,234,568".
-std::string grouped(double value) {
-  std::string digits = std::to_string(static_cast<unsigned long long>(value + 0.5));
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-  return digits;
-}
-
-double ratio(double numerator, double denominator) {
-  return denominator > 0 ? numerator / denominator : 0;
-}
 
 const char* side_name(const FeedCorpus& corpus, Side side) {
   if (side == kAdapter) return "adapter";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tools/bench/bench.h"
+#include "tools/bench/report_format.h"
 
 namespace oddsbus::bench {
 namespace {
@@ -24,24 +25,6 @@ constexpr std::array<const char*, kRows> kRowNames = {"raw zmq pub/sub 128B", "r
                                                       "full path sync"};
 constexpr std::array<const char*, kRows> kRowKeys = {"raw_zmq", "raw_lmdb_nosync", "raw_lmdb_sync",
                                                      "full_nosync", "full_sync"};
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
-
-// 1234567.8 -> "1,234,568".
-std::string grouped(double value) {
-  std::string digits = std::to_string(static_cast<unsigned long long>(value + 0.5));
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-  return digits;
-}
-
-double ratio(double numerator, double denominator) {
-  return denominator > 0 ? numerator / denominator : 0;
-}
 
 std::string filesystem_of(const std::filesystem::path& dir) {
   struct statfs fs;

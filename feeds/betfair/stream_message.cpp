@@ -9,7 +9,7 @@
 
 #include <simdjson.h>
 
-#include "feeds/json_rejection.h"
+#include "feeds/json_line.h"
 #include "schemas/odds.h"
 
 namespace oddsbus::feeds::betfair {
@@ -17,9 +17,7 @@ namespace oddsbus::feeds::betfair {
 namespace ondemand = simdjson::ondemand;
 
 struct StreamParser::State {
-  ondemand::parser json;
-  std::unique_ptr<char[]> buffer;  // the message, then SIMDJSON_PADDING bytes
-  size_t capacity = 0;
+  json::JsonLine line;
 };
 
 void StreamMessage::clear() {
@@ -408,26 +406,9 @@ StreamParser& StreamParser::operator=(StreamParser&&) noexcept = default;
 std::expected<void, Rejection> StreamParser::parse(std::string_view text, StreamMessage& out) {
   out.clear();
   State& state = *state_;
-  const size_t needed = text.size() + simdjson::SIMDJSON_PADDING;
-  if (needed > state.capacity) {
-    state.capacity = std::max(needed, state.capacity * 2);
-    state.buffer = std::make_unique<char[]>(state.capacity);
-  }
-  if (!text.empty()) std::memcpy(state.buffer.get(), text.data(), text.size());
-  std::memset(state.buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-
-  ondemand::document document;
-  if (auto error =
-          state.json.iterate(state.buffer.get(), text.size(), state.capacity).get(document)) {
-    return malformed(error);
-  }
-  ondemand::object object;
-  if (auto error = document.get_object().get(object)) {
-    if (error == simdjson::INCORRECT_TYPE) {
-      return reject(RejectReason::kMalformedJson, "not a JSON object");
-    }
-    return malformed(error);
-  }
+  auto opened = state.line.open(text);
+  if (!opened) return std::unexpected(opened.error());
+  ondemand::object object = *opened;
   // `op` decides how to read the rest. Betfair sends it first, where finding it costs nothing.
   std::string_view op;
   if (auto error = object.find_field_unordered("op").get_string().get(op)) {
@@ -449,10 +430,7 @@ std::expected<void, Rejection> StreamParser::parse(std::string_view text, Stream
                     ? read_status_message(object, out)
                     : for_each_field(object, [](auto, auto&) -> Result { return {}; });
   if (!read) return read;
-  // At the end of the document, current_location() has nowhere to point.
-  if (const char* rest = nullptr; !document.current_location().get(rest)) {
-    return reject(RejectReason::kMalformedJson, "content after the object");
-  }
+  if (auto end = state.line.check_end(); !end) return end;
   return {};
 }
 

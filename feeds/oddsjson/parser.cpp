@@ -10,16 +10,14 @@
 #include <vector>
 
 #include <simdjson.h>
-#include "feeds/json_rejection.h"
+#include "feeds/json_line.h"
 
 namespace oddsbus::feeds::oddsjson {
 
 namespace ondemand = simdjson::ondemand;
 
 struct Parser::State {
-  ondemand::parser json;
-  std::unique_ptr<char[]> buffer;  // the line, then SIMDJSON_PADDING bytes
-  size_t capacity = 0;
+  json::JsonLine line;
 };
 
 namespace {
@@ -294,26 +292,9 @@ Parser& Parser::operator=(Parser&&) noexcept = default;
 
 std::expected<void, Rejection> Parser::parse(std::string_view line, Event& out) {
   State& state = *state_;
-  const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
-  if (needed > state.capacity) {
-    state.capacity = std::max(needed, state.capacity * 2);
-    state.buffer = std::make_unique<char[]>(state.capacity);
-  }
-  if (!line.empty()) std::memcpy(state.buffer.get(), line.data(), line.size());
-  std::memset(state.buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
-
-  ondemand::document document;
-  if (auto error =
-          state.json.iterate(state.buffer.get(), line.size(), state.capacity).get(document)) {
-    return malformed(error);
-  }
-  ondemand::object object;
-  if (auto error = document.get_object().get(object)) {
-    if (error == simdjson::INCORRECT_TYPE) {
-      return reject(RejectReason::kMalformedJson, "not a JSON object");
-    }
-    return malformed(error);
-  }
+  auto opened = state.line.open(line);
+  if (!opened) return std::unexpected(opened.error());
+  ondemand::object object = *opened;
 
   clear(out);
   Fields fields;
@@ -324,10 +305,7 @@ std::expected<void, Rejection> Parser::parse(std::string_view line, Event& out) 
     if (auto error = field.unescaped_key().get(key)) return malformed(error);
     if (auto read = read_field(key, field.value(), fields, out); !read) return read;
   }
-  // At the end of the document, current_location() has nowhere to point.
-  if (const char* rest = nullptr; !document.current_location().get(rest)) {
-    return reject(RejectReason::kMalformedJson, "content after the object");
-  }
+  if (auto end = state.line.check_end(); !end) return end;
   if (!fields.present[kType]) return reject(RejectReason::kMissingField, "type");
   return fill(fields, out);
 }

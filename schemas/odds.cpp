@@ -1,6 +1,7 @@
 #include "schemas/odds.h"
 
 #include <cstddef>
+#include <cstdint>
 
 namespace oddsbus {
 namespace {
@@ -40,6 +41,20 @@ bool equals_ignoring_case(std::string_view text, std::string_view lower) {
 // Validates the exact decimal value num/den and rounds it to price_e4 (ties away from zero; the
 // value is positive, so ties go up). den > 0 and num < 2^65, so num * 10000 cannot overflow.
 std::expected<uint32_t, OddsError> to_price_e4(u128 num, u128 den) {
+  // The same arithmetic in 64 bits when nothing in it can overflow them (every odds text a feed
+  // really sends): 128-bit division is a library call, and the feeds parse odds per message.
+  constexpr uint64_t kFits = UINT64_MAX / 10000;
+  if (num <= kFits && den <= kFits) {
+    const auto n = static_cast<uint64_t>(num);
+    const auto d = static_cast<uint64_t>(den);
+    if (n <= d) return std::unexpected(OddsError::kOutOfRange);
+    if (n > d * 10000) return std::unexpected(OddsError::kOutOfRange);
+    const uint64_t scaled = n * 10000;
+    uint64_t price = scaled / d;
+    if ((scaled % d) * 2 >= d) ++price;  // the remainder is < d <= kFits: doubling fits
+    if (price <= kMinPriceE4Exclusive) return std::unexpected(OddsError::kOutOfRange);
+    return static_cast<uint32_t>(price);
+  }
   if (num <= den) return std::unexpected(OddsError::kOutOfRange);         // <= 1.0
   if (num > den * 10000) return std::unexpected(OddsError::kOutOfRange);  // > 10000
   const u128 scaled = num * 10000;

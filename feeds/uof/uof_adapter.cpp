@@ -21,6 +21,11 @@ std::unexpected<Rejection> reject(RejectReason reason, std::string detail) {
 
 std::string_view text_of(const pugi::xml_attribute& attribute) { return attribute.value(); }
 
+AttributeText attribute_text(const pugi::xml_attribute& attribute) {
+  if (!attribute) return std::nullopt;
+  return text_of(attribute);
+}
+
 template <typename Int>
 std::optional<Int> integer_of(std::string_view text) {
   Int value{};
@@ -182,7 +187,14 @@ std::expected<void, Rejection> UofAdapter::parse(std::string_view message,
   const size_t unknown_ids_before = unknown_ids_.size();
   undo_.clear();
 
-  Result result = dispatch(message, out);
+  Result result;
+  if (use_scanner_ && scan_odds_change(message, view_)) {
+    ++uof_counters_.scanned;
+    result = read_timestamp(view_.timestamp);
+    if (result) result = apply_odds_change(view_, out);
+  } else {
+    result = dispatch(message, out);
+  }
   if (!result) {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) *it->where = it->old;
     out.erase(out.begin() + static_cast<std::ptrdiff_t>(out_start), out.end());
@@ -213,14 +225,8 @@ UofAdapter::Result UofAdapter::dispatch(std::string_view message, std::vector<Ev
     return reject(RejectReason::kMalformedXml, "more than one root element");
   }
 
-  source_ns_ = 0;
-  if (const pugi::xml_attribute timestamp = root.attribute("timestamp")) {
-    const auto ms = integer_of<uint64_t>(text_of(timestamp));
-    if (!ms || *ms > UINT64_MAX / 1'000'000) {
-      return reject(RejectReason::kBadFieldType,
-                    "timestamp \"" + std::string(text_of(timestamp)) + "\"");
-    }
-    source_ns_ = *ms * 1'000'000;
+  if (Result read = read_timestamp(attribute_text(root.attribute("timestamp"))); !read) {
+    return read;
   }
 
   const std::string_view name = root.name();
@@ -248,6 +254,17 @@ UofAdapter::Result UofAdapter::dispatch(std::string_view message, std::vector<Ev
   return reject(RejectReason::kUnknownMessage, "<" + std::string(name) + ">");
 }
 
+UofAdapter::Result UofAdapter::read_timestamp(const AttributeText& timestamp) {
+  source_ns_ = 0;
+  if (!timestamp) return {};
+  const auto ms = integer_of<uint64_t>(*timestamp);
+  if (!ms || *ms > UINT64_MAX / 1'000'000) {
+    return reject(RejectReason::kBadFieldType, "timestamp \"" + std::string(*timestamp) + "\"");
+  }
+  source_ns_ = *ms * 1'000'000;
+  return {};
+}
+
 std::expected<std::string_view, Rejection> UofAdapter::event_id_of(const pugi::xml_node& root) {
   const pugi::xml_attribute event_id = root.attribute("event_id");
   if (!event_id) {
@@ -257,34 +274,57 @@ std::expected<std::string_view, Rejection> UofAdapter::event_id_of(const pugi::x
 }
 
 UofAdapter::Result UofAdapter::on_odds_change(const pugi::xml_node& root, std::vector<Event>& out) {
-  const auto event_id = event_id_of(root);
-  if (!event_id) return std::unexpected(event_id.error());
-  const std::vector<uint32_t>* event_slots = slots_of_event(*event_id);
+  view_.clear();
+  view_.event_id = attribute_text(root.attribute("event_id"));
   for (const pugi::xml_node market : root.child("odds").children("market")) {
     const MarketAttributes attributes = market_attributes(market);
-    const auto found = slot_of(event_slots, attributes.id, attributes.specifiers, *event_id);
+    OddsChangeView::Market& viewed = view_.markets.emplace_back();
+    viewed.id = attribute_text(attributes.id);
+    viewed.specifiers = attribute_text(attributes.specifiers);
+    viewed.status = attribute_text(attributes.status);
+    viewed.outcome_first = static_cast<uint32_t>(view_.outcomes.size());
+    for (const pugi::xml_node outcome : market.children("outcome")) {
+      const OutcomeAttributes read = outcome_attributes(outcome);
+      OddsChangeView::Outcome& viewed_outcome = view_.outcomes.emplace_back();
+      viewed_outcome.id = attribute_text(read.id);
+      viewed_outcome.odds = attribute_text(read.odds);
+      viewed_outcome.active = attribute_text(read.active);
+      ++viewed.outcome_count;
+    }
+  }
+  return apply_odds_change(view_, out);
+}
+
+UofAdapter::Result UofAdapter::apply_odds_change(const OddsChangeView& view,
+                                                 std::vector<Event>& out) {
+  if (!view.event_id) return reject(RejectReason::kMissingField, "event_id on <odds_change>");
+  const std::string_view event_id = *view.event_id;
+  const std::vector<uint32_t>* event_slots = slots_of_event(event_id);
+  for (const OddsChangeView::Market& market : view.markets) {
+    const auto found = slot_of(event_slots, market.id, market.specifiers, event_id);
     if (!found) return std::unexpected(found.error());
     MarketSlot* slot = *found;
     if (slot == nullptr) continue;
 
     auto status = fb::MarketStatus::Open;  // UOF leaves status out for an active market
-    if (const pugi::xml_attribute text = attributes.status) {
-      const auto parsed = market_status_of(text_of(text));
+    if (market.status) {
+      const auto parsed = market_status_of(*market.status);
       if (!parsed) {
         return reject(RejectReason::kBadStatus,
-                      "market status \"" + std::string(text_of(text)) + "\"");
+                      "market status \"" + std::string(*market.status) + "\"");
       }
       status = *parsed;
     }
     if (slot->status != static_cast<uint64_t>(status)) emit_status(out, *slot, status);
 
-    for (const pugi::xml_node outcome : market.children("outcome")) {
-      const OutcomeAttributes attributes = outcome_attributes(outcome);
-      const auto mapped = outcome_of(*slot, attributes.id, *event_id);
+    const auto outcomes_begin = view.outcomes.begin() + market.outcome_first;
+    for (auto outcome = outcomes_begin; outcome != outcomes_begin + market.outcome_count;
+         ++outcome) {
+      const auto mapped = outcome_of(*slot, outcome->id, event_id);
       if (!mapped) return std::unexpected(mapped.error());
-      if (*mapped == nullptr || !attributes.odds) continue;
-      if (attributes.active && text_of(attributes.active) == "0") continue;
-      const std::string_view odds_text = text_of(attributes.odds);
+      if (*mapped == nullptr || !outcome->odds) continue;
+      if (outcome->active && *outcome->active == "0") continue;
+      const std::string_view odds_text = *outcome->odds;
       const uint32_t memory = (*mapped)->price;
       const uint64_t text_key = packed_text(odds_text);
       if (text_key != 0 && price_texts_[memory] == text_key) continue;
@@ -325,14 +365,15 @@ UofAdapter::Result UofAdapter::on_bet_settlement(const pugi::xml_node& root,
   const std::vector<uint32_t>* event_slots = slots_of_event(*event_id);
   for (const pugi::xml_node market : root.child("outcomes").children("market")) {
     const MarketAttributes attributes = market_attributes(market);
-    const auto found = slot_of(event_slots, attributes.id, attributes.specifiers, *event_id);
+    const auto found = slot_of(event_slots, attribute_text(attributes.id),
+                               attribute_text(attributes.specifiers), *event_id);
     if (!found) return std::unexpected(found.error());
     MarketSlot* slot = *found;
     if (slot == nullptr) continue;
     std::vector<uint64_t> winners;
     for (const pugi::xml_node outcome : market.children("outcome")) {
       const OutcomeAttributes attributes = outcome_attributes(outcome);
-      const auto mapped = outcome_of(*slot, attributes.id, *event_id);
+      const auto mapped = outcome_of(*slot, attribute_text(attributes.id), *event_id);
       if (!mapped) return std::unexpected(mapped.error());
       if (!attributes.result) {
         return reject(RejectReason::kMissingField,
@@ -358,7 +399,8 @@ UofAdapter::Result UofAdapter::on_market_list(const pugi::xml_node& root, EventT
   const std::vector<uint32_t>* event_slots = slots_of_event(*event_id);
   for (const pugi::xml_node market : root.children("market")) {
     const MarketAttributes attributes = market_attributes(market);
-    const auto found = slot_of(event_slots, attributes.id, attributes.specifiers, *event_id);
+    const auto found = slot_of(event_slots, attribute_text(attributes.id),
+                               attribute_text(attributes.specifiers), *event_id);
     if (!found) return std::unexpected(found.error());
     MarketSlot* slot = *found;
     if (slot == nullptr) continue;
@@ -410,11 +452,11 @@ const std::vector<uint32_t>* UofAdapter::slots_of_event(std::string_view event_i
 }
 
 std::expected<UofAdapter::MarketSlot*, Rejection> UofAdapter::slot_of(
-    const std::vector<uint32_t>* event_slots, const pugi::xml_attribute& id_attribute,
-    const pugi::xml_attribute& specifiers_attribute, std::string_view event_id) {
+    const std::vector<uint32_t>* event_slots, const AttributeText& id_attribute,
+    const AttributeText& specifiers_attribute, std::string_view event_id) {
   if (!id_attribute) return reject(RejectReason::kMissingField, "market id");
-  const std::string_view id = text_of(id_attribute);
-  const std::string_view specifiers = text_of(specifiers_attribute);
+  const std::string_view id = *id_attribute;
+  const std::string_view specifiers = specifiers_attribute.value_or(std::string_view{});
   // The same exact (event, market id, specifiers) match as Mapping::find, but the event is looked
   // up once per message and its few mapped markets searched without building a key string.
   if (event_slots != nullptr) {
@@ -438,9 +480,9 @@ std::expected<UofAdapter::MarketSlot*, Rejection> UofAdapter::slot_of(
 }
 
 std::expected<const UofAdapter::OutcomeSlot*, Rejection> UofAdapter::outcome_of(
-    const MarketSlot& slot, const pugi::xml_attribute& id_attribute, std::string_view event_id) {
+    const MarketSlot& slot, const AttributeText& id_attribute, std::string_view event_id) {
   if (!id_attribute) return reject(RejectReason::kMissingField, "outcome id");
-  const std::string_view id = text_of(id_attribute);
+  const std::string_view id = *id_attribute;
   const auto begin = outcomes_.begin() + slot.outcome_first;
   const auto end = begin + slot.outcome_count;
   const auto it = std::lower_bound(begin, end, id, [](const OutcomeSlot& o, std::string_view key) {

@@ -39,6 +39,11 @@
 // (one event look-up per message, no key string per market); should two canonical markets claim
 // the same provider market, the first in the mapping file gets its events.
 //
+// Two paths, one reading: <odds_change>, nearly every message of a live feed, is read by a byte
+// scanner (odds_change_scanner.h) when it is sure of the document, and by pugixml otherwise, as
+// every other message is. Both fill the same OddsChangeView and apply it with the same code, so
+// they produce the same events and rejections (tests/feeds/uof compares them message by message).
+//
 // Thread safety: none; one adapter per provider line, used by that line's thread.
 #pragma once
 
@@ -50,6 +55,7 @@
 #include <vector>
 
 #include "feeds/adapter.h"
+#include "feeds/uof/odds_change_scanner.h"
 
 // pugixml stays a private dependency of oddsbus_feeds: this header only names its types.
 namespace pugi {
@@ -66,6 +72,7 @@ struct UofCounters {
   uint64_t snapshot_complete = 0;  // recovery answers completed
   uint64_t fixture_change = 0;     // fixture changes (no events: fixtures are not modelled)
   uint64_t source_down = 0;        // transitions of the source to down (alive subscribed="0")
+  uint64_t scanned = 0;            // messages read by the byte scanner (the rest: pugixml)
 };
 
 class UofAdapter final : public Adapter {
@@ -77,6 +84,9 @@ class UofAdapter final : public Adapter {
   const UofCounters& uof_counters() const { return uof_counters_; }
   // Whether every product this feed has heard from is subscribed (alive subscribed="1").
   bool source_up() const { return down_products_ == 0; }
+  // On by default. Off reads every message with pugixml: the reference the scanner is tested
+  // against, and the slow path's cost in benchmarks.
+  void use_scanner(bool on) { use_scanner_ = on; }
 
  private:
   static constexpr uint64_t kNoStatus = 0xff;  // nothing emitted yet
@@ -111,8 +121,12 @@ class UofAdapter final : public Adapter {
 
   // Parses and applies one message; parse() undoes what it did when it fails.
   Result dispatch(std::string_view message, std::vector<Event>& out);
+  // Sets source_ns_ from the root's timestamp attribute (0 when absent).
+  Result read_timestamp(const AttributeText& timestamp);
   std::expected<std::string_view, Rejection> event_id_of(const pugi::xml_node& root);
   Result on_odds_change(const pugi::xml_node& root, std::vector<Event>& out);
+  // The one interpretation of an <odds_change>, whichever path read it.
+  Result apply_odds_change(const OddsChangeView& view, std::vector<Event>& out);
   Result on_bet_stop(const pugi::xml_node& root, std::vector<Event>& out);
   Result on_bet_settlement(const pugi::xml_node& root, std::vector<Event>& out);
   Result on_market_list(const pugi::xml_node& root, EventType type, fb::MarketStatus status,
@@ -124,13 +138,13 @@ class UofAdapter final : public Adapter {
   // The slot of a <market> of `event_id`, or null (counted, noted) when this feed does not map it.
   // Rejects a market without an id.
   std::expected<MarketSlot*, Rejection> slot_of(const std::vector<uint32_t>* event_slots,
-                                                const pugi::xml_attribute& id,
-                                                const pugi::xml_attribute& specifiers,
+                                                const AttributeText& id,
+                                                const AttributeText& specifiers,
                                                 std::string_view event_id);
   // The mapped outcome of `slot` an <outcome> id names, or null (counted, noted) when unmapped.
   // Rejects an outcome without an id.
   std::expected<const OutcomeSlot*, Rejection> outcome_of(const MarketSlot& slot,
-                                                          const pugi::xml_attribute& id,
+                                                          const AttributeText& id,
                                                           std::string_view event_id);
   void note_unknown_scratch();
   void set(uint64_t& where, uint64_t value);
@@ -162,6 +176,8 @@ class UofAdapter final : public Adapter {
   std::string buffer_;                            // the message copied for pugixml's in-place parse
   std::vector<Undo> undo_;
   std::string scratch_;  // an unknown id being described
+  OddsChangeView view_;  // the <odds_change> being applied
+  bool use_scanner_ = true;
   uint64_t source_ns_ = 0;
 };
 

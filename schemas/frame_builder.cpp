@@ -51,9 +51,9 @@ std::span<const uint8_t> FrameBuilder::settlement_rollback(const FrameHeader& h,
   return finish(h, fb::Payload::SettlementRollback, payload.Union());
 }
 
-std::span<const uint8_t> FrameBuilder::heartbeat(const FrameHeader& h) {
+std::span<const uint8_t> FrameBuilder::heartbeat(const FrameHeader& h, uint64_t epoch_start) {
   fbb_.Clear();
-  auto payload = fb::CreateHeartbeat(fbb_, h.seq);
+  auto payload = fb::CreateHeartbeat(fbb_, h.seq, epoch_start);
   return finish(h, fb::Payload::Heartbeat, payload.Union());
 }
 

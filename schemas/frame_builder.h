@@ -44,8 +44,9 @@ class FrameBuilder {
   std::span<const uint8_t> settlement(const FrameHeader& h, uint64_t market,
                                       std::span<const uint64_t> winners);
   std::span<const uint8_t> settlement_rollback(const FrameHeader& h, uint64_t market);
-  // A heartbeat carries h.seq, the publisher's last seq, as both frame seq and last_seq.
-  std::span<const uint8_t> heartbeat(const FrameHeader& h);
+  // A heartbeat carries h.seq, the publisher's last seq, as both frame seq and last_seq, and the
+  // seq at which the publisher's current epoch began.
+  std::span<const uint8_t> heartbeat(const FrameHeader& h, uint64_t epoch_start = 1);
   std::span<const uint8_t> epoch_change(const FrameHeader& h, uint32_t previous_epoch);
 
  private:

@@ -1,6 +1,7 @@
 #include "schemas/market_state.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace oddsbus {
 
@@ -23,6 +24,12 @@ void MarketState::clear() {
   markets_.clear();
   seq_ = 0;
   epoch_ = 0;
+}
+
+void MarketState::load(uint64_t seq, uint32_t epoch, std::map<uint64_t, MarketRecord> markets) {
+  markets_ = std::move(markets);
+  seq_ = seq;
+  epoch_ = epoch;
 }
 
 MarketRecord* MarketState::touch(uint64_t market, const fb::Frame& frame) {

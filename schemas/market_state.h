@@ -50,6 +50,9 @@ class MarketState {
   uint64_t seq() const { return seq_; }
   uint32_t epoch() const { return epoch_; }
   void clear();
+  // Replaces the whole state with an image of it at `seq` (a decoded snapshot). `markets` must
+  // keep the invariants above (keys equal to ids, selections ascending); the caller checks.
+  void load(uint64_t seq, uint32_t epoch, std::map<uint64_t, MarketRecord> markets);
 
  private:
   MarketRecord* touch(uint64_t market, const fb::Frame& frame);

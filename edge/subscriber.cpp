@@ -1,0 +1,159 @@
+#include "edge/subscriber.h"
+
+#include <chrono>
+#include <cinttypes>
+
+#include "schemas/log.h"
+#include "schemas/recovery_protocol.h"
+
+namespace oddsbus::edge {
+
+namespace {
+
+uint64_t steady_now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+ArbiterConfig with_services(ArbiterConfig config, size_t services) {
+  config.recovery_services = services;
+  return config;
+}
+
+std::span<const uint8_t> bytes_of(const zmq::message_t& message) {
+  return {static_cast<const uint8_t*>(message.data()), message.size()};
+}
+
+}  // namespace
+
+Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
+    : config_(config), arbiter_(with_services(config.arbiter, config.recovery_urls.size())) {
+  for (const std::string& url : config_.publisher_urls) {
+    zmq::socket_t& socket = lines_.emplace_back(context, zmq::socket_type::sub);
+    socket.set(zmq::sockopt::rcvhwm, config_.receive_hwm);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::subscribe, "");
+    socket.connect(url);
+  }
+  for (const std::string& url : config_.recovery_urls) {
+    zmq::socket_t& socket = services_.emplace_back(context, zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.connect(url);
+  }
+  for (auto& socket : lines_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+  for (auto& socket : services_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+}
+
+size_t Subscriber::poll(int timeout_ms, ArbiterOutput& out) {
+  const size_t first_action = out.actions.size();
+  const uint64_t handled_before = counters_.batches + counters_.replies;
+  if (!items_.empty()) zmq::poll(items_, std::chrono::milliseconds(timeout_ms));
+  const uint64_t now_ns = steady_now_ns();
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    if ((items_[i].revents & ZMQ_POLLIN) != 0) receive_line(i, now_ns, out);
+  }
+  for (size_t i = 0; i < services_.size(); ++i) {
+    if ((items_[lines_.size() + i].revents & ZMQ_POLLIN) != 0) receive_replies(i, now_ns, out);
+  }
+  arbiter_.on_tick(now_ns, out);
+  send_requests(first_action, out);
+  return counters_.batches + counters_.replies - handled_before;
+}
+
+std::optional<SnapshotImage> Subscriber::take_snapshot() {
+  std::optional<SnapshotImage> image = std::move(snapshot_);
+  snapshot_.reset();
+  return image;
+}
+
+void Subscriber::receive_line(size_t line, uint64_t now_ns, ArbiterOutput& out) {
+  zmq::socket_t& socket = lines_[line];
+  for (size_t n = 0; n < config_.max_messages_per_poll; ++n) {
+    zmq::message_t message;
+    if (!socket.recv(message, zmq::recv_flags::dontwait)) return;
+    ++counters_.batches;
+    arbiter_.on_batch(line, bytes_of(message), now_ns, out);
+  }
+}
+
+void Subscriber::receive_replies(size_t service, uint64_t now_ns, ArbiterOutput& out) {
+  zmq::socket_t& socket = services_[service];
+  for (size_t n = 0; n < config_.max_messages_per_poll; ++n) {
+    parts_.clear();
+    zmq::message_t part;
+    if (!socket.recv(part, zmq::recv_flags::dontwait)) return;
+    parts_.push_back(std::move(part));
+    // The rest of a multipart message has arrived with its first part.
+    while (parts_.back().more()) {
+      zmq::message_t next;
+      if (!socket.recv(next, zmq::recv_flags::dontwait)) break;
+      parts_.push_back(std::move(next));
+    }
+    ++counters_.replies;
+    auto header = recovery::parse_reply_header(parts_.front().to_string_view());
+    if (!header) {
+      ++counters_.bad_replies;
+      log(LogLevel::kWarn, "subscriber: recovery service %zu: %s", service, header.error().c_str());
+      continue;
+    }
+    part_spans_.clear();
+    for (size_t i = 1; i < parts_.size(); ++i) part_spans_.push_back(bytes_of(parts_[i]));
+    if (header->kind == recovery::ReplyKind::kSnapshot) {
+      handle_snapshot(service, *header, now_ns, out);
+    } else {
+      arbiter_.on_reply(service, *header, part_spans_, now_ns, out);
+    }
+  }
+}
+
+void Subscriber::handle_snapshot(size_t service, const recovery::ReplyHeader& header,
+                                 uint64_t now_ns, ArbiterOutput& out) {
+  if (arbiter_.positioned()) {
+    ++counters_.unwanted_snapshots;  // e.g. a late answer to a request that timed out
+    return;
+  }
+  auto image = decode_snapshot(part_spans_);
+  if (!image || image->seq != header.seq || part_spans_.size() != header.chunks) {
+    ++counters_.snapshot_failures;
+    log(LogLevel::kWarn, "subscriber: snapshot from service %zu does not decode: %s", service,
+        image ? "its header does not match its chunks" : image.error().c_str());
+    arbiter_.on_snapshot_failed(service, now_ns, out);
+    return;
+  }
+  ++counters_.snapshots_loaded;
+  // The image includes every frame up to its seq: frames `out` holds from before it are moot,
+  // and applying them after installing it would move state backwards.
+  out.frames.clear();
+  out.bytes.clear();
+  const uint64_t seq = image->seq;
+  const uint32_t epoch = image->epoch;
+  const uint64_t epoch_start = image->epoch_start;
+  snapshot_ = std::move(*image);
+  arbiter_.on_snapshot_loaded(seq, epoch, epoch_start, now_ns, out);
+}
+
+void Subscriber::send_requests(size_t first_action, const ArbiterOutput& out) {
+  for (size_t i = first_action; i < out.actions.size(); ++i) {
+    const ArbiterAction& action = out.actions[i];
+    recovery::Request request;
+    if (action.kind == ArbiterAction::Kind::kRequestRange) {
+      request.kind = recovery::RequestKind::kRange;
+      request.from = action.from;
+      request.to = action.to;
+    } else if (action.kind == ArbiterAction::Kind::kRequestSnapshot) {
+      request.kind = recovery::RequestKind::kSnapshot;
+    } else {
+      continue;
+    }
+    if (action.service >= services_.size()) continue;
+    const std::string text = recovery::format_request(request);
+    if (services_[action.service].send(zmq::buffer(text), zmq::send_flags::dontwait)) {
+      ++counters_.requests_sent;
+    } else {
+      ++counters_.send_failures;
+    }
+  }
+}
+
+}  // namespace oddsbus::edge

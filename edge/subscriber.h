@@ -1,0 +1,85 @@
+// The subscriber's ZeroMQ shell around the Arbiter (edge/arbiter.h): one SUB socket per publisher
+// line (subscribed to everything), one DEALER per recovery service. poll() receives what arrived,
+// feeds the arbiter, sends the range and snapshot requests it asks for (schemas/
+// recovery_protocol.h), and decodes snapshot replies (schemas/snapshot_image.h) into an image the
+// owner takes. The protocol logic is all in the Arbiter; this file only moves bytes.
+//
+// Thread safety: created, polled and destroyed by one thread. zmq::error_t (a bad URL at
+// construction, context shutdown while polling) propagates to the owner, who catches it at the top
+// of its thread. Never blocks past poll's timeout: sends are non-blocking, and a request that
+// cannot be sent is counted and left to the arbiter's request timeout.
+// Clock: std::chrono::steady_clock (the arbiter only compares differences).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "edge/arbiter.h"
+#include "schemas/snapshot_image.h"
+
+namespace oddsbus::edge {
+
+struct SubscriberConfig {
+  std::vector<std::string> publisher_urls;  // line i: a SUB connected to publisher_urls[i]
+  std::vector<std::string> recovery_urls;   // service i: a DEALER connected to recovery_urls[i]
+  ArbiterConfig arbiter;                    // recovery_services is taken from recovery_urls.size()
+  int receive_hwm = 100000;                 // per SUB socket; past it ZeroMQ drops (seen as a gap)
+  size_t max_messages_per_poll = 1024;  // per socket per poll(), so one line cannot starve others
+};
+
+struct SubscriberCounters {
+  uint64_t batches = 0;             // messages received on publisher lines
+  uint64_t replies = 0;             // recovery replies received
+  uint64_t bad_replies = 0;         // replies whose header did not parse (dropped)
+  uint64_t requests_sent = 0;       // range and snapshot requests sent
+  uint64_t send_failures = 0;       // requests ZeroMQ would not take (the arbiter times them out)
+  uint64_t snapshots_loaded = 0;    // snapshot replies decoded and handed to the arbiter
+  uint64_t snapshot_failures = 0;   // snapshot replies that did not decode
+  uint64_t unwanted_snapshots = 0;  // snapshot replies that came when none was wanted (dropped)
+};
+
+class Subscriber {
+ public:
+  // Connects every socket. Throws zmq::error_t on a bad URL (start-up only).
+  Subscriber(zmq::context_t& context, const SubscriberConfig& config);
+
+  // Waits up to timeout_ms for messages on any socket, handles at most max_messages_per_poll per
+  // socket, ticks the arbiter, and sends the requests the arbiter asked for. Appends to `out`
+  // (see ArbiterOutput for how long its contents stay valid); its actions list every action,
+  // the requests among them already sent. When a snapshot was loaded, frames `out` held from
+  // before it are removed (the image includes them) and take_snapshot() returns the image: the
+  // owner installs it before applying out.frames. Returns how many messages it handled.
+  // Pass a timeout no longer than the arbiter's gap_timeout, so timeouts fire on time.
+  size_t poll(int timeout_ms, ArbiterOutput& out);
+
+  // The snapshot loaded by the last poll() that loaded one, once; nullopt otherwise.
+  std::optional<SnapshotImage> take_snapshot();
+
+  // The arbiter, e.g. to reset() it at a known position before the first poll().
+  Arbiter& arbiter() { return arbiter_; }
+  const Arbiter& arbiter() const { return arbiter_; }
+  const SubscriberCounters& counters() const { return counters_; }
+
+ private:
+  void receive_line(size_t line, uint64_t now_ns, ArbiterOutput& out);
+  void receive_replies(size_t service, uint64_t now_ns, ArbiterOutput& out);
+  void handle_snapshot(size_t service, const recovery::ReplyHeader& header, uint64_t now_ns,
+                       ArbiterOutput& out);
+  void send_requests(size_t first_action, const ArbiterOutput& out);
+
+  SubscriberConfig config_;
+  Arbiter arbiter_;
+  std::vector<zmq::socket_t> lines_;
+  std::vector<zmq::socket_t> services_;
+  std::vector<zmq::pollitem_t> items_;  // lines first, then services
+  std::vector<zmq::message_t> parts_;   // the reply being handled (header, then the rest)
+  std::vector<std::span<const uint8_t>> part_spans_;
+  std::optional<SnapshotImage> snapshot_;
+  SubscriberCounters counters_;
+};
+
+}  // namespace oddsbus::edge

@@ -66,6 +66,16 @@ class Journal {
 
   std::expected<void, std::string> set_epoch(uint32_t epoch);
 
+  // Fencing (DESIGN section 4): moves every frame from `from_seq` on out of the log, for a node
+  // whose history lost to a higher epoch. The frames are first appended to `aside_path` (created
+  // with its directories; fsynced) as length-prefixed batches (u64 little-endian byte count, then
+  // one batch of schemas/batch.h), then removed in one write transaction; a record that holds
+  // frames on both sides of from_seq keeps the earlier ones. Afterwards last_seq() is
+  // from_seq - 1. Returns how many frames were set aside (0: none held, nothing written).
+  // Never deletes a frame it could not first write aside.
+  std::expected<uint64_t, std::string> set_aside_from(uint64_t from_seq,
+                                                      const std::string& aside_path);
+
   const JournalInfo& info() const { return info_; }
   uint64_t last_seq() const { return info_.last_seq; }
   uint32_t epoch() const { return info_.epoch; }

@@ -8,11 +8,17 @@
 #include <optional>
 #include <thread>
 
+#include "engine/desk_overrides.h"
+#include "engine/desk_service.h"
 #include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
+#include "engine/node_roles.h"
 #include "engine/publisher.h"
+#include "engine/recovery_server.h"
+#include "engine/replica.h"
 #include "engine/restore.h"
 #include "engine/sequencer_agent.h"
+#include "engine/sync_gate.h"
 #include "feeds/adapter.h"
 #include "feeds/link/provider_link.h"
 #include "feeds/mapping.h"
@@ -179,7 +185,9 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     selector.emplace(*mapping, selector_config);
   }
 
-  IngestQueues queues(std::max<size_t>(config.feeds.size(), 1), config.queue_capacity);
+  // One producer per feed, and one more for the desk.
+  const size_t desk_producer = config.feeds.size();
+  IngestQueues queues(config.feeds.size() + 1, config.queue_capacity);
   std::atomic<bool> feeds_stop{false};
   std::vector<std::unique_ptr<ProviderFeed>> providers;
   for (size_t i = 0; i < config.feeds.size(); ++i) {
@@ -204,12 +212,55 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   }
 
   FrameRing ring(1024);
+  std::unique_ptr<RecoveryServer> recovery_server;
+  if (!config.recovery_url.empty()) {
+    RecoveryServiceConfig recovery_config;
+    recovery_config.node = config.node;
+    recovery_config.channel = config.channel;
+    try {
+      recovery_server = std::make_unique<RecoveryServer>(context, config.recovery_url, **journal,
+                                                         recovery_config);
+    } catch (const zmq::error_t& e) {
+      return std::unexpected("cannot bind --recovery " + config.recovery_url + ": " + e.what());
+    }
+  }
+  std::atomic<uint64_t> no_acks{0};
+  std::atomic<bool> no_recovery_role{false};
+  SyncGateConfig gate_config;
+  gate_config.sync = config.sync_replication;
+  gate_config.alone_after_ns = config.alone_after_ns;
+  SyncGate gate(*publisher, recovery_server ? recovery_server->acked_seq() : no_acks, gate_config);
   SequencerAgentConfig agent_config;
   agent_config.max_batch_frames = config.max_batch_frames;
   agent_config.heartbeat_interval_ns = config.heartbeat_interval_ns;
-  SequencerAgent agent(sequencer, **journal, queues, ring, publisher.get(), agent_config,
+  SequencerAgent agent(sequencer, **journal, queues, ring, &gate, agent_config,
                        selector ? &*selector : nullptr);
-  if (selector) {
+  DeskOverrides overrides;
+  std::unique_ptr<DeskService> desk;
+  if (!config.desk_url.empty()) {
+    DeskServiceConfig desk_config;
+    desk_config.url = config.desk_url;
+    desk_config.producer = desk_producer;
+    try {
+      desk = std::make_unique<DeskService>(context, desk_config, queues);
+    } catch (const zmq::error_t& e) {
+      return std::unexpected("cannot bind --desk " + config.desk_url + ": " + e.what());
+    }
+    agent.set_desk(&overrides, &desk->acks());
+  }
+
+  NodeRole start_role = config.role;
+  if (start_role == NodeRole::kPrimary && !config.peer_recovery.empty()) {
+    auto peer = probe_status(context, config.peer_recovery, 500);
+    if (peer && peer->kind == recovery::ReplyKind::kStatus && peer->primary) {
+      log(LogLevel::kWarn,
+          "node %u: peer node %u at %s is primary (epoch %u, seq %" PRIu64
+          "); joining it as secondary",
+          config.node, peer->node, config.peer_recovery.c_str(), peer->epoch, peer->last_seq);
+      start_role = NodeRole::kSecondary;
+    }
+  }
+  if (selector && start_role == NodeRole::kPrimary) {
     // The mapping defines its markets, suspended until a source is heard.
     std::vector<feeds::Event> definitions;
     selector->definitions(definitions);
@@ -219,6 +270,18 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     log(LogLevel::kInfo, "node %u: %zu mapped markets defined from %s", config.node,
         definitions.size(), config.mapping_path.c_str());
   }
+  NodeRoleDeps deps{context,
+                    **journal,
+                    sequencer,
+                    agent,
+                    gate,
+                    *publisher,
+                    queues,
+                    selector ? &*selector : nullptr,
+                    recovery_server ? &recovery_server->primary_flag() : &no_recovery_role,
+                    recovery_server.get(),
+                    desk.get()};
+  NodeRoles roles(deps, config, start_role, wall_clock_ns());
 
   std::atomic<bool> sequencer_stop{false};
   std::string failure;
@@ -228,7 +291,7 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     unsigned idle = 0;
     while (true) {
       const bool stopping = sequencer_stop.load(std::memory_order_acquire);
-      auto done = agent.do_work(wall_clock_ns());
+      auto done = roles.do_work(wall_clock_ns());
       if (!done) {
         failure = done.error();
         failed.store(true, std::memory_order_release);
@@ -239,6 +302,7 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
         continue;
       }
       if (stopping) return;  // queues were drained after the stop was seen
+      if (roles.role() == NodeRole::kSecondary) continue;  // the replica waits in poll
       if (++idle < 100) {
         std::this_thread::yield();
       } else {
@@ -247,6 +311,26 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     }
   });
   name_thread(sequencer_thread, "sequencer");
+
+  std::atomic<bool> recovery_stop{false};
+  std::thread recovery_thread;
+  if (recovery_server) {
+    recovery_thread = std::thread([&] { recovery_server->run(recovery_stop); });
+    log(LogLevel::kInfo, "node %u: recovery service on %s", config.node,
+        recovery_server->endpoint().c_str());
+  }
+
+  std::atomic<bool> desk_stop{false};
+  std::thread desk_thread;
+  if (desk) {
+    desk_thread = std::thread([&] {
+      if (auto ran = desk->run(desk_stop); !ran) {
+        log(LogLevel::kError, "node %u: desk API stopped: %s", config.node, ran.error().c_str());
+      }
+    });
+    name_thread(desk_thread, "desk");
+    log(LogLevel::kInfo, "node %u: desk API on %s", config.node, desk->endpoint().c_str());
+  }
 
   std::vector<std::thread> feed_threads;
   for (auto& provider : providers) {
@@ -264,10 +348,14 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   while (!stop.load(std::memory_order_acquire) && !failed.load(std::memory_order_acquire)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  desk_stop.store(true, std::memory_order_release);
+  if (desk_thread.joinable()) desk_thread.join();
   feeds_stop.store(true, std::memory_order_release);
   for (auto& t : feed_threads) t.join();
   sequencer_stop.store(true, std::memory_order_release);
   sequencer_thread.join();
+  recovery_stop.store(true, std::memory_order_release);
+  if (recovery_thread.joinable()) recovery_thread.join();
 
   const SequencerCounters& c = agent.counters();
   uint64_t rejected = 0;

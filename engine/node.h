@@ -30,11 +30,24 @@ std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text);
 // format must be the same).
 std::expected<void, std::string> add_feed(std::vector<FeedSpec>& feeds, FeedSpec spec);
 
+enum class NodeRole : uint8_t { kPrimary, kSecondary };
+
 struct NodeConfig {
   std::string journal_dir;
   uint32_t node = 1;
   uint32_t channel = 0;
   std::string pub_url;
+  std::string recovery_url;  // the recovery service's ROUTER endpoint ("" : none)
+  // Replication (DESIGN section 4). A primary started while its peer is primary joins as
+  // secondary (a restarted old primary rejoins this way).
+  NodeRole role = NodeRole::kPrimary;
+  std::string peer_pub;                        // the peer's PUB endpoint ("" : no peer)
+  std::string peer_recovery;                   // the peer's recovery endpoint
+  bool sync_replication = false;               // publish only what the secondary journaled
+  uint64_t failover_after_ns = 1'500'000'000;  // primary silent this long: take over
+  uint64_t alone_after_ns = 2'000'000'000;     // sync: secondary silent this long: go on alone
+  std::string desk_url;                        // the desk API's ROUTER endpoint ("" : none)
+  std::string peer_desk_url;  // the peer's desk endpoint, named in "not primary" rejections
   std::vector<FeedSpec> feeds;
   std::string
       mapping_path;  // TOML mapping: provider ids and source priority (optional for oddsjson)

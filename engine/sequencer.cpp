@@ -91,13 +91,26 @@ void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch) {
   h.publisher = config_.node;
   h.sequenced_ns = now_ns;
   batch.begin(config_.channel, last_seq_, kBatchHeartbeat);
-  batch.add(builder_.heartbeat(h));
+  batch.add(builder_.heartbeat(h, config_.epoch_start));
+}
+
+uint64_t Sequencer::change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& batch) {
+  assert(epoch > config_.epoch);
+  const uint32_t previous = config_.epoch;
+  config_.epoch = epoch;
+  config_.epoch_start = last_seq_ + 1;
+  FrameHeader h = next_header(now_ns, 0, 0);
+  h.market_seq = 0;
+  commit_frame(builder_.epoch_change(h, previous), batch);
+  return last_seq_;
 }
 
 void Sequencer::restore(const fb::Frame& frame) {
   assert(frame.seq() == last_seq_ + 1);
   state_.apply(frame);
   last_seq_ = frame.seq();
+  config_.epoch = std::max(config_.epoch, frame.epoch());
+  if (frame.payload_type() == fb::Payload::EpochChange) config_.epoch_start = frame.seq();
 }
 
 }  // namespace oddsbus::engine

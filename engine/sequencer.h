@@ -26,7 +26,8 @@ struct SequencerConfig {
   uint32_t channel = 0;
   uint32_t node = 1;
   uint32_t epoch = 1;
-  uint64_t last_seq = 0;  // the journal's last seq; sequencing continues at last_seq + 1
+  uint64_t last_seq = 0;     // the journal's last seq; sequencing continues at last_seq + 1
+  uint64_t epoch_start = 1;  // seq of the current epoch's first frame (its EpochChange)
 };
 
 class Sequencer {
@@ -42,14 +43,19 @@ class Sequencer {
   std::expected<uint64_t, feeds::RejectReason> sequence(const feeds::Event& event, uint64_t now_ns,
                                                         BatchWriter& batch);
 
-  // Builds an unsequenced heartbeat batch carrying last_seq().
+  // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start().
   void heartbeat(uint64_t now_ns, BatchWriter& batch);
+
+  // Takeover: raises the epoch to `epoch` (> epoch()) and appends its EpochChange frame, the new
+  // epoch's first frame, to `batch` (begun with begin_batch). Returns its seq.
+  uint64_t change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& batch);
 
   // Applies a frame read back from the journal at start-up (seq must be last_seq() + 1).
   void restore(const fb::Frame& frame);
 
   uint64_t last_seq() const { return last_seq_; }
   uint32_t epoch() const { return config_.epoch; }
+  uint64_t epoch_start() const { return config_.epoch_start; }
   const MarketState& state() const { return state_; }
 
  private:

@@ -18,7 +18,15 @@ SequencerAgent::SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQue
   selected_.reserve(256);
 }
 
-void SequencerAgent::sequence_one(const feeds::Event& e, uint64_t now_ns) {
+void SequencerAgent::set_desk(DeskOverrides* overrides, DeskAckQueue* acks) {
+  overrides_ = overrides;
+  acks_ = acks;
+  pending_acks_.reserve(64);
+  desk_events_.reserve(64);
+}
+
+std::expected<uint64_t, feeds::RejectReason> SequencerAgent::sequence_one(const feeds::Event& e,
+                                                                          uint64_t now_ns) {
   auto result = sequencer_.sequence(e, now_ns, batch_);
   if (!result) {
     const auto reason = static_cast<size_t>(result.error());
@@ -33,6 +41,98 @@ void SequencerAgent::sequence_one(const feeds::Event& e, uint64_t now_ns) {
   } else if (*result == 0) {
     counters_.source_heartbeats.fetch_add(1, std::memory_order_relaxed);
   }
+  return result;
+}
+
+void SequencerAgent::sequence_feed(const feeds::Event& e, uint64_t now_ns) {
+  if (overrides_ == nullptr) {
+    sequence_one(e, now_ns);
+    return;
+  }
+  if (overrides_->hold(e)) {
+    counters_.desk_held.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (sequence_one(e, now_ns) && e.type == feeds::EventType::kSettle) {
+    overrides_->on_settled(e.market);
+  }
+}
+
+void SequencerAgent::sequence_desk(const feeds::Event& e, uint64_t now_ns) {
+  counters_.desk_requests.fetch_add(1, std::memory_order_relaxed);
+  DeskAck ack;
+  ack.token = e.request_token;
+  const auto rejected = [&](desk::RejectReason reason) {
+    ack.ok = false;
+    ack.reason = reason;
+    pending_acks_.push_back(ack);
+  };
+  const auto applied = [&](uint64_t seq) {
+    ack.ok = true;
+    ack.seq = seq;
+    ack.epoch = sequencer_.epoch();
+    pending_acks_.push_back(ack);
+  };
+  const MarketRecord* record = sequencer_.state().find(e.market);
+  if (record == nullptr) return rejected(desk::RejectReason::kUnknownMarket);
+
+  if (e.desk_release) {
+    desk_events_.clear();
+    if (!overrides_->release(e.market, record, desk_events_)) {
+      return rejected(desk::RejectReason::kNotOverridden);
+    }
+    uint64_t last = 0;
+    for (const feeds::Event& restore : desk_events_) {
+      if (auto seq = sequence_one(restore, now_ns); seq && *seq != 0) last = *seq;
+    }
+    // A release always ends in frames (its status frame at least); none means it went wrong.
+    return last != 0 ? applied(last) : rejected(desk::RejectReason::kInternal);
+  }
+
+  if (e.type == feeds::EventType::kSettle) {
+    auto seq = sequence_one(e, now_ns);
+    if (!seq) return rejected(desk::from_sequencer(seq.error()));
+    overrides_->on_settled(e.market);
+    return applied(*seq);
+  }
+
+  // A price or status: the desk takes the market (remembering how its feeds left it) first.
+  if (record->status == fb::MarketStatus::Settled) {
+    return rejected(desk::RejectReason::kMarketSettled);
+  }
+  const bool was_held = overrides_->holds(e.market);
+  const std::string_view feed_source =
+      selector_ != nullptr ? selector_->active_source(e.market) : std::string_view{};
+  if (!was_held && !overrides_->take(*record, feed_source, now_ns, e.override_for_ns)) {
+    return rejected(desk::RejectReason::kOverrideLimit);
+  }
+  auto seq = sequence_one(e, now_ns);
+  if (!seq) {
+    if (!was_held) overrides_->forget(e.market);
+    return rejected(desk::from_sequencer(seq.error()));
+  }
+  if (was_held)
+    overrides_->take(*sequencer_.state().find(e.market), feed_source, now_ns, e.override_for_ns);
+  applied(*seq);
+}
+
+void SequencerAgent::expire_overrides(uint64_t now_ns) {
+  if (overrides_ == nullptr || overrides_->next_expiry_ns() == 0 ||
+      now_ns < overrides_->next_expiry_ns()) {
+    return;
+  }
+  desk_events_.clear();
+  const size_t expired = overrides_->on_tick(now_ns, sequencer_.state(), desk_events_);
+  counters_.desk_expiries.fetch_add(expired, std::memory_order_relaxed);
+  log(LogLevel::kInfo, "desk: %zu market override(s) expired; handed back to their feeds", expired);
+  for (const feeds::Event& restore : desk_events_) sequence_one(restore, now_ns);
+}
+
+void SequencerAgent::flush_acks() {
+  if (pending_acks_.empty()) return;
+  for (const DeskAck& ack : pending_acks_) acks_->push(ack);
+  acks_->notify();
+  pending_acks_.clear();
 }
 
 void SequencerAgent::log_notices(uint64_t now_ns) {
@@ -83,29 +183,36 @@ std::expected<void, std::string> SequencerAgent::sequence_now(
 std::expected<size_t, std::string> SequencerAgent::do_work(uint64_t now_ns) {
   sequencer_.begin_batch(batch_);
   const size_t consumed = queues_.drain(config_.max_batch_frames, [&](size_t, feeds::Event& e) {
+    if (e.request_token != 0 && overrides_ != nullptr) {
+      sequence_desk(e, now_ns);
+      return;
+    }
     if (selector_ == nullptr) {
-      sequence_one(e, now_ns);
+      sequence_feed(e, now_ns);
       return;
     }
     selected_.clear();
     selector_->on_event(e, now_ns, selected_);
-    for (const feeds::Event& s : selected_) sequence_one(s, now_ns);
+    for (const feeds::Event& s : selected_) sequence_feed(s, now_ns);
   });
   if (selector_ != nullptr && now_ns - last_tick_ns_ >= config_.selector_tick_ns) {
     last_tick_ns_ = now_ns;
     selected_.clear();
     selector_->on_tick(now_ns, selected_);
-    for (const feeds::Event& s : selected_) sequence_one(s, now_ns);
+    for (const feeds::Event& s : selected_) sequence_feed(s, now_ns);
   }
+  expire_overrides(now_ns);
   log_notices(now_ns);
   if (!batch_.empty()) {
     if (auto ok = commit(now_ns); !ok) return std::unexpected(ok.error());
+    flush_acks();  // only now: every acked frame is journaled
   } else if (sink_ != nullptr && now_ns - last_publish_ns_ >= config_.heartbeat_interval_ns) {
     sequencer_.heartbeat(now_ns, heartbeat_batch_);
     sink_->publish(heartbeat_batch_.bytes());
     last_publish_ns_ = now_ns;
     counters_.heartbeats.fetch_add(1, std::memory_order_relaxed);
   }
+  flush_acks();  // rejections that made no frame
   return consumed;
 }
 

@@ -5,6 +5,12 @@
 // the agent never waits to fill one. When nothing was published for heartbeat_interval_ns it
 // publishes a heartbeat carrying the last seq.
 //
+// Desk requests (set_desk): an event with a request_token comes from the desk service. It bypasses
+// source selection, takes or releases the market in DeskOverrides, and is sequenced; its outcome
+// (the seq of its frame, or why it was rejected) is queued and handed to the desk service only
+// after the batch holding it was journaled. Feed events for markets the desk holds are held back
+// (counted in desk_held); expired overrides are released on the way.
+//
 // Thread safety: do_work() is called by one thread only (the sequencer's). counters() may be read
 // from any thread (relaxed atomics on their own cache line).
 #pragma once
@@ -15,6 +21,8 @@
 #include <expected>
 #include <string>
 
+#include "engine/desk_overrides.h"
+#include "engine/desk_service.h"
 #include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
@@ -40,6 +48,9 @@ struct alignas(64) SequencerCounters {
   std::atomic<uint64_t> source_heartbeats{0};
   std::atomic<uint64_t> commit_ns_total{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(feeds::RejectReason::kCount)> rejected{};
+  std::atomic<uint64_t> desk_requests{0};  // desk requests handled (applied or rejected)
+  std::atomic<uint64_t> desk_held{0};      // feed events held back: the desk holds their market
+  std::atomic<uint64_t> desk_expiries{0};  // overrides released because they expired
 };
 
 class SequencerAgent {
@@ -59,10 +70,19 @@ class SequencerAgent {
   // error that makes the node unable to go on.
   std::expected<size_t, std::string> do_work(uint64_t now_ns);
 
+  // Turns on desk requests: `overrides` holds the desk's markets, `acks` receives the outcome of
+  // every request (DeskService::acks()). Both must outlive the agent. Call before do_work().
+  void set_desk(DeskOverrides* overrides, DeskAckQueue* acks);
+
   const SequencerCounters& counters() const { return counters_; }
 
  private:
-  void sequence_one(const feeds::Event& event, uint64_t now_ns);
+  std::expected<uint64_t, feeds::RejectReason> sequence_one(const feeds::Event& event,
+                                                            uint64_t now_ns);
+  void sequence_feed(const feeds::Event& event, uint64_t now_ns);
+  void sequence_desk(const feeds::Event& event, uint64_t now_ns);
+  void expire_overrides(uint64_t now_ns);
+  void flush_acks();
   std::expected<void, std::string> commit(uint64_t now_ns);
   void log_notices(uint64_t now_ns);
 
@@ -81,6 +101,10 @@ class SequencerAgent {
   uint64_t last_publish_ns_ = 0;
   SequencerCounters counters_;
   LogLimiter reject_log_;
+  DeskOverrides* overrides_ = nullptr;
+  DeskAckQueue* acks_ = nullptr;
+  std::vector<DeskAck> pending_acks_;      // acks of the batch being built
+  std::vector<feeds::Event> desk_events_;  // scratch: events of a release or expiry
 };
 
 }  // namespace oddsbus::engine

@@ -49,6 +49,12 @@ struct Event {
   uint64_t source_ns = 0;  // provider timestamp, ns since the Unix epoch; 0 when unknown
   std::string source;      // the feed name the event arrived on ("" for files)
   bool source_up = true;   // kSourceStatus: whether the source is now healthy
+  // Trading desk requests (engine/desk_service.h). Feeds leave these at their defaults.
+  uint64_t request_token = 0;    // non-zero on a desk request: the sequencer acks it by this token
+  uint64_t override_for_ns = 0;  // how long the desk's override of the market lasts (0: until
+                                 // released)
+  bool desk_release = false;     // a desk release of `market` (type is kHeartbeat, so a sequencer
+                                 // without the desk hook treats it as a no-op)
 };
 
 }  // namespace oddsbus::feeds

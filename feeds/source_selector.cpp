@@ -284,6 +284,28 @@ void SourceSelector::on_event(const Event& event, uint64_t now_ns, std::vector<E
   check_agreement(m, now_ns, out);
 }
 
+void SourceSelector::reconcile(const std::map<uint64_t, PublishedMarket>& published,
+                               uint64_t now_ns, std::vector<Event>& out) {
+  for (auto& [id, m] : markets_) {
+    auto it = published.find(id);
+    if (it == published.end()) continue;  // not defined in the journal: nothing to reconcile
+    MarketView view;
+    view.has_data = true;
+    view.has_status = true;
+    view.status = it->second.status;
+    view.reason = it->second.reason;
+    for (const auto& [selection, price_e4] : it->second.prices) {
+      view.prices[selection].price_e4 = price_e4;
+    }
+    m.published = std::move(view);
+    m.active = -1;
+    m.stale_suspended = m.published.status == fb::MarketStatus::Suspended &&
+                        m.published.reason == fb::StatusReason::FeedStale;
+    m.disagreement_suspended = false;
+    reevaluate(m, now_ns, out);
+  }
+}
+
 void SourceSelector::on_tick(uint64_t now_ns, std::vector<Event>& out) {
   for (auto& [id, m] : markets_) {
     reevaluate(m, now_ns, out);

@@ -75,6 +75,20 @@ class SourceSelector {
   // Time passed: re-evaluates health, switches and suspends; appends events to `out`.
   void on_tick(uint64_t now_ns, std::vector<Event>& out);
 
+  // Takeover (DESIGN section 4): a node that ran its feeds without sequencing becomes primary.
+  // Treats `published` (the journal's state: status, reason and price_e4 per selection of each
+  // mapped market) as what was published, then re-evaluates every market: the events appended to
+  // `out` publish exactly where the feeds' current view differs from the journal (the best healthy
+  // source's prices and status; feed-stale suspension where no source is healthy). Settled or
+  // closed markets in the journal are left as they are.
+  struct PublishedMarket {
+    fb::MarketStatus status = fb::MarketStatus::Open;
+    fb::StatusReason reason = fb::StatusReason::None;
+    std::vector<std::pair<uint64_t, uint32_t>> prices;  // (selection, price_e4), price_e4 > 0
+  };
+  void reconcile(const std::map<uint64_t, PublishedMarket>& published, uint64_t now_ns,
+                 std::vector<Event>& out);
+
   // The market's active source ("" when none, or when the market is not mapped).
   std::string_view active_source(uint64_t market) const;
   bool healthy(std::string_view source, uint64_t now_ns) const;

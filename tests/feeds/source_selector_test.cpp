@@ -230,6 +230,48 @@ TEST_F(SourceSelectorTest, SmallDifferencesAreNotDisagreements) {
   EXPECT_EQ(selector_.counters().disagreements, 0u);
 }
 
+// Takeover: the feeds' view is compared with what the journal holds; only differences go out.
+TEST_F(SourceSelectorTest, ReconcilePublishesOnlyWhereTheFeedsDifferFromTheJournal) {
+  feed(price("bf", 1, 25000), kSecond);
+  feed(price("bf", 2, 30000), kSecond);
+  SourceSelector::PublishedMarket journal;
+  journal.status = fb::MarketStatus::Open;
+  journal.reason = fb::StatusReason::Provider;
+  journal.prices = {{1, 25000}, {2, 28000}};  // selection 2 moved on the feed since
+  std::vector<Event> out;
+  selector_.reconcile({{1001, journal}}, 2 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].selection, 2u);
+  EXPECT_EQ(out[0].odds.price_e4, 30000u);
+  EXPECT_EQ(out[0].source, "bf");
+
+  // Agreeing journal: nothing to publish.
+  journal.prices = {{1, 25000}, {2, 30000}};
+  out.clear();
+  selector_.reconcile({{1001, journal}}, 2 * kSecond, out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(SourceSelectorTest, ReconcileSuspendsFeedStaleWhenNoSourceIsHealthy) {
+  feed(price("bf", 1, 25000), kSecond);
+  SourceSelector::PublishedMarket journal;
+  journal.prices = {{1, 25000}};
+  std::vector<Event> out;
+  selector_.reconcile({{1001, journal}}, 10 * kSecond, out);  // bf went quiet long ago
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kStatus);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+
+  // Already suspended feed-stale in the journal: left alone.
+  journal.status = fb::MarketStatus::Suspended;
+  journal.reason = fb::StatusReason::FeedStale;
+  out.clear();
+  selector_.reconcile({{1001, journal}}, 10 * kSecond, out);
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(SourceSelectorSuspending, SuspendsOnDisagreementAndReopensWhenTheyAgree) {
   auto mapping = *Mapping::parse(kMapping);
   SourceSelectorConfig c;

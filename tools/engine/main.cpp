@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> feed_specs;
   std::string run_durability = "nosync";
   std::string role = "primary";
-  std::string recovery, peer_pub, peer_recovery, desk, http, config_file;
+  std::string http, config_file;
   uint64_t heartbeat_ms = 200;
   auto* run_cmd = app.add_subcommand(
       "run",
@@ -141,12 +141,43 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval when idle")
       ->check(CLI::Range(uint64_t{1}, uint64_t{60000}))
       ->capture_default_str();
-  run_cmd->add_option("--recovery", recovery, "recovery service endpoint (not yet available)");
-  run_cmd->add_option("--role", role, "primary or secondary (secondary not yet available)")
-      ->check(CLI::IsMember({"primary", "secondary"}));
-  run_cmd->add_option("--peer-pub", peer_pub, "the peer's PUB endpoint (not yet available)");
-  run_cmd->add_option("--peer-recovery", peer_recovery, "the peer's recovery endpoint (not yet)");
-  run_cmd->add_option("--desk", desk, "desk API endpoint (not yet available)");
+  run_cmd->add_option("--recovery", node.recovery_url,
+                      "recovery service (ZeroMQ ROUTER) endpoint to bind: snapshots and frame "
+                      "ranges for edges and for the peer, e.g. tcp://*:7002");
+  run_cmd
+      ->add_option("--role", role,
+                   "primary sequences; secondary replicates --peer-pub/--peer-recovery and takes "
+                   "over when the primary is silent for --failover-after-ms. A primary whose peer "
+                   "is primary already joins it as secondary")
+      ->check(CLI::IsMember({"primary", "secondary"}))
+      ->capture_default_str();
+  run_cmd->add_option("--peer-pub", node.peer_pub, "the peer node's PUB endpoint");
+  run_cmd->add_option("--peer-recovery", node.peer_recovery, "the peer node's --recovery endpoint");
+  std::string replication = "async";
+  run_cmd
+      ->add_option("--replication", replication,
+                   "async: publish after our own commit; sync: publish only what the secondary "
+                   "journaled (until it is silent for --alone-after-ms)")
+      ->check(CLI::IsMember({"async", "sync"}))
+      ->capture_default_str();
+  uint64_t failover_after_ms = 1500;
+  run_cmd
+      ->add_option("--failover-after-ms", failover_after_ms,
+                   "a secondary takes over when its primary is silent this long")
+      ->check(CLI::Range(uint64_t{50}, uint64_t{600'000}))
+      ->capture_default_str();
+  uint64_t alone_after_ms = 2000;
+  run_cmd
+      ->add_option("--alone-after-ms", alone_after_ms,
+                   "sync replication: with no ack from the secondary for this long, the primary "
+                   "publishes without it (logged and counted)")
+      ->check(CLI::Range(uint64_t{10}, uint64_t{600'000}))
+      ->capture_default_str();
+  run_cmd->add_option("--desk", node.desk_url,
+                      "desk API (ZeroMQ ROUTER) endpoint to bind, for odds-desk: set prices, "
+                      "suspend, reopen, settle, release; only the primary applies requests");
+  run_cmd->add_option("--peer-desk", node.peer_desk_url,
+                      "the peer's --desk endpoint, named in 'not primary' rejections");
   run_cmd
       ->add_option("--mapping", node.mapping_path,
                    "TOML mapping: canonical markets, their source priority, provider ids "
@@ -159,17 +190,26 @@ int main(int argc, char** argv) {
 
   if (*ingest_cmd) return ingest(journal_dir, format, files, durability, batch);
 
-  for (const auto& [flag, value] : {std::pair{"--recovery", &recovery},
-                                    {"--peer-pub", &peer_pub},
-                                    {"--peer-recovery", &peer_recovery},
-                                    {"--desk", &desk},
-                                    {"--http", &http},
-                                    {"--config", &config_file}}) {
+  for (const auto& [flag, value] : {std::pair{"--http", &http}, {"--config", &config_file}}) {
     if (!value->empty()) {
       return fail(std::string(flag) + " is not available in this version of odds-engine yet");
     }
   }
-  if (role != "primary") return fail("--role secondary is not available in this version yet");
+  node.role = role == "primary" ? oddsbus::engine::NodeRole::kPrimary
+                                : oddsbus::engine::NodeRole::kSecondary;
+  if (node.peer_pub.empty() != node.peer_recovery.empty()) {
+    return fail("--peer-pub and --peer-recovery go together: give both or neither");
+  }
+  if (node.role == oddsbus::engine::NodeRole::kSecondary && node.peer_pub.empty()) {
+    return fail("--role secondary needs --peer-pub and --peer-recovery (the primary to replicate)");
+  }
+  if (!node.peer_pub.empty() && node.recovery_url.empty()) {
+    return fail(
+        "a node with a peer needs --recovery: its peer replicates from it after a takeover");
+  }
+  node.sync_replication = replication == "sync";
+  node.failover_after_ns = failover_after_ms * 1'000'000;
+  node.alone_after_ns = alone_after_ms * 1'000'000;
   for (const std::string& spec : feed_specs) {
     auto feed = oddsbus::engine::parse_feed_spec(spec);
     if (!feed) return fail(feed.error());

@@ -1,0 +1,113 @@
+// The desk protocol (DESIGN section 4, "Desk API"): what a trading desk asks a node's desk
+// service, and what it answers. Transport: ZeroMQ; the service binds a ROUTER, a desk connects a
+// DEALER (or REQ) and sends requests; each request gets exactly one reply.
+//
+// Every request and reply is one message part of ASCII text, words separated by single spaces, so
+// an operator can speak it by hand (a trailing line end is ignored). A request names its client
+// and its own request id:
+//   CLIENT ID set-price MARKET SELECTION ODDS [for=MS]
+//   CLIENT ID suspend MARKET [for=MS]
+//   CLIENT ID reopen MARKET [for=MS]
+//   CLIENT ID settle MARKET [WINNER...]
+//   CLIENT ID release MARKET
+// CLIENT and ID are 1 to 64 printable characters without spaces; MARKET, SELECTION, WINNER and MS
+// are decimal u64; ODDS is decimal, fractional or American odds text (schemas/odds.h, at most 32
+// characters), kept exactly as given. for=MS limits the desk's override of the market to MS
+// milliseconds from when the sequencer applies the request; without it, the override lasts until
+// released. A request is at most kMaxRequestBytes; settle names at most kMaxWinners winners.
+//
+// Replies:
+//   ack ID SEQ EPOCH               applied: SEQ is the seq of the request's frame (for release, of
+//                                  the last frame that hands the market back to its feeds), EPOCH
+//                                  the epoch it was sequenced in. Sent only after it was journaled.
+//   reject ID REASON [DETAIL...]   not applied. REASON is one of kRejectReasonNames; DETAIL is for
+//                                  people, except for not-primary, where it is the primary's desk
+//                                  URL (or "unknown").
+// ID is "-" when the request could not be read far enough to find it.
+//
+// Idempotence: (CLIENT, ID) names one request. A request repeated with the same pair (a retry) is
+// not applied again: it gets the reply the first one got (or will get). Rejections the service
+// makes before sequencing (bad-request, bad-odds, not-primary, busy) are not remembered, so a
+// retry of those is judged afresh.
+//
+// Thread safety: free functions on values.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "feeds/rejection.h"
+
+namespace oddsbus::desk {
+
+inline constexpr size_t kMaxRequestBytes = 4096;
+inline constexpr size_t kMaxTokenBytes = 64;  // CLIENT and ID
+inline constexpr size_t kMaxOddsBytes = 32;
+inline constexpr size_t kMaxWinners = 64;
+
+enum class Command : uint8_t { kSetPrice, kSuspend, kReopen, kSettle, kRelease };
+
+std::string_view to_string(Command command);
+
+struct Request {
+  std::string client;
+  std::string id;
+  Command command = Command::kSetPrice;
+  uint64_t market = 0;
+  uint64_t selection = 0;         // kSetPrice
+  std::string odds;               // kSetPrice: the odds text as given (not validated here)
+  std::vector<uint64_t> winners;  // kSettle
+  uint64_t override_for_ms = 0;   // kSetPrice, kSuspend, kReopen: 0 means until released
+};
+
+// Parses one request; the error says what is wrong (sent back as `reject ID bad-request ...`).
+std::expected<Request, std::string> parse_request(std::string_view text);
+std::string format_request(const Request& request);
+
+// The ID of a request that failed to parse, when its first two words are there ("-" otherwise),
+// so the rejection can still name it.
+std::string_view request_id_of(std::string_view text);
+
+enum class RejectReason : uint8_t {
+  kBadRequest,        // the request is not well-formed
+  kBadOdds,           // odds text malformed or out of range
+  kUnknownMarket,     // the market was never defined
+  kUnknownSelection,  // a selection or winner not in the market
+  kMarketSettled,     // a price or status for a settled market
+  kNotOverridden,     // release of a market the desk does not hold
+  kOverrideLimit,     // the desk already holds as many markets as it may
+  kNotPrimary,        // this node does not sequence: ask the primary (DETAIL)
+  kBusy,              // too many requests in flight: retry shortly
+  kInternal,          // the node could not apply it (e.g. stopping)
+  kCount
+};
+
+inline constexpr std::array<std::string_view, static_cast<size_t>(RejectReason::kCount)>
+    kRejectReasonNames = {"bad-request",    "bad-odds",       "unknown-market", "unknown-selection",
+                          "market-settled", "not-overridden", "override-limit", "not-primary",
+                          "busy",           "internal"};
+
+inline std::string_view to_string(RejectReason reason) {
+  return kRejectReasonNames[static_cast<size_t>(reason)];
+}
+
+// The desk reason for a sequencer rejection.
+RejectReason from_sequencer(feeds::RejectReason reason);
+
+struct Reply {
+  bool ok = false;
+  std::string id;
+  uint64_t seq = 0;                                 // ok
+  uint32_t epoch = 0;                               // ok
+  RejectReason reason = RejectReason::kBadRequest;  // !ok
+  std::string detail;                               // !ok; may be empty
+};
+
+std::string format_reply(const Reply& reply);
+std::expected<Reply, std::string> parse_reply(std::string_view text);
+
+}  // namespace oddsbus::desk

@@ -1,0 +1,242 @@
+#include "engine/desk_service.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <zmq_addon.hpp>
+
+#include "schemas/odds.h"
+
+namespace oddsbus::engine {
+
+namespace {
+
+feeds::Event event_for(const desk::Request& r, uint64_t token) {
+  feeds::Event e;
+  e.request_token = token;
+  e.market = r.market;
+  e.source = "desk";
+  e.source_ns = wall_clock_ns();
+  e.override_for_ns = r.override_for_ms * 1'000'000;
+  switch (r.command) {
+    case desk::Command::kSetPrice:
+      e.type = feeds::EventType::kPrice;
+      e.selection = r.selection;
+      e.odds_text = r.odds;
+      break;
+    case desk::Command::kSuspend:
+    case desk::Command::kReopen:
+      e.type = feeds::EventType::kStatus;
+      e.status = r.command == desk::Command::kSuspend ? fb::MarketStatus::Suspended
+                                                      : fb::MarketStatus::Open;
+      e.reason = fb::StatusReason::Trader;
+      break;
+    case desk::Command::kSettle:
+      e.type = feeds::EventType::kSettle;
+      e.winners = r.winners;
+      std::sort(e.winners.begin(), e.winners.end());
+      e.winners.erase(std::unique(e.winners.begin(), e.winners.end()), e.winners.end());
+      break;
+    case desk::Command::kRelease:
+      e.type = feeds::EventType::kHeartbeat;
+      e.desk_release = true;
+      break;
+  }
+  return e;
+}
+
+}  // namespace
+
+DeskService::DeskService(zmq::context_t& context, const DeskServiceConfig& config,
+                         IngestQueues& queues)
+    : config_(config),
+      queues_(queues),
+      socket_(context, zmq::socket_type::router),
+      acks_(config.max_in_flight + 64) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.bind(config_.url);
+  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+}
+
+void DeskService::set_primary() { primary_.store(true, std::memory_order_release); }
+
+void DeskService::set_not_primary(std::string primary_desk_url) {
+  {
+    std::lock_guard lock(primary_url_mutex_);
+    primary_url_ = std::move(primary_desk_url);
+  }
+  primary_.store(false, std::memory_order_release);
+}
+
+std::string DeskService::primary_url() const {
+  std::lock_guard lock(primary_url_mutex_);
+  return primary_url_.empty() ? std::string("unknown") : primary_url_;
+}
+
+std::expected<void, std::string> DeskService::run(const std::atomic<bool>& stop) {
+  try {
+    std::vector<zmq::message_t> parts;
+    while (!stop.load(std::memory_order_acquire)) {
+      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, acks_.fd(), ZMQ_POLLIN, 0}};
+      zmq::poll(items, 2, std::chrono::milliseconds(config_.poll_ms));
+      if ((items[1].revents & ZMQ_POLLIN) != 0) {
+        acks_.drain([this](const DeskAck& ack) { on_ack(ack); });
+      }
+      // A bounded number of requests per round, so acks are never starved by a flood.
+      for (int i = 0; i < 64; ++i) {
+        parts.clear();
+        if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+          break;
+        }
+        on_request(parts, stop);
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() == ETERM) return {};
+    return std::unexpected(std::string("desk service ") + endpoint_ + ": " + e.what());
+  }
+  return {};
+}
+
+void DeskService::send(const Envelope& to, const std::string& reply) {
+  bool ok = true;
+  for (const std::string& part : to) {
+    ok = ok && socket_.send(zmq::buffer(part), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+                   .has_value();
+  }
+  ok = ok && socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait).has_value();
+  if (!ok) counters_.send_failures.fetch_add(1, std::memory_order_relaxed);
+}
+
+void DeskService::reject(const Envelope& to, std::string_view id, desk::RejectReason reason,
+                         std::string detail) {
+  counters_.rejected[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  if (reject_log_.allow(wall_clock_ns())) {
+    log(LogLevel::kWarn, "desk: rejected request %.*s: %s %s (%" PRIu64 " more suppressed)",
+        static_cast<int>(id.size()), id.data(), desk::to_string(reason).data(), detail.c_str(),
+        reject_log_.suppressed());
+  }
+  desk::Reply reply;
+  reply.id = std::string(id);
+  reply.reason = reason;
+  reply.detail = std::move(detail);
+  send(to, desk::format_reply(reply));
+}
+
+void DeskService::on_request(std::vector<zmq::message_t>& parts, const std::atomic<bool>& stop) {
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  if (parts.size() < 2) return;  // a ROUTER always prepends the identity; nothing to answer
+  Envelope envelope;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) envelope.push_back(parts[i].to_string());
+  const std::string_view text = parts.back().to_string_view();
+
+  auto parsed = desk::parse_request(text);
+  if (!parsed) {
+    reject(envelope, desk::request_id_of(text), desk::RejectReason::kBadRequest, parsed.error());
+    return;
+  }
+  const desk::Request& request = *parsed;
+  std::string key = request.client + '\n' + request.id;
+  std::string canonical = desk::format_request(request);
+
+  if (auto it = entries_.find(key); it != entries_.end()) {
+    Entry& entry = it->second;
+    if (entry.request != canonical) {
+      reject(envelope, request.id, desk::RejectReason::kBadRequest,
+             "request id " + request.id + " of client " + request.client +
+                 " was already used for a different request");
+      return;
+    }
+    counters_.retries.fetch_add(1, std::memory_order_relaxed);
+    if (entry.reply.empty()) {
+      entry.waiting.push_back(std::move(envelope));
+    } else {
+      send(envelope, entry.reply);
+    }
+    return;
+  }
+
+  if (!primary()) {
+    reject(envelope, request.id, desk::RejectReason::kNotPrimary, primary_url());
+    return;
+  }
+  feeds::Event event = event_for(request, next_token_);
+  if (request.command == desk::Command::kSetPrice) {
+    auto odds = parse_odds(request.odds);
+    if (!odds) {
+      reject(envelope, request.id, desk::RejectReason::kBadOdds,
+             "'" + request.odds + "': " + std::string(to_string(odds.error())));
+      return;
+    }
+    event.odds = *odds;
+  }
+  if (in_flight_ >= config_.max_in_flight) {
+    reject(envelope, request.id, desk::RejectReason::kBusy,
+           std::to_string(in_flight_) + " requests in flight");
+    return;
+  }
+  if (queues_.push(config_.producer, event, stop) != PushResult::kPushed) {
+    reject(envelope, request.id, desk::RejectReason::kInternal, "node stopping");
+    return;
+  }
+  tokens_.emplace(next_token_++, key);
+  ++in_flight_;
+  Entry entry;
+  entry.request = std::move(canonical);
+  entry.waiting.push_back(std::move(envelope));
+  remember(std::move(key), std::move(entry));
+}
+
+void DeskService::remember(std::string key, Entry entry) {
+  order_.push_back(key);
+  entries_.emplace(std::move(key), std::move(entry));
+  // Forget the oldest answered requests; waiting ones go to the back (there are at most
+  // max_in_flight of them, so this ends).
+  for (size_t turns = order_.size(); entries_.size() > config_.remembered && turns > 0; --turns) {
+    std::string oldest = std::move(order_.front());
+    order_.pop_front();
+    auto it = entries_.find(oldest);
+    if (it != entries_.end() && it->second.reply.empty()) {
+      order_.push_back(std::move(oldest));
+      continue;
+    }
+    entries_.erase(oldest);
+  }
+}
+
+void DeskService::on_ack(const DeskAck& ack) {
+  auto token = tokens_.find(ack.token);
+  if (token == tokens_.end()) return;  // not ours (cannot happen: tokens are only ever ours)
+  const std::string key = std::move(token->second);
+  tokens_.erase(token);
+  --in_flight_;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& entry = it->second;
+  desk::Reply reply;
+  reply.id = key.substr(key.find('\n') + 1);
+  reply.ok = ack.ok;
+  reply.seq = ack.seq;
+  reply.epoch = ack.epoch;
+  reply.reason = ack.reason;
+  if (ack.ok) {
+    counters_.applied.fetch_add(1, std::memory_order_relaxed);
+    if (apply_log_.allow(wall_clock_ns())) {
+      log(LogLevel::kInfo, "desk: %s -> seq %" PRIu64 " epoch %u (%" PRIu64 " more not logged)",
+          entry.request.c_str(), ack.seq, ack.epoch, apply_log_.suppressed());
+    }
+  } else {
+    counters_.rejected[static_cast<size_t>(ack.reason)].fetch_add(1, std::memory_order_relaxed);
+    if (reject_log_.allow(wall_clock_ns())) {
+      log(LogLevel::kWarn, "desk: %s rejected: %s (%" PRIu64 " more suppressed)",
+          entry.request.c_str(), desk::to_string(ack.reason).data(), reject_log_.suppressed());
+    }
+  }
+  entry.reply = desk::format_reply(reply);
+  for (const Envelope& to : entry.waiting) send(to, entry.reply);
+  entry.waiting.clear();
+  entry.waiting.shrink_to_fit();
+}
+
+}  // namespace oddsbus::engine

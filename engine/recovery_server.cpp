@@ -1,0 +1,223 @@
+#include "engine/recovery_server.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+#include <iterator>
+#include <system_error>
+#include <utility>
+#include <zmq_addon.hpp>
+
+#include "schemas/batch.h"
+
+namespace oddsbus::engine {
+
+namespace {
+
+constexpr int kMaxRequestBytes = 4096;
+constexpr auto kPollInterval = std::chrono::microseconds(500);
+
+RecoveryServiceConfig on_channel(RecoveryServiceConfig config, uint32_t channel) {
+  config.channel = channel;
+  return config;
+}
+
+void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+RecoveryServer::RecoveryServer(zmq::context_t& context, std::string bind_url,
+                               const Journal& journal, RecoveryServiceConfig config)
+    : tail_reader_(journal),
+      log_(journal),
+      service_(on_channel(std::move(config), journal.info().channel), &log_),
+      router_(context, zmq::socket_type::router) {
+  router_.set(zmq::sockopt::router_mandatory, 1);  // a reply to a peer that left fails visibly
+  router_.set(zmq::sockopt::maxmsgsize, int64_t{kMaxRequestBytes});
+  router_.set(zmq::sockopt::linger, 0);
+  router_.bind(bind_url);
+  endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "recovery: eventfd");
+}
+
+RecoveryServer::~RecoveryServer() {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void RecoveryServer::wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t written = ::write(wake_fd_, &one, sizeof one);
+}
+
+void RecoveryServer::run(const std::atomic<bool>& stop) {
+  pthread_setname_np(pthread_self(), "recovery");
+  try {
+    while (!stop.load(std::memory_order_acquire)) {
+      size_t work = follow_journal();
+      const uint64_t now_ns = wall_clock_ns();
+      work += serve_requests(now_ns);
+      service_.on_tick(now_ns, outbox_);
+      send_outbox();
+      if (work == 0) wait(kPollInterval);
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() != ETERM) log(LogLevel::kError, "recovery %s: %s", endpoint_.c_str(), e.what());
+  }
+}
+
+size_t RecoveryServer::follow_journal() {
+  if (journal_failed_) return 0;
+  size_t followed = 0;
+  bool rewritten = false;
+  std::string failure;
+  // From the record holding the last seq followed, to see that it is still the same record.
+  const uint64_t from = std::max<uint64_t>(service_.last_seq(), 1);
+  auto scanned = tail_reader_.scan(from, [&](uint64_t, std::span<const uint8_t> record) {
+    BatchHeader header;
+    if (record.size() < kBatchHeaderSize + kRecordHeaderSize) {
+      failure = "a journal record is shorter than a batch";
+      return false;
+    }
+    std::memcpy(&header, record.data(), sizeof header);
+    RecordPrint print{header.first_seq, header.first_seq + header.count - 1, record.size(), 0};
+    std::memcpy(&print.first_crc, record.data() + kBatchHeaderSize + 4, sizeof print.first_crc);
+    const uint64_t last = service_.last_seq();
+    if (print.last_seq <= last || print.first_seq <= last) {
+      // The record holding our last seq (or, past the log's end, the last record): it must be
+      // the one we followed.
+      if (last != 0 && print == last_record_) return true;
+      rewritten = true;
+      return false;
+    }
+    auto fed = service_.on_committed(record, outbox_);
+    if (!fed) {
+      failure = fed.error();
+      return false;
+    }
+    last_record_ = print;
+    send_outbox();  // parked replies may be views into the ring: send before the next batch
+    return ++followed < kMaxBatchesPerTurn;
+  });
+  if (!scanned) {
+    // A read that failed may work next time: count it, say it now and then, and try again.
+    bump(counters_.journal_errors);
+    if (log_limiter_.allow(wall_clock_ns())) {
+      log(LogLevel::kWarn, "recovery: reading the journal failed: %s (%" PRIu64 " more suppressed)",
+          scanned.error().c_str(), log_limiter_.suppressed());
+    }
+  }
+  if (rewritten) {
+    // Fencing set frames aside: what we followed is no longer the journal's history.
+    bump(counters_.journal_rewrites);
+    log(LogLevel::kWarn,
+        "recovery: the journal was rewritten at or before seq %" PRIu64
+        "; following it again from seq 1",
+        service_.last_seq());
+    service_.reset();
+    last_record_ = {};
+    published_.last_seq.store(0, std::memory_order_release);
+    return 1;
+  }
+  if (!failure.empty()) {
+    bump(counters_.journal_errors);
+    journal_failed_ = true;
+    log(LogLevel::kError,
+        "recovery: stopped following the journal after seq %" PRIu64
+        " (%s); serving what was followed",
+        service_.last_seq(), failure.c_str());
+  }
+  if (followed > 0) {
+    bump(counters_.journal_batches, followed);
+    published_.last_seq.store(service_.last_seq(), std::memory_order_release);
+  }
+  return followed;
+}
+
+size_t RecoveryServer::serve_requests(uint64_t now_ns) {
+  size_t served = 0;
+  for (; served < kMaxRequestsPerTurn; ++served) {
+    parts_.clear();
+    if (!zmq::recv_multipart(router_, std::back_inserter(parts_), zmq::recv_flags::dontwait)) {
+      break;
+    }
+    bump(counters_.messages);
+    if (parts_.size() != 2) {
+      bump(counters_.malformed_messages);
+      if (log_limiter_.allow(now_ns)) {
+        log(LogLevel::kWarn,
+            "recovery: a request of %zu parts, not one (%" PRIu64 " more suppressed)",
+            parts_.size() - 1, log_limiter_.suppressed());
+      }
+      if (parts_.size() < 2) continue;  // a ROUTER always prepends the identity
+      service_.refuse(
+          parts_[0].to_string_view(),
+          "a request is one message part of text, got " + std::to_string(parts_.size() - 1), now_ns,
+          reply_);
+      send(parts_[0].to_string_view(), reply_);
+      continue;
+    }
+    const std::string_view identity = parts_[0].to_string_view();
+    service_.set_primary(primary_.value.load(std::memory_order_acquire));
+    service_.handle(identity, parts_[1].to_string_view(), now_ns, reply_);
+    if (!reply_.empty()) send(identity, reply_);
+    publish_acks();
+  }
+  return served;
+}
+
+void RecoveryServer::publish_acks() {
+  if (service_.acked_seq() != published_.acked_seq.load(std::memory_order_relaxed) ||
+      service_.last_ack_ns() != published_.last_ack_ns.load(std::memory_order_relaxed)) {
+    published_.last_ack_ns.store(service_.last_ack_ns(), std::memory_order_release);
+    published_.acked_seq.store(service_.acked_seq(), std::memory_order_release);
+  }
+}
+
+void RecoveryServer::send(std::string_view identity, const RecoveryReply& reply) {
+  const auto parts = reply.parts();
+  try {
+    if (!router_.send(zmq::buffer(identity),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      bump(counters_.replies_dropped);  // the peer's queue is full
+      return;
+    }
+    router_.send(zmq::buffer(reply.header()),
+                 parts.empty() ? zmq::send_flags::dontwait
+                               : zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      router_.send(zmq::const_buffer(parts[i].data(), parts[i].size()),
+                   i + 1 < parts.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                        : zmq::send_flags::dontwait);
+    }
+    bump(counters_.replies_sent);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EHOSTUNREACH) throw;
+    bump(counters_.replies_dropped);  // the peer left
+  }
+}
+
+void RecoveryServer::send_outbox() {
+  for (size_t i = 0; i < outbox_.size(); ++i) send(outbox_.identity(i), outbox_.reply(i));
+  outbox_.clear();
+}
+
+void RecoveryServer::wait(std::chrono::microseconds timeout) {
+  // ZMQ_FD signals only changes: block only when ZeroMQ says nothing is waiting to be read.
+  if ((router_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0) return;
+  pollfd fds[2] = {{router_.get(zmq::sockopt::fd), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  const timespec ts{0, static_cast<long>(timeout.count()) * 1000};
+  if (::ppoll(fds, 2, &ts, nullptr) > 0 && (fds[1].revents & POLLIN) != 0) {
+    uint64_t count = 0;
+    [[maybe_unused]] const ssize_t got = ::read(wake_fd_, &count, sizeof count);
+  }
+}
+
+}  // namespace oddsbus::engine

@@ -1,0 +1,124 @@
+// The recovery service's thread (DESIGN section 4): a ZeroMQ ROUTER serving
+// schemas/recovery_protocol.h around the sans-I/O RecoveryService (engine/recovery_service.h).
+//
+// It follows the journal on its own: every ~0.5 ms, or at once when woken (wake(), after a
+// commit), it reads the records after the last seq it holds through its own JournalReader and
+// feeds them to the service, which answers the requests parked on them. LMDB readers never block
+// the writer, so the node's sequencer thread, which commits, never waits for this one; a flood of
+// requests costs this thread only, and per-requester rate limits bound what each requester gets.
+// If the journal is rewritten under it (fencing sets frames aside), it notices that the record
+// holding its last seq changed and follows the journal again from seq 1.
+//
+// Requests arrive as [identity, request] (the client is a DEALER); replies go back as [identity,
+// header, parts...]. Messages over 4 KiB make ZeroMQ drop the peer (ZMQ_MAXMSGSIZE); other shapes
+// are answered `error bad-request`. Replies to peers that left, or whose queue is full, are dropped
+// and counted.
+//
+// Threads: run() on one thread (it names itself "recovery"). wake(), the primary flag, the acked
+// seq and the counters may be used from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <zmq.hpp>
+
+#include "engine/journal.h"
+#include "engine/recovery_service.h"
+#include "schemas/log.h"
+
+namespace oddsbus::engine {
+
+struct alignas(64) RecoveryServerCounters {
+  std::atomic<uint64_t> messages{0};            // request messages received
+  std::atomic<uint64_t> malformed_messages{0};  // not [identity, request]
+  std::atomic<uint64_t> replies_sent{0};
+  std::atomic<uint64_t> replies_dropped{0};   // the peer left or its queue was full
+  std::atomic<uint64_t> journal_batches{0};   // records followed from the journal
+  std::atomic<uint64_t> journal_errors{0};    // reads that failed or records that did not continue
+  std::atomic<uint64_t> journal_rewrites{0};  // times the journal was followed again from seq 1
+};
+
+class RecoveryServer {
+ public:
+  // Binds a ROUTER at `bind_url` (throws zmq::error_t when it cannot: start-up only). The channel
+  // is the journal's; config.node is reported by `status`. `journal` must outlive the server;
+  // only its read side is used (JournalReaders on this thread).
+  RecoveryServer(zmq::context_t& context, std::string bind_url, const Journal& journal,
+                 RecoveryServiceConfig config);
+  ~RecoveryServer();
+  RecoveryServer(const RecoveryServer&) = delete;
+  RecoveryServer& operator=(const RecoveryServer&) = delete;
+
+  // Serves until `stop` is set (checked at least every ~0.5 ms) or the context is shut down.
+  void run(const std::atomic<bool>& stop);
+
+  // Makes run() read the journal now rather than at its next poll. Any thread; one write(2).
+  void wake();
+
+  // The role `status` reports: the node sets it (NodeRoleDeps::primary_flag).
+  std::atomic<bool>& primary_flag() { return primary_.value; }
+  // The highest seq a secondary acknowledged (`ack SEQ`), and the wall-clock time of the last ack
+  // (ns since the Unix epoch; 0: none yet). Written by run()'s thread.
+  const std::atomic<uint64_t>& acked_seq() const { return published_.acked_seq; }
+  const std::atomic<uint64_t>& last_ack_ns() const { return published_.last_ack_ns; }
+  // The last seq the service has followed the journal to.
+  uint64_t last_seq() const { return published_.last_seq.load(std::memory_order_acquire); }
+  // The endpoint actually bound (a wildcard port resolved).
+  const std::string& endpoint() const { return endpoint_; }
+
+  const RecoveryCounters& counters() const { return service_.counters(); }
+  const RecoveryServerCounters& server_counters() const { return counters_; }
+
+ private:
+  // How many records (and request messages) one loop turn handles at most, so neither starves
+  // the other.
+  static constexpr size_t kMaxBatchesPerTurn = 256;
+  static constexpr size_t kMaxRequestsPerTurn = 256;
+
+  size_t follow_journal();
+  size_t serve_requests(uint64_t now_ns);
+  void send(std::string_view identity, const RecoveryReply& reply);
+  void send_outbox();
+  void wait(std::chrono::microseconds timeout);
+  void publish_acks();
+
+  // What the record last followed looked like, to notice it being rewritten.
+  struct RecordPrint {
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+    size_t size = 0;
+    uint32_t first_crc = 0;
+    bool operator==(const RecordPrint&) const = default;
+  };
+
+  JournalReader tail_reader_;
+  JournalBatchLog log_;
+  RecoveryService service_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+  int wake_fd_ = -1;
+
+  RecordPrint last_record_;
+  bool journal_failed_ = false;
+  RecoveryReply reply_;
+  RecoveryOutbox outbox_;
+  std::vector<zmq::message_t> parts_;
+  LogLimiter log_limiter_;
+
+  struct alignas(64) Published {
+    std::atomic<uint64_t> acked_seq{0};
+    std::atomic<uint64_t> last_ack_ns{0};
+    std::atomic<uint64_t> last_seq{0};
+  } published_;
+  struct alignas(64) Primary {
+    std::atomic<bool> value{false};
+  } primary_;
+  RecoveryServerCounters counters_;
+};
+
+}  // namespace oddsbus::engine

@@ -1,0 +1,411 @@
+#include "engine/recovery_service.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cinttypes>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+#include <optional>
+
+#include "schemas/append_printf.h"
+#include "schemas/snapshot_image.h"
+#include "schemas/state_digest.h"
+
+namespace oddsbus::engine {
+
+namespace {
+
+void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// The seq range of a stored batch, read from its header alone (it was verified when committed).
+struct BatchRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+
+std::optional<BatchRange> batch_range(std::span<const uint8_t> bytes) {
+  BatchHeader header;
+  if (bytes.size() < sizeof header) return std::nullopt;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (header.magic != kBatchMagic || header.count == 0) return std::nullopt;
+  return BatchRange{header.first_seq, header.first_seq + header.count - 1};
+}
+
+constexpr uint32_t kParkFullRetryMs = 10;
+constexpr uint32_t kMaxRetryMs = 60'000;
+
+}  // namespace
+
+void RecoveryReply::clear() {
+  header_.clear();
+  parts_.clear();
+  owned_.clear();
+}
+
+void RecoveryReply::add_copy(std::span<const uint8_t> bytes) {
+  // Moving the outer vector keeps each inner buffer where it is, so earlier views stay valid.
+  owned_.emplace_back(bytes.begin(), bytes.end());
+  parts_.emplace_back(owned_.back());
+}
+
+void RecoveryOutbox::clear() {
+  for (size_t i = 0; i < used_; ++i) items_[i].reply.clear();
+  used_ = 0;
+}
+
+RecoveryReply& RecoveryOutbox::add(std::string_view identity) {
+  if (used_ == items_.size()) items_.emplace_back();
+  Item& item = items_[used_++];
+  item.identity.assign(identity);
+  item.reply.clear();
+  return item.reply;
+}
+
+RecoveryService::RecoveryService(const RecoveryServiceConfig& config, BatchLog* log)
+    : config_(config), log_(log), ring_(std::max<size_t>(config.ring_slots, 1), config.ring_bytes) {
+  config_.max_requesters = std::max<size_t>(config_.max_requesters, 1);
+  config_.max_frames = std::max<uint64_t>(config_.max_frames, 1);
+  parked_.reserve(config_.max_parked);
+  bucket_index_.reserve(config_.max_requesters);
+}
+
+std::expected<void, std::string> RecoveryService::on_committed(std::span<const uint8_t> batch,
+                                                               RecoveryOutbox& out) {
+  if (auto opened = reader_.open(batch); !opened) {
+    return std::unexpected(std::string("recovery: committed batch is damaged (") +
+                           std::string(to_string(opened.error().error)) + " at seq " +
+                           std::to_string(opened.error().seq) + ")");
+  }
+  const BatchHeader& header = reader_.header();
+  if (reader_.heartbeat() || header.first_seq != last_seq_ + 1 ||
+      header.channel != config_.channel) {
+    std::string message;
+    append_printf(message,
+                  "recovery: committed batch of channel %u at seq %" PRIu64
+                  " does not continue channel %u at seq %" PRIu64 "%s",
+                  header.channel, header.first_seq, config_.channel, last_seq_ + 1,
+                  reader_.heartbeat() ? " (a heartbeat)" : "");
+    return std::unexpected(message);
+  }
+  for (const fb::Frame* frame : reader_.frames()) {
+    if (const fb::EpochChange* change = frame->payload_as_EpochChange()) {
+      epoch_ = change->epoch();
+      epoch_start_ = frame->seq();
+    } else if (frame->epoch() > epoch_) {
+      epoch_ = frame->epoch();
+      epoch_start_ = frame->seq();
+    }
+    state_.apply(*frame);
+  }
+  last_seq_ = header.first_seq + header.count - 1;
+  ring_.store(header.first_seq, last_seq_, batch);
+  bump(counters_.committed_batches);
+  bump(counters_.committed_frames, header.count);
+
+  if (parked_.empty()) return {};
+  auto kept = parked_.begin();
+  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+    if (it->request.from > last_seq_) {
+      if (kept != it) *kept = std::move(*it);
+      ++kept;
+      continue;
+    }
+    RecoveryReply& reply = out.add(it->identity);
+    const uint64_t frames = serve_range(it->request, reply);
+    if (auto found = bucket_index_.find(it->identity); found != bucket_index_.end()) {
+      found->second->frames -= static_cast<double>(frames);
+    }
+    bump(counters_.parked_answered);
+  }
+  parked_.erase(kept, parked_.end());
+  return {};
+}
+
+void RecoveryService::handle(std::string_view identity, std::string_view text, uint64_t now_ns,
+                             RecoveryReply& reply) {
+  reply.clear();
+  auto request = recovery::parse_request(text);
+  if (request && request->kind == recovery::RequestKind::kAck) {
+    if (request->from > last_seq_) bump(counters_.acks_beyond_last);
+    acked_seq_ = std::max(acked_seq_, std::min(request->from, last_seq_));
+    last_ack_ns_ = now_ns;
+    bump(counters_.acks);
+    return;
+  }
+  Bucket& bucket = bucket_for(identity, now_ns);
+  if (!admit(bucket, reply)) return;
+  if (!request) {
+    bump(counters_.bad_requests);
+    write_error("bad-request", request.error(), reply);
+    return;
+  }
+  switch (request->kind) {
+    case recovery::RequestKind::kStatus:
+      bump(counters_.status_requests);
+      serve_status(reply);
+      return;
+    case recovery::RequestKind::kSnapshot:
+      bump(counters_.snapshot_requests);
+      bucket.frames -= static_cast<double>(serve_snapshot(reply));
+      return;
+    case recovery::RequestKind::kRange:
+      bump(counters_.range_requests);
+      if (request->from <= last_seq_) {
+        bucket.frames -= static_cast<double>(serve_range(*request, reply));
+      } else if (request->wait_ms == 0) {
+        write_range_header(request->from, 0, reply);
+      } else if (parked_.size() >= config_.max_parked) {
+        bump(counters_.busy);
+        recovery::ReplyHeader busy;
+        busy.kind = recovery::ReplyKind::kBusy;
+        busy.retry_ms = kParkFullRetryMs;
+        reply.header_ = recovery::format_reply_header(busy);
+      } else {
+        const uint64_t wait_ms = std::min(request->wait_ms, config_.max_wait_ms);
+        parked_.push_back({std::string(identity), *request, now_ns + wait_ms * 1'000'000});
+        bump(counters_.parked);
+      }
+      return;
+    case recovery::RequestKind::kAck:
+      return;  // answered above
+  }
+}
+
+void RecoveryService::refuse(std::string_view identity, std::string_view detail, uint64_t now_ns,
+                             RecoveryReply& reply) {
+  reply.clear();
+  if (!admit(bucket_for(identity, now_ns), reply)) return;
+  bump(counters_.bad_requests);
+  write_error("bad-request", detail, reply);
+}
+
+void RecoveryService::reset() {
+  ring_ = FrameRing(std::max<size_t>(config_.ring_slots, 1), config_.ring_bytes);
+  state_.clear();
+  last_seq_ = 0;
+  epoch_ = 1;
+  epoch_start_ = 1;
+  snapshot_chunks_.clear();
+  snapshot_seq_ = UINT64_MAX;
+  bump(counters_.resets);
+}
+
+void RecoveryService::on_tick(uint64_t now_ns, RecoveryOutbox& out) {
+  if (parked_.empty()) return;
+  auto kept = parked_.begin();
+  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+    if (now_ns < it->deadline_ns) {
+      if (kept != it) *kept = std::move(*it);
+      ++kept;
+      continue;
+    }
+    write_range_header(it->request.from, 0, out.add(it->identity));
+    bump(counters_.parked_expired);
+  }
+  parked_.erase(kept, parked_.end());
+}
+
+uint64_t RecoveryService::next_deadline_ns() const {
+  uint64_t next = UINT64_MAX;
+  for (const Parked& parked : parked_) next = std::min(next, parked.deadline_ns);
+  return next;
+}
+
+RecoveryService::Bucket& RecoveryService::bucket_for(std::string_view identity, uint64_t now_ns) {
+  auto found = bucket_index_.find(identity);
+  if (found == bucket_index_.end()) {
+    if (buckets_.size() >= config_.max_requesters) {
+      bucket_index_.erase(buckets_.front().identity);
+      buckets_.pop_front();
+      bump(counters_.requesters_evicted);
+    }
+    buckets_.push_back({std::string(identity), config_.request_burst, config_.frame_burst, now_ns});
+    auto it = std::prev(buckets_.end());
+    bucket_index_.emplace(it->identity, it);
+    return *it;
+  }
+  auto it = found->second;
+  buckets_.splice(buckets_.end(), buckets_, it);  // most recently seen last; nodes never move
+  Bucket& bucket = *it;
+  if (now_ns > bucket.refilled_ns) {
+    const double seconds = static_cast<double>(now_ns - bucket.refilled_ns) * 1e-9;
+    bucket.requests =
+        std::min(config_.request_burst, bucket.requests + seconds * config_.requests_per_s);
+    bucket.frames = std::min(config_.frame_burst, bucket.frames + seconds * config_.frames_per_s);
+    bucket.refilled_ns = now_ns;
+  }
+  return bucket;
+}
+
+bool RecoveryService::admit(Bucket& bucket, RecoveryReply& reply) {
+  if (bucket.requests >= 1 && bucket.frames > 0) {
+    bucket.requests -= 1;
+    return true;
+  }
+  // How long until both buckets allow a request again, in ms.
+  double ms = 0;
+  if (bucket.requests < 1) {
+    ms = (1 - bucket.requests) * 1000 / std::max(config_.requests_per_s, 1e-9);
+  }
+  if (bucket.frames <= 0) {
+    ms = std::max(ms, (1 - bucket.frames) * 1000 / std::max(config_.frames_per_s, 1e-9));
+  }
+  recovery::ReplyHeader busy;
+  busy.kind = recovery::ReplyKind::kBusy;
+  busy.retry_ms =
+      static_cast<uint32_t>(std::clamp(std::ceil(ms), 1.0, static_cast<double>(kMaxRetryMs)));
+  reply.header_ = recovery::format_reply_header(busy);
+  bump(counters_.busy);
+  return false;
+}
+
+void RecoveryService::serve_status(RecoveryReply& reply) const {
+  recovery::ReplyHeader status;
+  status.kind = recovery::ReplyKind::kStatus;
+  status.node = config_.node;
+  status.epoch = epoch_;
+  status.epoch_start = epoch_start_;
+  status.last_seq = last_seq_;
+  status.primary = primary_;
+  reply.header_ = recovery::format_reply_header(status);
+}
+
+void RecoveryService::write_range_header(uint64_t from, uint64_t served_to,
+                                         RecoveryReply& reply) const {
+  recovery::ReplyHeader range;
+  range.kind = recovery::ReplyKind::kRange;
+  range.from = from;
+  range.served_to = served_to;
+  range.last_seq = last_seq_;
+  range.epoch = epoch_;
+  range.epoch_start = epoch_start_;
+  reply.header_ = recovery::format_reply_header(range);
+}
+
+void RecoveryService::write_error(std::string_view reason, std::string_view detail,
+                                  RecoveryReply& reply) {
+  recovery::ReplyHeader error;
+  error.kind = recovery::ReplyKind::kError;
+  error.reason = std::string(reason);
+  error.detail = std::string(detail);
+  reply.header_ = recovery::format_reply_header(error);
+  reply.parts_.clear();
+  reply.owned_.clear();
+}
+
+uint64_t RecoveryService::serve_range(const recovery::Request& request, RecoveryReply& reply) {
+  const uint64_t to = std::min(request.to, last_seq_);
+  uint64_t cur = request.from;
+  uint64_t frames = 0;
+  uint64_t bytes = 0;
+  bool capped = false;
+  // Whether one more batch covering cur..last, `size` bytes, fits in this reply.
+  const auto fits = [&](uint64_t last, size_t size) {
+    if (reply.parts_.empty()) return true;  // at least one batch, or nothing would progress
+    return frames + (last - cur + 1) <= config_.max_frames && bytes + size <= config_.max_bytes;
+  };
+  const auto take = [&](uint64_t last, size_t size) {
+    frames += last - cur + 1;
+    bytes += size;
+    cur = last + 1;
+  };
+
+  while (cur <= to && !capped) {
+    if (std::span<const uint8_t> batch = ring_.find(cur); !batch.empty()) {
+      const std::optional<BatchRange> range = batch_range(batch);
+      assert(range);  // verified when committed
+      if (!fits(range->last, batch.size())) {
+        capped = true;
+        break;
+      }
+      reply.add_view(batch);
+      take(range->last, batch.size());
+      continue;
+    }
+    // Older than the ring: read the journal until the ring holds cur again.
+    const uint64_t oldest_held = ring_.oldest_seq();
+    uint64_t gone_oldest = 0;
+    bool damaged = false;
+    const uint64_t before = cur;
+    auto visit = [&](uint64_t, std::span<const uint8_t> record) {
+      const std::optional<BatchRange> range = batch_range(record);
+      if (!range) {
+        damaged = true;
+        return false;
+      }
+      if (range->last < cur) return true;
+      if (range->first > cur) {
+        gone_oldest = range->first;
+        return false;
+      }
+      if (!fits(range->last, record.size())) {
+        capped = true;
+        return false;
+      }
+      reply.add_copy(record);
+      bump(counters_.batches_from_journal);
+      take(range->last, record.size());
+      return cur <= to && (oldest_held == 0 || cur < oldest_held);
+    };
+    std::expected<void, std::string> scanned;
+    if (log_ != nullptr) {
+      scanned = log_->scan(cur, visit);
+    }
+    if (log_ == nullptr || (gone_oldest != 0 && reply.parts_.empty())) {
+      const uint64_t oldest = log_ != nullptr    ? gone_oldest
+                              : oldest_held != 0 ? oldest_held
+                                                 : last_seq_ + 1;
+      recovery::ReplyHeader gone;
+      gone.kind = recovery::ReplyKind::kGone;
+      gone.from = request.from;
+      gone.oldest = oldest;
+      reply.header_ = recovery::format_reply_header(gone);
+      bump(counters_.gone);
+      return 0;
+    }
+    if (!scanned || damaged || (cur == before && !capped)) {
+      if (!reply.parts_.empty()) break;  // serve what was read; the client asks again
+      bump(counters_.internal_errors);
+      write_error("internal",
+                  !scanned  ? scanned.error()
+                  : damaged ? "journal record is not a batch"
+                            : "journal does not hold seq " + std::to_string(cur),
+                  reply);
+      return 0;
+    }
+    if (gone_oldest != 0) break;  // a hole after what was served: stop there
+  }
+
+  const uint64_t served_to = cur > request.from ? cur - 1 : 0;
+  if (capped) bump(counters_.ranges_capped);
+  bump(counters_.frames_served, frames);
+  bump(counters_.batches_served, reply.parts_.size());
+  bump(counters_.bytes_served, bytes);
+  write_range_header(request.from, served_to, reply);
+  return frames;
+}
+
+uint64_t RecoveryService::serve_snapshot(RecoveryReply& reply) {
+  if (snapshot_seq_ != state_.seq() || snapshot_epoch_ != epoch_) {
+    snapshot_chunks_ = encode_snapshot(state_, config_.channel, epoch_, epoch_start_,
+                                       config_.snapshot_markets_per_chunk);
+    snapshot_digest_ = state_digest(state_);
+    snapshot_seq_ = state_.seq();
+    snapshot_epoch_ = epoch_;
+    bump(counters_.snapshots_encoded);
+  }
+  recovery::ReplyHeader header;
+  header.kind = recovery::ReplyKind::kSnapshot;
+  header.seq = snapshot_seq_;
+  header.epoch = snapshot_epoch_;
+  header.digest = snapshot_digest_;
+  header.chunks = static_cast<uint32_t>(snapshot_chunks_.size());
+  reply.header_ = recovery::format_reply_header(header);
+  for (const auto& chunk : snapshot_chunks_) reply.add_view(chunk);
+  return std::max<uint64_t>(1, state_.markets().size());
+}
+
+}  // namespace oddsbus::engine

@@ -1,0 +1,115 @@
+// The secondary's replication (DESIGN section 4): consumes the primary's stream exactly like an
+// edge (edge/arbiter.h: both of the primary's outputs, its PUB socket and a long poll on its
+// recovery service, arbitrated by seq; gaps recovered by range requests), journals identical
+// frames (same seq, epoch and bytes; batch boundaries may differ), applies them to the node's
+// sequencer state so a takeover starts warm, and republishes them on the node's own PUB socket so
+// edges can listen to both nodes (hot-hot).
+//
+// In sync replication it acknowledges every journaled seq to the primary (`ack SEQ`), and the
+// primary publishes only what was acknowledged; the long poll is then how the frames arrive.
+// When the primary's history turns out to have diverged from what this node journaled (a higher
+// epoch that started at or below its last seq), the lost frames are set aside in the journal
+// directory (set-aside/epoch-E-from-S.batches, never deleted) and the sequencer is rebuilt.
+//
+// Thread safety: owned by the node's sequencer thread; one do_work() at a time.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "edge/arbiter.h"
+#include "engine/journal.h"
+#include "engine/publisher.h"
+#include "engine/sequencer.h"
+
+namespace oddsbus::engine {
+
+struct ReplicaConfig {
+  std::string peer_pub;       // the primary's PUB endpoint
+  std::string peer_recovery;  // the primary's recovery (ROUTER) endpoint
+  bool sync_acks = false;     // acknowledge journaled seqs (sync replication)
+  uint32_t long_poll_ms = 100;
+  uint64_t heartbeat_interval_ns = 200'000'000;
+};
+
+struct ReplicaCounters {
+  uint64_t frames = 0;       // frames journaled
+  uint64_t batches = 0;      // journal records written
+  uint64_t divergences = 0;  // times frames were set aside
+  uint64_t frames_set_aside = 0;
+  uint64_t bad_replies = 0;
+};
+
+class Replica {
+ public:
+  // Connects to the primary (connecting never fails for lack of a peer: ZeroMQ retries).
+  // `sequencer` must reflect `journal` and is rebuilt in place after a divergence.
+  Replica(zmq::context_t& context, Journal& journal, Sequencer& sequencer, BatchSink* republish,
+          const ReplicaConfig& config);
+
+  // Waits up to timeout_ms for anything from the primary; journals and republishes what arrived
+  // in order. Returns the frames journaled, or the journal error that stops the node.
+  std::expected<size_t, std::string> do_work(uint64_t now_ns, int timeout_ms);
+
+  // When anything valid (frame, heartbeat or reply) last came from the primary; 0: never.
+  uint64_t last_heard_ns() const { return last_heard_ns_; }
+  // The highest epoch any frame or reply from the primary carried.
+  uint32_t highest_epoch_heard() const { return highest_epoch_; }
+  const ReplicaCounters& counters() const { return counters_; }
+  const edge::ArbiterCounters& arbiter_counters() const { return arbiter_.counters(); }
+
+ private:
+  std::expected<void, std::string> handle_output(uint64_t now_ns);
+  std::expected<void, std::string> store(uint64_t now_ns);
+  void send_follow();
+  void reset_follow();
+  bool receive_reply(zmq::socket_t& socket, recovery::ReplyHeader& header);
+  void note_epoch(std::span<const uint8_t> batch);
+
+  zmq::context_t& context_;
+  Journal& journal_;
+  Sequencer& sequencer_;
+  BatchSink* republish_;
+  ReplicaConfig config_;
+  zmq::socket_t sub_;
+  zmq::socket_t requests_;  // the arbiter's range requests (service 0)
+  zmq::socket_t follow_;    // the long poll and the acks
+  bool follow_outstanding_ = false;
+  uint64_t follow_sent_ns_ = 0;
+  edge::Arbiter arbiter_;
+  edge::ArbiterOutput out_;
+  BatchWriter batch_;
+  BatchWriter heartbeat_batch_{4096};
+  std::vector<zmq::message_t> parts_;
+  std::vector<std::span<const uint8_t>> part_spans_;
+  uint64_t last_heard_ns_ = 0;
+  uint64_t last_publish_ns_ = 0;
+  uint32_t highest_epoch_ = 0;
+  ReplicaCounters counters_;
+  BatchReader epoch_reader_;
+};
+
+// Watches the peer's PUB socket from a primary, to notice a higher epoch at once (fencing).
+// Thread safety: owned by the sequencer thread.
+class PeerWatch {
+ public:
+  PeerWatch(zmq::context_t& context, const std::string& peer_pub);
+  // Reads whatever arrived (never blocks); returns the highest epoch seen in valid batches.
+  uint32_t poll();
+
+ private:
+  zmq::socket_t sub_;
+  BatchReader reader_;
+  uint32_t highest_epoch_ = 0;
+};
+
+// Asks the recovery service at `url` for its status, waiting up to timeout_ms.
+std::expected<recovery::ReplyHeader, std::string> probe_status(zmq::context_t& context,
+                                                               const std::string& url,
+                                                               int timeout_ms);
+
+}  // namespace oddsbus::engine

@@ -1,0 +1,353 @@
+#include "engine/recovery_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "engine/journal.h"
+#include "engine/journal_scan.h"
+#include "schemas/recovery_protocol.h"
+#include "schemas/snapshot_image.h"
+#include "schemas/state_digest.h"
+#include "tests/engine/engine_test_support.h"
+#include "tests/engine/recovery_test_support.h"
+
+namespace oddsbus::engine {
+namespace {
+
+using namespace testing_support;
+using namespace std::chrono_literals;
+using recovery::ReplyHeader;
+using recovery::ReplyKind;
+
+struct Reply {
+  ReplyHeader header;
+  std::string text;
+  std::vector<zmq::message_t> messages;
+  std::vector<std::span<const uint8_t>> parts;
+};
+
+// True once `done()` holds, false after `timeout` (a clear failure, never a hang).
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds timeout = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// A journal in a temporary directory, a RecoveryServer on loopback following it on its own
+// thread, and a DEALER to talk to it.
+class RecoveryServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    JournalConfig config;
+    config.dir = dir_.sub("journal");
+    config.node = 3;
+    auto journal = Journal::open(config);
+    ASSERT_TRUE(journal) << journal.error();
+    journal_ = std::move(*journal);
+  }
+
+  void TearDown() override {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void start(RecoveryServiceConfig config = {}) {
+    config.node = 3;
+    server_ = std::make_unique<RecoveryServer>(context_, "tcp://127.0.0.1:*", *journal_, config);
+    thread_ = std::thread([this] { server_->run(stop_); });
+    dealer_ = connect();
+  }
+
+  zmq::socket_t connect() {
+    zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(server_->endpoint());
+    return dealer;
+  }
+
+  void append(const std::vector<uint8_t>& batch) {
+    BatchHeader header;
+    std::memcpy(&header, batch.data(), sizeof header);
+    auto appended = journal_->append(header.first_seq, header.first_seq + header.count - 1, batch);
+    ASSERT_TRUE(appended) << appended.error();
+  }
+
+  void append_batches(size_t n, size_t frames) {
+    for (size_t i = 0; i < n; ++i) append(script_.prices(frames));
+  }
+
+  // Waits until the server has followed the journal to its last seq.
+  void await_followed() {
+    ASSERT_TRUE(eventually([&] { return server_->last_seq() == journal_->last_seq(); }))
+        << "followed " << server_->last_seq() << " of " << journal_->last_seq();
+  }
+
+  static std::optional<Reply> receive(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) == 0) return std::nullopt;
+    Reply reply;
+    if (!zmq::recv_multipart(socket, std::back_inserter(reply.messages))) return std::nullopt;
+    reply.text = reply.messages[0].to_string();
+    auto header = recovery::parse_reply_header(reply.text);
+    EXPECT_TRUE(header) << header.error();
+    reply.header = header.value_or(ReplyHeader{});
+    for (size_t i = 1; i < reply.messages.size(); ++i) {
+      reply.parts.emplace_back(reply.messages[i].data<uint8_t>(), reply.messages[i].size());
+    }
+    return reply;
+  }
+
+  Reply ask(std::string_view request, zmq::socket_t* socket = nullptr) {
+    zmq::socket_t& s = socket != nullptr ? *socket : dealer_;
+    s.send(zmq::buffer(request));
+    auto reply = receive(s, 5s);
+    EXPECT_TRUE(reply) << "no reply to '" << request << "' within 5 s";
+    return reply ? std::move(*reply) : Reply{};
+  }
+
+  // The state the journal's frames define, replayed independently of the server.
+  MarketState replayed() {
+    MarketState state;
+    auto scanned = scan_frames(*journal_, 1, kNoLimit, [&](const fb::Frame& frame) {
+      state.apply(frame);
+      return true;
+    });
+    EXPECT_TRUE(scanned) << scanned.error().problem;
+    return state;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Journal> journal_;
+  BatchScript script_;
+  zmq::context_t context_;
+  std::unique_ptr<RecoveryServer> server_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  zmq::socket_t dealer_;
+};
+
+TEST_F(RecoveryServerTest, StatusReportsWhatTheJournalHoldsAndTheRole) {
+  append_batches(3, 4);
+  start();
+  await_followed();
+  Reply status = ask("status");
+  ASSERT_EQ(status.header.kind, ReplyKind::kStatus) << status.text;
+  EXPECT_EQ(status.header.node, 3u);
+  EXPECT_EQ(status.header.epoch, 1u);
+  EXPECT_EQ(status.header.epoch_start, 1u);
+  EXPECT_EQ(status.header.last_seq, 13u);
+  EXPECT_FALSE(status.header.primary);
+  EXPECT_TRUE(status.parts.empty());
+
+  server_->primary_flag().store(true);
+  EXPECT_TRUE(ask("status").header.primary);
+  EXPECT_EQ(server_->counters().status_requests.load(), 2u);
+}
+
+TEST_F(RecoveryServerTest, FollowsCommitsAsTheyAreJournaled) {
+  start();
+  EXPECT_EQ(ask("status").header.last_seq, 0u);
+  append_batches(2, 4);
+  server_->wake();
+  await_followed();
+  EXPECT_EQ(ask("status").header.last_seq, 9u);
+  append_batches(1, 4);  // not woken: found by the next poll
+  await_followed();
+  EXPECT_EQ(server_->server_counters().journal_batches.load(), 3u);
+}
+
+TEST_F(RecoveryServerTest, RangeIsCappedAndResumedToTheEnd) {
+  RecoveryServiceConfig config;
+  config.max_frames = 10;
+  config.ring_slots = 3;  // the older half comes from LMDB
+  append_batches(12, 4);  // 1-5, then 4 per batch: 49
+  start(config);
+  await_followed();
+  std::vector<uint64_t> all;
+  uint64_t from = 1;
+  int replies = 0;
+  while (from <= 49 && replies < 100) {
+    Reply range = ask("range " + std::to_string(from) + " 49");
+    ASSERT_EQ(range.header.kind, ReplyKind::kRange) << range.text;
+    ASSERT_GE(range.header.served_to, from) << range.text;
+    const auto seqs = seqs_in(range.parts);
+    ASSERT_FALSE(seqs.empty());
+    EXPECT_LE(seqs.size(), 10u);
+    EXPECT_EQ(seqs.back(), range.header.served_to);
+    for (uint64_t seq : seqs) {
+      if (seq >= from) all.push_back(seq);
+    }
+    from = range.header.served_to + 1;
+    ++replies;
+  }
+  EXPECT_EQ(all, iota_seqs(1, 49));
+  EXPECT_GT(server_->counters().batches_from_journal.load(), 0u);
+  EXPECT_GT(server_->counters().ranges_capped.load(), 0u);
+}
+
+TEST_F(RecoveryServerTest, ALongPollIsAnsweredWhenTheFrameIsCommitted) {
+  append_batches(1, 4);
+  start();
+  await_followed();
+  dealer_.send(zmq::buffer(std::string_view("range 6 100 10000")));
+  EXPECT_FALSE(receive(dealer_, 50ms)) << "nothing to answer yet";
+  ASSERT_TRUE(eventually([&] { return server_->counters().parked.load() == 1; }));
+
+  append(script_.prices(3));  // 6-8
+  server_->wake();
+  auto range = receive(dealer_, 5s);
+  ASSERT_TRUE(range) << "the parked range was not answered";
+  EXPECT_EQ(range->header.kind, ReplyKind::kRange);
+  EXPECT_EQ(range->header.from, 6u);
+  EXPECT_EQ(range->header.served_to, 8u);
+  EXPECT_EQ(seqs_in(range->parts), iota_seqs(6, 8));
+}
+
+TEST_F(RecoveryServerTest, ALongPollThatRunsOutSaysNothingYet) {
+  start();
+  const auto asked = std::chrono::steady_clock::now();
+  Reply range = ask("range 1 10 100");
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, 100ms);
+  EXPECT_EQ(range.header.kind, ReplyKind::kRange);
+  EXPECT_EQ(range.header.served_to, 0u);
+  EXPECT_EQ(server_->counters().parked_expired.load(), 1u);
+}
+
+TEST_F(RecoveryServerTest, SnapshotHasTheDigestOfReplayingTheJournal) {
+  RecoveryServiceConfig config;
+  config.snapshot_markets_per_chunk = 1;
+  append_batches(6, 9);
+  append(script_.epoch_change(2));
+  append_batches(1, 3);
+  start(config);
+  await_followed();
+  Reply snapshot = ask("snapshot");
+  ASSERT_EQ(snapshot.header.kind, ReplyKind::kSnapshot) << snapshot.text;
+  EXPECT_EQ(snapshot.header.seq, journal_->last_seq());
+  EXPECT_EQ(snapshot.header.epoch, 2u);
+  ASSERT_EQ(snapshot.parts.size(), snapshot.header.chunks);
+  auto image = decode_snapshot(snapshot.parts);
+  ASSERT_TRUE(image) << image.error();
+  const MarketState state = replayed();
+  EXPECT_EQ(state_digest(image->state), state_digest(state));
+  EXPECT_EQ(snapshot.header.digest, state_digest(state));
+  EXPECT_EQ(image->seq, state.seq());
+  EXPECT_EQ(image->epoch_start, 56u);
+}
+
+TEST_F(RecoveryServerTest, AnAckIsRecordedForTheSequencerWithoutAReply) {
+  append_batches(2, 4);
+  start();
+  await_followed();
+  EXPECT_EQ(server_->acked_seq().load(), 0u);
+  dealer_.send(zmq::buffer(std::string_view("ack 7")));
+  ASSERT_TRUE(eventually([&] { return server_->acked_seq().load() == 7; }));
+  EXPECT_GT(server_->last_ack_ns().load(), 0u);
+  EXPECT_FALSE(receive(dealer_, 50ms)) << "an ack is never answered";
+  EXPECT_EQ(ask("status").header.kind, ReplyKind::kStatus) << "replies stay in step";
+}
+
+TEST_F(RecoveryServerTest, ARequesterOverItsRateIsToldToRetryWhileOthersAreServed) {
+  RecoveryServiceConfig config;
+  config.requests_per_s = 0.5;
+  config.request_burst = 2;
+  start(config);
+  EXPECT_EQ(ask("status").header.kind, ReplyKind::kStatus);
+  EXPECT_EQ(ask("status").header.kind, ReplyKind::kStatus);
+  Reply busy = ask("status");
+  ASSERT_EQ(busy.header.kind, ReplyKind::kBusy) << busy.text;
+  EXPECT_GT(busy.header.retry_ms, 0u);
+  zmq::socket_t other = connect();
+  EXPECT_EQ(ask("status", &other).header.kind, ReplyKind::kStatus) << "limits are per requester";
+  EXPECT_GE(server_->counters().busy.load(), 1u);
+}
+
+TEST_F(RecoveryServerTest, GarbageGetsAnErrorAndTheServerKeepsServing) {
+  append_batches(1, 2);
+  start();
+  await_followed();
+  Reply error = ask("give me everything");
+  EXPECT_EQ(error.header.kind, ReplyKind::kError);
+  EXPECT_EQ(error.header.reason, "bad-request");
+
+  dealer_.send(zmq::buffer(std::string_view("range 1 2")), zmq::send_flags::sndmore);
+  dealer_.send(zmq::buffer(std::string_view("extra")));
+  auto two_parts = receive(dealer_, 5s);
+  ASSERT_TRUE(two_parts);
+  EXPECT_EQ(two_parts->header.kind, ReplyKind::kError);
+  EXPECT_EQ(two_parts->header.reason, "bad-request");
+
+  const std::vector<uint8_t> binary = {0, 1, 2, 255, 254};
+  dealer_.send(zmq::buffer(binary));
+  auto binary_reply = receive(dealer_, 5s);
+  ASSERT_TRUE(binary_reply);
+  EXPECT_EQ(binary_reply->header.kind, ReplyKind::kError);
+
+  // A message over the size limit costs its sender the connection, nobody else anything.
+  zmq::socket_t flooder = connect();
+  flooder.send(zmq::buffer(std::string(100'000, 'x')));
+
+  Reply range = ask("range 1 3");
+  EXPECT_EQ(range.header.kind, ReplyKind::kRange);
+  EXPECT_EQ(seqs_in(range.parts), iota_seqs(1, 3));
+  EXPECT_EQ(server_->counters().bad_requests.load(), 3u);
+  EXPECT_EQ(server_->server_counters().malformed_messages.load(), 1u);
+}
+
+TEST_F(RecoveryServerTest, FollowsTheJournalAgainAfterFramesAreSetAside) {
+  append_batches(5, 4);  // 1-5, 6-9, 10-13, 14-17, 18-21
+  start();
+  await_followed();
+  EXPECT_EQ(ask("status").header.last_seq, 21u);
+
+  // Fencing: frames from 14 lost to epoch 2, which began at 14.
+  auto aside = journal_->set_aside_from(14, dir_.sub("aside.batches"));
+  ASSERT_TRUE(aside) << aside.error();
+  BatchScript winner;
+  for (int i = 0; i < 3; ++i) winner.prices(4);  // the shared history, 1-13
+  append(winner.epoch_change(2));                // 14
+  append(winner.prices(2));                      // 15-16
+  server_->wake();
+
+  ASSERT_TRUE(eventually([&] {
+    return server_->server_counters().journal_rewrites.load() >= 1 && server_->last_seq() == 16;
+  }));
+  Reply status = ask("status");
+  EXPECT_EQ(status.header.last_seq, 16u);
+  EXPECT_EQ(status.header.epoch, 2u);
+  EXPECT_EQ(status.header.epoch_start, 14u);
+  Reply snapshot = ask("snapshot");
+  EXPECT_EQ(snapshot.header.digest, state_digest(replayed()));
+  Reply range = ask("range 12 16");
+  EXPECT_EQ(seqs_in(range.parts), iota_seqs(10, 16));
+  EXPECT_EQ(server_->server_counters().journal_errors.load(), 0u);
+}
+
+TEST(RecoveryServer, ABindThatFailsThrows) {
+  TempDir dir;
+  JournalConfig config;
+  config.dir = dir.sub("journal");
+  auto journal = Journal::open(config);
+  ASSERT_TRUE(journal) << journal.error();
+  zmq::context_t context;
+  RecoveryServer first(context, "tcp://127.0.0.1:*", **journal, {});
+  EXPECT_THROW(RecoveryServer(context, first.endpoint(), **journal, {}), zmq::error_t);
+  EXPECT_THROW(RecoveryServer(context, "nonsense://x", **journal, {}), zmq::error_t);
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

@@ -1,0 +1,296 @@
+// Multi-process replication and takeover (DESIGN section 4), over loopback: odds-feedsim feeds a
+// primary and a secondary `odds-engine run`; a subscriber in the test (edge::Subscriber: both PUB
+// sockets, both recovery services) checks that it sees every seq once, in order, through
+//  - kill -9 of the primary (async): one epoch change, digest == the new primary's journal; then
+//    the old primary restarts, rejoins as secondary, and its journal converges;
+//  - kill -9 of the primary in sync replication: no frame the subscriber saw is lost;
+//  - a partition (SIGSTOP the primary until the secondary took over, then SIGCONT): the old
+//    primary fences itself and every digest agrees with the new primary's.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <zmq.hpp>
+
+#include <gtest/gtest.h>
+
+#include "edge/subscriber.h"
+#include "engine/replica.h"
+#include "schemas/market_state.h"
+#include "schemas/state_digest.h"
+#include "tests/integration/child_process.h"
+#include "tests/integration/loopback.h"
+
+namespace oddsbus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::bin_dir;
+using testing::ChildProcess;
+using testing::free_port;
+
+constexpr int kMarkets = 5;
+
+std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
+// The test's subscriber, on its own thread: delivered frames are checked for continuity and
+// folded into a state (installed from a snapshot at start).
+class TestSubscriber {
+ public:
+  TestSubscriber(std::vector<std::string> pubs, std::vector<std::string> recoveries) {
+    edge::SubscriberConfig config;
+    config.publisher_urls = std::move(pubs);
+    config.recovery_urls = std::move(recoveries);
+    config.arbiter.mode = edge::ResyncMode::kSnapshot;
+    config.arbiter.gap_timeout_ns = 50'000'000;
+    config.arbiter.request_timeout_ns = 500'000'000;
+    subscriber_ = std::make_unique<edge::Subscriber>(context_, config);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~TestSubscriber() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t last_seq() const { return last_seq_.load(); }
+  uint32_t epoch() const { return epoch_.load(); }
+
+  // After stop(): what the subscriber saw.
+  const MarketState& state() const { return state_; }
+  uint64_t start_seq = 0;      // the snapshot it started from
+  uint64_t out_of_order = 0;   // frames not at last + 1 (must stay 0)
+  uint64_t snapshots = 0;      // snapshots installed (1: the start)
+  uint64_t epoch_changes = 0;  // EpochChange frames delivered
+  uint64_t divergences = 0;
+
+ private:
+  void run() {
+    edge::ArbiterOutput out;
+    while (!stop_) {
+      out.clear();
+      subscriber_->poll(10, out);
+      if (auto image = subscriber_->take_snapshot()) {
+        ++snapshots;
+        if (snapshots == 1) start_seq = image->seq;
+        state_ = std::move(image->state);
+        last_seq_ = image->seq;
+        epoch_ = image->epoch;
+      }
+      for (const fb::Frame* frame : out.frames) {
+        if (frame->seq() != last_seq_ + 1) ++out_of_order;
+        if (frame->payload_type() == fb::Payload::EpochChange) ++epoch_changes;
+        state_.apply(*frame);
+        last_seq_ = frame->seq();
+        epoch_ = std::max(epoch_.load(), frame->epoch());
+      }
+      divergences = subscriber_->arbiter().counters().divergences;
+    }
+  }
+
+  zmq::context_t context_{1};
+  std::unique_ptr<edge::Subscriber> subscriber_;
+  MarketState state_;
+  std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint32_t> epoch_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class ReplicationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("replication_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    for (uint16_t& p : ports_) p = free_port();
+    auto [code, out] = testing::run_to_completion(
+        {bin_dir() + "/odds-feedsim", "--format", "oddsjson", "--markets", std::to_string(kMarkets),
+         "--write-mapping", (dir_ / "mapping.toml").string()},
+        (dir_ / "mapping.log").string());
+    ASSERT_EQ(code, 0) << out;
+    feed_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{bin_dir() + "/odds-feedsim", "--format", "oddsjson", "--listen",
+                                 url(ports_[0]), "--markets", std::to_string(kMarkets), "--rate",
+                                 "200", "--settle-after", "0", "--heartbeat-ms", "50", "--seed",
+                                 "3"},
+        (dir_ / "feedsim.log").string());
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  // Node 1: pub ports_[1], recovery ports_[2]; node 2: pub ports_[3], recovery ports_[4].
+  std::unique_ptr<ChildProcess> start_node(int node, bool secondary, const std::string& log,
+                                           const std::vector<std::string>& extra = {}) {
+    const uint16_t pub = ports_[node == 1 ? 1 : 3], rec = ports_[node == 1 ? 2 : 4];
+    const uint16_t peer_pub = ports_[node == 1 ? 3 : 1], peer_rec = ports_[node == 1 ? 4 : 2];
+    std::vector<std::string> argv{bin_dir() + "/odds-engine",
+                                  "run",
+                                  "--journal",
+                                  journal(node),
+                                  "--node",
+                                  std::to_string(node),
+                                  "--pub",
+                                  url(pub),
+                                  "--recovery",
+                                  url(rec),
+                                  "--peer-pub",
+                                  url(peer_pub),
+                                  "--peer-recovery",
+                                  url(peer_rec),
+                                  "--role",
+                                  secondary ? "secondary" : "primary",
+                                  "--feed",
+                                  "oj=oddsjson@" + url(ports_[0]),
+                                  "--mapping",
+                                  (dir_ / "mapping.toml").string(),
+                                  "--failover-after-ms",
+                                  "800",
+                                  "--heartbeat-ms",
+                                  "20"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<ChildProcess>(argv, (dir_ / log).string());
+  }
+  std::string journal(int node) const { return (dir_ / ("node" + std::to_string(node))).string(); }
+  std::unique_ptr<TestSubscriber> subscribe() {
+    return std::make_unique<TestSubscriber>(
+        std::vector<std::string>{url(ports_[1]), url(ports_[3])},
+        std::vector<std::string>{url(ports_[2]), url(ports_[4])});
+  }
+
+  // The node's status from its recovery service.
+  std::optional<recovery::ReplyHeader> status(int node) {
+    zmq::context_t context(1);
+    auto reply = engine::probe_status(context, url(ports_[node == 1 ? 2 : 4]), 500);
+    if (!reply) return std::nullopt;
+    return *reply;
+  }
+
+  std::string replay(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{bin_dir() + "/odds-replay"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto [code, out] = testing::run_to_completion(argv, (dir_ / "replay.log").string());
+    return std::to_string(code) + " " + out;
+  }
+  std::string digest_line(uint64_t seq, const MarketState& state) {
+    return "0 {\"seq\": " + std::to_string(seq) + ", \"digest\": \"" +
+           digest_hex(state_digest(state)) + "\"}\n";
+  }
+
+  template <typename F>
+  static bool wait_until(F&& done, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+
+  std::filesystem::path dir_;
+  uint16_t ports_[5] = {};
+  std::unique_ptr<ChildProcess> feed_;
+};
+
+TEST_F(ReplicationTest, KillPrimaryThenRestartItAsSecondary) {
+  auto primary = start_node(1, false, "node1.log");
+  auto secondary = start_node(2, true, "node2.log");
+  auto sub = subscribe();
+  ASSERT_TRUE(wait_until([&] { return sub->last_seq() > 200; }, 20s))
+      << primary->log() << secondary->log();
+  primary->signal(SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return sub->epoch() == 2; }, 10s)) << secondary->log();
+  const uint64_t at_takeover = sub->last_seq();
+  ASSERT_TRUE(wait_until([&] { return sub->last_seq() > at_takeover + 100; }, 10s));
+  sub->stop();
+  EXPECT_EQ(sub->out_of_order, 0u);
+  EXPECT_EQ(sub->snapshots, 1u) << "one snapshot at start, none for the takeover";
+  EXPECT_EQ(sub->epoch_changes, 1u);
+  EXPECT_EQ(sub->divergences, 0u);
+  const uint64_t seen = sub->last_seq();
+  EXPECT_EQ(replay({"digest", "--journal", journal(2), "--at-seq", std::to_string(seen)}),
+            digest_line(seen, sub->state()));
+
+  // The old primary comes back: its peer is primary, so it joins as secondary and converges.
+  auto restarted = start_node(1, false, "node1b.log");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s1 = status(1);
+        auto s2 = status(2);
+        return s1 && s2 && !s1->primary && s2->primary && s1->epoch == 2 &&
+               s1->last_seq >= seen + 50;
+      },
+      15s))
+      << restarted->log();
+  restarted->signal(SIGTERM);
+  ASSERT_EQ(restarted->wait_for(10s), 0) << restarted->log();
+  EXPECT_EQ(replay({"verify", "--journal", journal(1)}).substr(0, 2), "0 ");
+  const std::string d1 = replay({"digest", "--journal", journal(1)});
+  const uint64_t seq1 = std::stoull(d1.substr(d1.find(':') + 1));
+  EXPECT_EQ(d1, replay({"digest", "--journal", journal(2), "--at-seq", std::to_string(seq1)}));
+}
+
+TEST_F(ReplicationTest, SyncReplicationLosesNoFrameASubscriberSaw) {
+  auto primary = start_node(1, false, "node1.log", {"--replication", "sync"});
+  auto secondary = start_node(2, true, "node2.log", {"--replication", "sync"});
+  auto sub = subscribe();
+  ASSERT_TRUE(wait_until([&] { return sub->last_seq() > 200; }, 20s))
+      << primary->log() << secondary->log();
+  primary->signal(SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return sub->epoch() == 2; }, 10s)) << secondary->log();
+  const uint64_t at_takeover = sub->last_seq();
+  ASSERT_TRUE(wait_until([&] { return sub->last_seq() > at_takeover + 50; }, 10s));
+  sub->stop();
+  EXPECT_EQ(sub->out_of_order, 0u);
+  EXPECT_EQ(sub->snapshots, 1u);
+  EXPECT_EQ(sub->divergences, 0u) << "a frame the subscriber saw was lost by the takeover";
+  EXPECT_EQ(sub->epoch_changes, 1u);
+  const uint64_t seen = sub->last_seq();
+  EXPECT_EQ(replay({"digest", "--journal", journal(2), "--at-seq", std::to_string(seen)}),
+            digest_line(seen, sub->state()));
+  EXPECT_EQ(primary->log().find("SYNC REPLICATION SUSPENDED"), std::string::npos) << primary->log();
+}
+
+TEST_F(ReplicationTest, PartitionedPrimaryFencesItselfOnResume) {
+  auto primary = start_node(1, false, "node1.log");
+  auto secondary = start_node(2, true, "node2.log");
+  auto sub = subscribe();
+  ASSERT_TRUE(wait_until([&] { return sub->last_seq() > 200; }, 20s))
+      << primary->log() << secondary->log();
+  primary->signal(SIGSTOP);
+  ASSERT_TRUE(wait_until([&] { return sub->epoch() == 2; }, 10s)) << secondary->log();
+  primary->signal(SIGCONT);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s1 = status(1);
+        return s1 && !s1->primary && s1->epoch == 2;
+      },
+      10s))
+      << primary->log();
+  const uint64_t resumed_at = sub->last_seq();
+  ASSERT_TRUE(wait_until([&] { return sub->last_seq() > resumed_at + 100; }, 10s));
+  sub->stop();
+  EXPECT_EQ(sub->out_of_order, 0u);
+  const uint64_t seen = sub->last_seq();
+  EXPECT_EQ(replay({"digest", "--journal", journal(2), "--at-seq", std::to_string(seen)}),
+            digest_line(seen, sub->state()));
+  EXPECT_NE(primary->log().find("FENCED"), std::string::npos) << primary->log();
+  // The fenced node's journal converges on the new primary's history.
+  primary->signal(SIGTERM);
+  ASSERT_EQ(primary->wait_for(10s), 0) << primary->log();
+  EXPECT_EQ(replay({"verify", "--journal", journal(1)}).substr(0, 2), "0 ");
+  const std::string d1 = replay({"digest", "--journal", journal(1)});
+  const uint64_t seq1 = std::stoull(d1.substr(d1.find(':') + 1));
+  EXPECT_EQ(d1, replay({"digest", "--journal", journal(2), "--at-seq", std::to_string(seq1)}));
+}
+
+}  // namespace
+}  // namespace oddsbus

@@ -1,13 +1,15 @@
 // odds-bench: the benchmarks of DESIGN section 8. `pipeline` (the default) prints frames per second
 // of the full path against raw ZeroMQ and raw LMDB, `feeds` parsed messages per second of each
-// format adapter against its bare parser library, `all` both; each measured in one run on this
-// machine.
+// format adapter against its bare parser library, `failover` the multi-process kill -9 takeover
+// (frames lost and duplicated, ms to the new epoch, async vs sync throughput), `all` every suite;
+// each measured in one run on this machine.
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "tools/bench/failover_suite.h"
 #include "tools/bench/feeds_suite.h"
 #include "tools/bench/pipeline_suite.h"
 
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
 
   oddsbus::bench::SuiteOptions options;
   oddsbus::bench::FeedsOptions feeds_options;
+  oddsbus::bench::FailoverOptions failover_options;
   std::string capture = ODDSBUS_SHARED_DATA_DIR "/betfair/1.200806927";
   options.dir = std::filesystem::temp_directory_path();
   std::string dir = options.dir.string();
@@ -37,7 +40,8 @@ int main(int argc, char** argv) {
                      ->capture_default_str();
   app.add_flag(
       "--quick", quick,
-      "smoke run: 20000 frames or messages, 1 round (unless --frames/--messages/--repeat)");
+      "smoke run: 20000 frames or messages, 1 round (unless --frames/--messages/--repeat); "
+      "failover: shorter windows");
   auto* messages =
       app.add_option("--messages,-m", feeds_options.messages, "feeds: messages per format")
           ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 28))
@@ -65,7 +69,31 @@ int main(int argc, char** argv) {
       "and a real Betfair capture) vs the bare simdjson or pugixml parse of the same bytes: a "
       "table of medians (--repeat, default 5), ratios vs target, and a JSON line. Exit 1 if a "
       "corpus message was rejected; a missed target does not fail the run.");
-  auto* all = app.add_subcommand("all", "pipeline, then feeds.");
+  auto* failover = app.add_subcommand(
+      "failover",
+      "kill -9 of the primary `odds-engine run` under odds-feedsim load, with a secondary taking "
+      "over, async then sync replication side by side per round (--repeat, default 3): a table of "
+      "median frames/s delivered to a subscriber, the sync/async ratio, median ms from the kill to "
+      "the subscriber's first frame of the new epoch, frames lost and duplicated, and a JSON line. "
+      "Needs odds-engine and odds-feedsim beside odds-bench. Exit 1 if any frame was lost or "
+      "duplicated.");
+  failover
+      ->add_option("--feed-rate", failover_options.rate,
+                   "odds-feedsim updates per second, all markets together")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  failover
+      ->add_option("--failover-after-ms", failover_options.failover_after_ms,
+                   "the secondary's --failover-after-ms")
+      ->check(CLI::Range(50u, 60'000u))
+      ->capture_default_str();
+  failover
+      ->add_option("--alone-after-ms", failover_options.alone_after_ms,
+                   "the engines' --alone-after-ms (sync: the new primary, with no secondary, "
+                   "publishes alone after this long)")
+      ->check(CLI::Range(10u, 60'000u))
+      ->capture_default_str();
+  auto* all = app.add_subcommand("all", "pipeline, then feeds, then failover.");
 
   try {
     app.parse(argc, argv);
@@ -83,11 +111,24 @@ int main(int argc, char** argv) {
     if (repeat->count() == 0) feeds_options.repeat = 1;
   }
   feeds_options.capture = std::filesystem::path(capture).lexically_normal();
+  failover_options.dir = options.dir;
+  if (repeat->count() != 0) failover_options.repeat = options.repeat;
+  if (quick) {
+    if (repeat->count() == 0) failover_options.repeat = 1;
+    failover_options.warmup_ms = 500;
+    failover_options.window_ms = 1000;
+    failover_options.after_ms = 1000;
+  }
   if (feeds->parsed()) return oddsbus::bench::run_feeds_suite(feeds_options);
+  if (failover->parsed()) return oddsbus::bench::run_failover_suite(failover_options);
   if (all->parsed()) {
     const int pipeline_status = oddsbus::bench::run_pipeline_suite(options);
     const int feeds_status = oddsbus::bench::run_feeds_suite(feeds_options);
-    return pipeline_status != 0 ? pipeline_status : feeds_status;
+    const int failover_status = oddsbus::bench::run_failover_suite(failover_options);
+    for (const int status : {pipeline_status, feeds_status, failover_status}) {
+      if (status != 0) return status;
+    }
+    return 0;
   }
   return oddsbus::bench::run_pipeline_suite(options);
 }

@@ -74,6 +74,7 @@ std::expected<void, std::string> NodeRoles::take_over(uint64_t now_ns) {
   const uint64_t seq = deps_.sequencer.change_epoch(epoch, now_ns, batch);
   if (auto ok = deps_.journal.append(seq, seq, batch.bytes()); !ok) return ok;
   deps_.publisher.publish(batch.bytes());
+  deps_.gate.start_alone();
   role_.store(NodeRole::kPrimary, std::memory_order_release);
   if (deps_.primary_flag != nullptr) deps_.primary_flag->store(true);
   if (deps_.desk != nullptr) deps_.desk->set_primary();

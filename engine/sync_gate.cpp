@@ -51,6 +51,16 @@ void SyncGate::discard_held() {
   held_bytes_ = 0;
 }
 
+void SyncGate::start_alone() {
+  if (!config_.sync || counters_.alone.load(std::memory_order_relaxed)) return;
+  counters_.alone.store(true, std::memory_order_relaxed);
+  counters_.alone_episodes.fetch_add(1, std::memory_order_relaxed);
+  log(LogLevel::kError,
+      "SYNC REPLICATION SUSPENDED: took over from a silent primary, so no secondary acknowledges "
+      "yet; publishing WITHOUT replication until one catches up");
+  release_through(UINT64_MAX);
+}
+
 void SyncGate::poll(uint64_t now_ns) {
   now_ns_ = now_ns;
   if (!config_.sync) return;

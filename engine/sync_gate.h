@@ -50,6 +50,10 @@ class SyncGate final : public BatchSink {
   // subscriber saw them; the new primary's history decides what they become).
   void discard_held();
 
+  // Takeover: the peer that would acknowledge is the primary that just died, so publishing starts
+  // alone (logged, counted) and waits for acks again once a secondary's acks catch up.
+  void start_alone();
+
   const SyncGateCounters& counters() const { return counters_; }
 
  private:

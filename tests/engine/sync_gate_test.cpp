@@ -103,6 +103,22 @@ TEST(SyncGate, BatchesHeldBeforeTheFirstPollWaitTheirFullTime) {
   EXPECT_FALSE(gate.counters().alone.load());
 }
 
+TEST(SyncGate, ATakeoverStartsAloneAndReturnsToSyncWhenAcksCatchUp) {
+  RecordingSink sink;
+  std::atomic<uint64_t> acked{0};
+  SyncGateConfig config;
+  config.sync = true;
+  SyncGate gate(sink, acked, config);
+  gate.start_alone();
+  gate.publish(batch_bytes(10, 2));
+  EXPECT_EQ(sink.last_seqs, (std::vector<uint64_t>{11}));  // at once: nobody could ack it
+  acked = 11;
+  gate.poll(1 * kMs);
+  EXPECT_FALSE(gate.counters().alone.load());
+  gate.publish(batch_bytes(12, 1));
+  EXPECT_EQ(sink.last_seqs.size(), 1u);  // waits for the new secondary again
+}
+
 TEST(SyncGate, HeldBytesBoundMeansCarryingOnAlone) {
   RecordingSink sink;
   std::atomic<uint64_t> acked{0};

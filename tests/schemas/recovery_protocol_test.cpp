@@ -242,9 +242,8 @@ TEST(RecoveryProtocol, AnErrorDetailKeepsItsSpacesAndManyWords) {
   EXPECT_EQ(back.detail, "unknown request 'a b c d e f g h i j' (want status)");
 }
 
-// Known bug (reported to the lead): the detail is located with text.find(REASON), which finds a
-// REASON that also occurs inside the word "error" (e.g. "r", "or", "err") at the wrong place.
-// Enable once parse_reply_header takes the detail from after the second word itself.
+// Regression: the detail was once located with text.find(REASON), which finds a REASON that also
+// occurs inside the word "error" (e.g. "r", "or", "err") at the wrong place.
 TEST(RecoveryProtocol, AnErrorReasonFoundInsideTheWordErrorKeepsItsDetail) {
   const ReplyHeader back = parsed_reply("error r something broke");
   EXPECT_EQ(back.reason, "r");

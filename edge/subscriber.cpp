@@ -61,6 +61,13 @@ size_t Subscriber::poll(int timeout_ms, ArbiterOutput& out) {
   return counters_.batches + counters_.replies - handled_before;
 }
 
+std::vector<int> Subscriber::file_descriptors() const {
+  std::vector<int> fds;
+  for (const auto& socket : lines_) fds.push_back(socket.get(zmq::sockopt::fd));
+  for (const auto& socket : services_) fds.push_back(socket.get(zmq::sockopt::fd));
+  return fds;
+}
+
 std::optional<SnapshotImage> Subscriber::take_snapshot() {
   std::optional<SnapshotImage> image = std::move(snapshot_);
   snapshot_.reset();

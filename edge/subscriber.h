@@ -59,6 +59,10 @@ class Subscriber {
   // The snapshot loaded by the last poll() that loaded one, once; nullopt otherwise.
   std::optional<SnapshotImage> take_snapshot();
 
+  // The ZMQ_FD of every socket, for an event loop that waits on them (edge-triggered: readable
+  // means "call poll()"; call poll(0) until it handles nothing before waiting again).
+  std::vector<int> file_descriptors() const;
+
   // The arbiter, e.g. to reset() it at a known position before the first poll().
   Arbiter& arbiter() { return arbiter_; }
   const Arbiter& arbiter() const { return arbiter_; }

@@ -39,7 +39,8 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void append_market_json(std::string& out, const MarketRecord& market) {
+void append_market_json(std::string& out, const MarketRecord& market,
+                        std::string_view extra_fields) {
   append_printf(out, "{\"market\": %" PRIu64 ", \"event\": %" PRIu64 ", \"name\": ", market.id,
                 market.event);
   append_json_string(out, market.name);
@@ -55,7 +56,12 @@ void append_market_json(std::string& out, const MarketRecord& market) {
     append_json_string(out, s.odds);
     out += "}";
   }
-  out += "]}";
+  out += "]";
+  if (!extra_fields.empty()) {
+    out += ", ";
+    out += extra_fields;
+  }
+  out += "}";
 }
 
 void append_state_json(std::string& out, const MarketState& state,

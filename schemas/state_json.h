@@ -14,8 +14,10 @@ namespace oddsbus {
 // Appends `s` as a JSON string literal (quoted, escaped).
 void append_json_string(std::string& out, std::string_view s);
 
-// One market as {"market": ID, "event": ID, "name": S, "status": S, "selections": [...]}.
-void append_market_json(std::string& out, const MarketRecord& market);
+// One market as {"market": ID, "event": ID, "name": S, "status": S, "market_seq": N,
+// "selections": [...]}, with `extra_fields` (e.g. `"stale": true`) appended inside the object.
+void append_market_json(std::string& out, const MarketRecord& market,
+                        std::string_view extra_fields = {});
 
 // {"seq": N, "markets": [...]} with every market, or only `only_market` when given.
 void append_state_json(std::string& out, const MarketState& state,

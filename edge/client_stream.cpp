@@ -1,0 +1,295 @@
+#include "edge/client_stream.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace oddsbus::edge {
+
+namespace {
+
+void merge_sorted(std::vector<uint64_t>& into, const std::vector<uint64_t>& more) {
+  std::vector<uint64_t> merged;
+  merged.reserve(into.size() + more.size());
+  std::set_union(into.begin(), into.end(), more.begin(), more.end(), std::back_inserter(merged));
+  into = std::move(merged);
+}
+
+void remove_sorted(std::vector<uint64_t>& from, const std::vector<uint64_t>& gone) {
+  std::vector<uint64_t> kept;
+  std::set_difference(from.begin(), from.end(), gone.begin(), gone.end(), std::back_inserter(kept));
+  from = std::move(kept);
+}
+
+bool contains(const std::vector<uint64_t>& sorted, uint64_t id) {
+  return std::binary_search(sorted.begin(), sorted.end(), id);
+}
+
+}  // namespace
+
+ClientStream::ClientStream(const ClientStreamConfig& config, StreamTotals& totals, uint64_t now_ns)
+    : config_(config), totals_(totals), last_queued_ns_(now_ns), last_tick_ns_(now_ns) {}
+
+void ClientStream::on_text(std::string_view text, ClientRequestParser& parser,
+                           const StreamContext& ctx) {
+  if (verdict_) return;
+  auto request = parser.parse(text);
+  if (!request) {
+    refuse(request.error(), ctx);
+    return;
+  }
+  switch (request->op) {
+    case ClientRequest::Op::kPing: {
+      std::string pong;
+      append_pong_message(pong, ctx.cache.seq());
+      queue_control(std::move(pong), ctx);
+      break;
+    }
+    case ClientRequest::Op::kSubscribe:
+      subscribe(*request, ctx);
+      break;
+    case ClientRequest::Op::kUnsubscribe:
+      unsubscribe(*request);
+      break;
+  }
+}
+
+void ClientStream::subscribe(const ClientRequest& request, const StreamContext& ctx) {
+  if (!request.all && !all_ &&
+      markets_.size() + events_.size() + request.markets.size() + request.events.size() >
+          config_.max_subscribed_ids) {
+    refuse("subscription would name more than " + std::to_string(config_.max_subscribed_ids) +
+               " markets and events",
+           ctx);
+    return;
+  }
+  if (request.all) {
+    all_ = true;
+    markets_.clear();
+    events_.clear();
+  } else if (!all_) {
+    merge_sorted(markets_, request.markets);
+    merge_sorted(events_, request.events);
+  }
+  subscribed_ = true;
+  if (!ctx.cache.positioned()) {
+    image_wanted_ = "subscribe";  // sent by on_resync once the edge has a state
+    return;
+  }
+  if (request.resume_from && ctx.cache.can_resume_after(*request.resume_from)) {
+    ++totals_.resumes;
+    drop_pending_deltas_and_images();
+    for (auto it = ctx.cache.changes_after(*request.resume_from); it != ctx.cache.changes_end();
+         ++it) {
+      offer_delta(*it, ctx);
+    }
+    return;
+  }
+  if (request.resume_from) ++totals_.resume_misses;
+  queue_image(request.resume_from ? "resume-unavailable" : "subscribe", ctx);
+}
+
+void ClientStream::unsubscribe(const ClientRequest& request) {
+  if (request.all) {
+    all_ = false;
+    markets_.clear();
+    events_.clear();
+  } else {
+    remove_sorted(markets_, request.markets);
+    remove_sorted(events_, request.events);
+  }
+  subscribed_ = all_ || !markets_.empty() || !events_.empty();
+  if (!subscribed_) image_wanted_.reset();
+}
+
+bool ClientStream::matches(const MarketChange& market) const {
+  return all_ || contains(markets_, market.market) || contains(events_, market.event);
+}
+
+void ClientStream::on_change(const std::shared_ptr<const FrameChange>& change,
+                             const StreamContext& ctx) {
+  if (verdict_ || !subscribed_ || image_wanted_) return;
+  offer_delta(change, ctx);
+}
+
+void ClientStream::offer_delta(const std::shared_ptr<const FrameChange>& change,
+                               const StreamContext& ctx) {
+  std::vector<const std::string*> entries;
+  for (const MarketChange& market : change->markets) {
+    if (matches(market)) entries.push_back(&market.json);
+  }
+  if (entries.empty()) return;
+  if (conflating_) {
+    for (const MarketChange& market : change->markets) {
+      if (matches(market)) dirty_.insert(market.market);
+    }
+    return;
+  }
+  std::shared_ptr<const std::string> text = change->all_delta;
+  if (entries.size() != change->markets.size()) {
+    auto filtered = std::make_shared<std::string>();
+    append_delta_message(*filtered, change->seq, false, entries);
+    text = std::move(filtered);
+  }
+  const size_t waiting = queue_.size() - (in_flight_ ? 1 : 0);
+  if (waiting > 0 && queued_bytes_ + text->size() > config_.max_queue_bytes) {
+    start_conflating(change);
+    return;
+  }
+  enqueue(Queued{std::move(text), Kind::kDelta, change}, ctx.now_ns);
+}
+
+void ClientStream::start_conflating(const std::shared_ptr<const FrameChange>& change) {
+  conflating_ = true;
+  ++totals_.conflations;
+  auto first_waiting = queue_.begin() + (in_flight_ ? 1 : 0);
+  for (auto it = first_waiting; it != queue_.end();) {
+    if (it->kind != Kind::kDelta) {
+      ++it;
+      continue;
+    }
+    for (const MarketChange& market : it->change->markets) {
+      if (matches(market)) dirty_.insert(market.market);
+    }
+    queued_bytes_ -= it->text->size();
+    it = queue_.erase(it);
+  }
+  for (const MarketChange& market : change->markets) {
+    if (matches(market)) dirty_.insert(market.market);
+  }
+}
+
+void ClientStream::flush_conflated(const StreamContext& ctx) {
+  if (!conflating_ || !queue_.empty()) return;
+  conflating_ = false;
+  std::vector<std::string> rendered;
+  rendered.reserve(dirty_.size());
+  for (const uint64_t id : dirty_) {
+    if (const MarketRecord* market = ctx.cache.state().find(id)) {
+      append_served_market(rendered.emplace_back(), *market, ctx.fresh);
+    }
+  }
+  dirty_.clear();
+  if (rendered.empty()) return;
+  std::vector<const std::string*> entries;
+  entries.reserve(rendered.size());
+  for (const std::string& entry : rendered) entries.push_back(&entry);
+  auto text = std::make_shared<std::string>();
+  append_delta_message(*text, ctx.cache.seq(), true, entries);
+  ++totals_.conflated_deltas;
+  // It stands for every change up to the current seq, so a later conflation keeps it.
+  enqueue(Queued{std::move(text), Kind::kConflatedDelta, nullptr}, ctx.now_ns);
+}
+
+void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx) {
+  drop_pending_deltas_and_images();
+  std::vector<const MarketRecord*> markets;
+  for (const auto& [id, market] : ctx.cache.state().markets()) {
+    if (all_ || contains(markets_, id) || contains(events_, market.event)) {
+      markets.push_back(&market);
+    }
+  }
+  auto text = std::make_shared<std::string>();
+  append_image_message(*text, ctx.cache.seq(), reason, markets, ctx.fresh);
+  enqueue(Queued{std::move(text), Kind::kImage, nullptr}, ctx.now_ns);
+}
+
+void ClientStream::drop_pending_deltas_and_images() {
+  conflating_ = false;
+  dirty_.clear();
+  auto first_waiting = queue_.begin() + (in_flight_ ? 1 : 0);
+  for (auto it = first_waiting; it != queue_.end();) {
+    if (it->kind != Kind::kControl) {
+      queued_bytes_ -= it->text->size();
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ClientStream::on_resync(const StreamContext& ctx) {
+  if (verdict_ || !subscribed_) return;
+  std::string reason = image_wanted_.value_or("resync");
+  image_wanted_.reset();
+  queue_image(reason, ctx);
+}
+
+void ClientStream::on_stale(bool stale, const StreamContext& ctx) {
+  if (verdict_) return;
+  std::string text;
+  append_stale_message(text, stale);
+  queue_control(std::move(text), ctx);
+}
+
+void ClientStream::on_tick(const StreamContext& ctx) {
+  if (verdict_) return;
+  if (ctx.now_ns - last_tick_ns_ > config_.pause_threshold_ns) {
+    // The edge itself did not run (stopped, swapped out): the client is not to blame for it.
+    write_started_ns_ += ctx.now_ns - last_tick_ns_;
+  }
+  last_tick_ns_ = ctx.now_ns;
+  if (in_flight_ && ctx.now_ns - write_started_ns_ > config_.write_stall_timeout_ns) {
+    close("too slow: a write did not complete in " +
+          std::to_string(config_.write_stall_timeout_ns / 1'000'000) + " ms");
+    return;
+  }
+  flush_conflated(ctx);
+  if (queue_.empty() && !conflating_ &&
+      ctx.now_ns - last_queued_ns_ >= config_.heartbeat_interval_ns) {
+    std::string text;
+    append_heartbeat_message(text, ctx.cache.seq());
+    ++totals_.heartbeats_sent;
+    enqueue(Queued{std::make_shared<const std::string>(std::move(text)), Kind::kControl, nullptr},
+            ctx.now_ns);
+  }
+}
+
+std::shared_ptr<const std::string> ClientStream::start_write(uint64_t now_ns) {
+  if (in_flight_ || queue_.empty() || verdict_) return nullptr;
+  in_flight_ = true;
+  write_started_ns_ = now_ns;
+  return queue_.front().text;
+}
+
+void ClientStream::on_written(const StreamContext& ctx) {
+  if (!in_flight_) return;
+  in_flight_ = false;
+  const Queued& done = queue_.front();
+  ++totals_.messages_sent;
+  totals_.bytes_sent += done.text->size();
+  if (done.kind == Kind::kDelta || done.kind == Kind::kConflatedDelta) ++totals_.deltas_sent;
+  if (done.kind == Kind::kImage) ++totals_.images_sent;
+  queued_bytes_ -= done.text->size();
+  queue_.pop_front();
+  flush_conflated(ctx);
+}
+
+void ClientStream::queue_control(std::string text, const StreamContext& ctx) {
+  enqueue(Queued{std::make_shared<const std::string>(std::move(text)), Kind::kControl, nullptr},
+          ctx.now_ns);
+  if (queued_bytes_ > 2 * config_.max_queue_bytes) {
+    close("not reading: more than " + std::to_string(2 * config_.max_queue_bytes) +
+          " bytes of replies queued");
+  }
+}
+
+void ClientStream::enqueue(Queued queued, uint64_t now_ns) {
+  queued_bytes_ += queued.text->size();
+  queue_.push_back(std::move(queued));
+  last_queued_ns_ = now_ns;
+}
+
+void ClientStream::refuse(std::string_view error, const StreamContext& ctx) {
+  ++totals_.bad_requests;
+  std::string text;
+  append_error_message(text, error);
+  queue_control(std::move(text), ctx);
+}
+
+void ClientStream::close(std::string reason) {
+  if (verdict_) return;
+  ++totals_.slow_drops;
+  verdict_ = CloseVerdict{1008, std::move(reason)};
+}
+
+}  // namespace oddsbus::edge

@@ -1,0 +1,146 @@
+// One WebSocket client of the edge's stream (DESIGN sections 5 and 10), sans-I/O: what it
+// subscribed to, the messages queued for it, and conflation when it falls behind.
+//
+// The transport (edge/ws_session) hands it what the client sent and asks it for the next message
+// to write, one write at a time; the edge hands it every change it applies and a tick. It never
+// blocks and never touches a socket; `now_ns` (steady clock) is its only clock.
+//
+// Invariants:
+//  - Deltas are queued in seq order; an image supersedes every delta queued before it.
+//  - Bounded: deltas are queued only while the queue holds at most max_queue_bytes. Past that the
+//    stream conflates: queued deltas not yet being written are dropped, the markets they and
+//    later changes touched are remembered, and once the queue has drained one delta flagged
+//    "conflated" gives those markets' current values at the current seq. Memory per client is
+//    thus about max_queue_bytes + one image + the set of markets touched meanwhile.
+//  - A client that does not read at all (one write stuck for write_stall_timeout), or that sends
+//    requests faster than it reads the answers, gets a close verdict (1008 and a reason); the
+//    transport closes the connection. One slow client never holds up any other.
+//  - A client subscribed to "all" sees strictly increasing delta seqs; folding the image and the
+//    deltas in order gives the edge's state of its markets.
+//
+// Not thread-safe: owned by the edge's serving thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/client_request.h"
+#include "edge/frame_change.h"
+#include "edge/market_cache.h"
+#include "edge/stream_messages.h"
+
+namespace oddsbus::edge {
+
+struct ClientStreamConfig {
+  size_t max_queue_bytes = size_t{1} << 20;        // past it, deltas are conflated
+  uint64_t heartbeat_interval_ns = 1'000'000'000;  // a heartbeat after this long without a message
+  uint64_t write_stall_timeout_ns = 10'000'000'000;  // one write stuck this long: disconnect
+  uint64_t pause_threshold_ns = 1'000'000'000;  // ticks further apart: the edge itself was paused
+  size_t max_subscribed_ids = 10000;            // market and event ids one client may name
+};
+
+// Totals over every client, kept by the edge (the streams add to them).
+struct StreamTotals {
+  uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t deltas_sent = 0;
+  uint64_t images_sent = 0;
+  uint64_t conflations = 0;       // times a client fell behind and its deltas were conflated
+  uint64_t conflated_deltas = 0;  // conflated deltas sent
+  uint64_t heartbeats_sent = 0;
+  uint64_t bad_requests = 0;   // client messages refused (answered with an error message)
+  uint64_t resumes = 0;        // subscribes with resume_from that were honoured
+  uint64_t resume_misses = 0;  // ... that got an image instead
+  uint64_t slow_drops = 0;     // clients disconnected for not keeping up
+};
+
+struct CloseVerdict {
+  uint16_t code = 1008;  // WebSocket close code
+  std::string reason;
+};
+
+// What the stream needs to know about the edge at a call.
+struct StreamContext {
+  const MarketCache& cache;
+  Freshness fresh;      // staleness and the wall clock, for served markets
+  uint64_t now_ns = 0;  // steady clock
+};
+
+class ClientStream {
+ public:
+  ClientStream(const ClientStreamConfig& config, StreamTotals& totals, uint64_t now_ns);
+
+  // A text message from the client: subscribe, unsubscribe or ping; anything else is answered
+  // with an error message and counted.
+  void on_text(std::string_view text, ClientRequestParser& parser, const StreamContext& ctx);
+  // The edge applied a frame that changed `change->markets` (called in seq order).
+  void on_change(const std::shared_ptr<const FrameChange>& change, const StreamContext& ctx);
+  // The edge replaced its state from a snapshot: a subscribed client gets a new image.
+  void on_resync(const StreamContext& ctx);
+  // The edge lost (true) or regained (false) its publishers.
+  void on_stale(bool stale, const StreamContext& ctx);
+  // Heartbeats, the stalled-write check, a pending conflated delta.
+  void on_tick(const StreamContext& ctx);
+
+  // The next message to write, marked in flight; nullptr when one is in flight or none waits.
+  std::shared_ptr<const std::string> start_write(uint64_t now_ns);
+  // The in-flight message was written.
+  void on_written(const StreamContext& ctx);
+
+  // Set once the client must be disconnected; the stream then queues nothing more.
+  const std::optional<CloseVerdict>& close_verdict() const { return verdict_; }
+  bool subscribed() const { return subscribed_; }
+  bool conflating() const { return conflating_; }
+  size_t queued_bytes() const { return queued_bytes_; }
+  size_t queued_messages() const { return queue_.size(); }
+
+ private:
+  enum class Kind : uint8_t { kDelta, kConflatedDelta, kImage, kControl };
+  struct Queued {
+    std::shared_ptr<const std::string> text;
+    Kind kind = Kind::kControl;
+    std::shared_ptr<const FrameChange> change;  // for kDelta: dropped and conflated if behind
+  };
+
+  void subscribe(const ClientRequest& request, const StreamContext& ctx);
+  void unsubscribe(const ClientRequest& request);
+  bool matches(const MarketChange& market) const;
+  void offer_delta(const std::shared_ptr<const FrameChange>& change, const StreamContext& ctx);
+  void start_conflating(const std::shared_ptr<const FrameChange>& change);
+  void flush_conflated(const StreamContext& ctx);
+  void queue_image(std::string_view reason, const StreamContext& ctx);
+  void drop_pending_deltas_and_images();
+  void queue_control(std::string text, const StreamContext& ctx);
+  void enqueue(Queued queued, uint64_t now_ns);
+  void refuse(std::string_view error, const StreamContext& ctx);
+  void close(std::string reason);
+
+  ClientStreamConfig config_;
+  StreamTotals& totals_;
+
+  bool subscribed_ = false;
+  bool all_ = false;
+  std::vector<uint64_t> markets_;            // ascending
+  std::vector<uint64_t> events_;             // ascending
+  std::optional<std::string> image_wanted_;  // subscribed before the edge had a state: the reason
+
+  std::deque<Queued> queue_;  // front is in flight when in_flight_
+  size_t queued_bytes_ = 0;
+  bool in_flight_ = false;
+  uint64_t write_started_ns_ = 0;
+  uint64_t last_queued_ns_ = 0;
+  uint64_t last_tick_ns_ = 0;
+
+  bool conflating_ = false;
+  std::set<uint64_t> dirty_;  // markets touched by dropped or unqueued deltas
+
+  std::optional<CloseVerdict> verdict_;
+};
+
+}  // namespace oddsbus::edge

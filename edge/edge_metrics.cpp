@@ -1,0 +1,124 @@
+#include "edge/edge_metrics.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+#include <vector>
+
+namespace oddsbus::edge {
+
+namespace {
+
+class Families {
+ public:
+  void counter(const char* name, const char* help, uint64_t value) {
+    add(name, help, prometheus::MetricType::Counter).counter.value = static_cast<double>(value);
+  }
+  void counter(const char* name, const char* help, const char* label, const char* label_value,
+               uint64_t value) {
+    prometheus::ClientMetric& metric = add(name, help, prometheus::MetricType::Counter);
+    metric.label.push_back({label, label_value});
+    metric.counter.value = static_cast<double>(value);
+  }
+  void gauge(const char* name, const char* help, uint64_t value) {
+    add(name, help, prometheus::MetricType::Gauge).gauge.value = static_cast<double>(value);
+  }
+  std::string text() const {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families_);
+    return out.str();
+  }
+
+ private:
+  // One family per name; a labelled metric joins the family of the same name.
+  prometheus::ClientMetric& add(const char* name, const char* help, prometheus::MetricType type) {
+    if (families_.empty() || families_.back().name != name) {
+      families_.push_back(prometheus::MetricFamily{name, help, type, {}});
+    }
+    return families_.back().metric.emplace_back();
+  }
+  std::vector<prometheus::MetricFamily> families_;
+};
+
+}  // namespace
+
+std::string render_edge_metrics(const EdgeMetricsInput& in) {
+  Families f;
+  const ArbiterCounters& a = in.arbiter;
+  f.counter("oddsbus_edge_frames_applied_total", "Frames applied to the edge's market state",
+            in.serving.frames_applied);
+  f.counter("oddsbus_edge_duplicate_frames_total",
+            "Frames at or below the applied seq (the other publisher's copies)", a.duplicates);
+  f.counter("oddsbus_edge_reordered_frames_total", "Frames that waited in the reorder buffer",
+            a.reordered);
+  f.counter("oddsbus_edge_reorder_overflow_frames_total",
+            "Frames dropped because the reorder buffer was full (recovered later)",
+            a.overflow_drops);
+  f.counter("oddsbus_edge_fenced_frames_total", "Frames of a lower epoch dropped after a takeover",
+            a.fenced);
+  f.counter("oddsbus_edge_gaps_total", "Gaps in the seq detected", a.gaps);
+  f.counter("oddsbus_edge_range_requests_total", "Retransmission requests sent", a.range_requests);
+  f.counter("oddsbus_edge_request_timeouts_total", "Recovery requests that timed out",
+            a.request_timeouts);
+  f.counter("oddsbus_edge_recovery_replies_total", "Replies received from recovery services",
+            in.subscriber.replies);
+  f.counter("oddsbus_edge_snapshot_requests_total", "Snapshots requested", a.snapshots);
+  f.counter("oddsbus_edge_snapshots_installed_total", "Snapshots decoded and installed",
+            in.serving.snapshots_installed);
+  f.counter("oddsbus_edge_divergences_total",
+            "Times applied history lost to a higher epoch (resynchronised from a snapshot)",
+            a.divergences);
+  f.counter("oddsbus_edge_epoch_changes_total", "Epoch changes followed", a.epoch_changes);
+  f.counter("oddsbus_edge_corrupt_batches_total", "Published batches that failed their checks",
+            a.corrupt_batches);
+  f.counter("oddsbus_edge_batches_received_total", "Batches received from publishers",
+            in.subscriber.batches);
+  f.counter("oddsbus_edge_stale_transitions_total", "Times the edge lost every publisher",
+            in.serving.stale_transitions);
+  f.gauge("oddsbus_edge_epoch", "Epoch of the applied state", in.epoch);
+  f.gauge("oddsbus_edge_seq", "Seq of the applied state", in.last_seq);
+  f.gauge("oddsbus_edge_newest_seq", "Newest seq any publisher announced", in.newest_seq);
+  f.gauge("oddsbus_edge_lag_frames", "Frames between the applied seq and the newest announced",
+          in.newest_seq > in.last_seq ? in.newest_seq - in.last_seq : 0);
+  f.gauge("oddsbus_edge_stale", "1 while no publisher has been heard within stale_after",
+          in.stale ? 1 : 0);
+  f.gauge("oddsbus_edge_healthy", "1 when /healthz answers 200", in.healthy ? 1 : 0);
+  f.gauge("oddsbus_edge_markets", "Markets held", in.markets);
+  f.gauge("oddsbus_edge_retained_frames", "Changes retained for resume_from", in.window_frames);
+  f.gauge("oddsbus_edge_retained_bytes", "Bytes retained for resume_from", in.window_bytes);
+  f.gauge("oddsbus_edge_clients", "WebSocket clients connected", in.clients);
+  f.gauge("oddsbus_edge_connections", "Open HTTP and WebSocket connections", in.open_connections);
+  const StreamTotals& s = in.streams;
+  f.counter("oddsbus_edge_messages_sent_total", "Messages written to WebSocket clients",
+            s.messages_sent);
+  f.counter("oddsbus_edge_bytes_sent_total", "Bytes written to WebSocket clients", s.bytes_sent);
+  f.counter("oddsbus_edge_deltas_sent_total", "Deltas written to WebSocket clients", s.deltas_sent);
+  f.counter("oddsbus_edge_images_sent_total", "Images written to WebSocket clients", s.images_sent);
+  f.counter("oddsbus_edge_conflations_total", "Times a client fell behind and was conflated",
+            s.conflations);
+  f.counter("oddsbus_edge_conflated_deltas_total", "Conflated deltas written", s.conflated_deltas);
+  f.counter("oddsbus_edge_heartbeats_sent_total", "Heartbeats written to quiet clients",
+            s.heartbeats_sent);
+  f.counter("oddsbus_edge_resumes_total", "Subscribes whose resume_from was honoured", s.resumes);
+  f.counter("oddsbus_edge_resume_misses_total",
+            "Subscribes whose resume_from was too old (an image was sent)", s.resume_misses);
+  f.counter("oddsbus_edge_client_requests_refused_total",
+            "Client messages refused (answered with an error)", s.bad_requests);
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", "reason",
+            "slow", s.slow_drops);
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", "reason",
+            "idle", in.serving.idle_closes);
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", "reason",
+            "oversize", in.serving.oversize_messages);
+  f.counter("oddsbus_edge_connections_refused_total", "New connections refused", "reason",
+            "max_connections", in.limits.refused_full);
+  f.counter("oddsbus_edge_connections_refused_total", "New connections refused", "reason", "rate",
+            in.limits.refused_too_fast);
+  f.counter("oddsbus_edge_http_requests_total", "HTTP requests answered", in.serving.http_requests);
+  f.counter("oddsbus_edge_http_refused_total", "HTTP requests answered with a 4xx status",
+            in.serving.http_refused);
+  return f.text();
+}
+
+}  // namespace oddsbus::edge

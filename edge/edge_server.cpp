@@ -1,0 +1,289 @@
+#include "edge/edge_server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <stdexcept>
+#include <vector>
+
+#include "edge/edge_metrics.h"
+#include "edge/http_routes.h"
+#include "edge/sessions.h"
+#include "schemas/log.h"
+
+namespace oddsbus::edge {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+uint64_t steady_now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+SubscriberConfig edge_subscriber(SubscriberConfig config) {
+  config.arbiter.mode = ResyncMode::kSnapshot;
+  return config;
+}
+
+constexpr size_t kMaxPollsPerWake = 64;  // then let clients run; the next wake continues
+constexpr unsigned kTicksPerClientTick = 10;
+
+}  // namespace
+
+class EdgeServer::Impl final : public ServingHost {
+ public:
+  explicit Impl(const EdgeServerConfig& config)
+      : config_(config),
+        io_(1),
+        subscriber_(zmq_, edge_subscriber(config.subscriber)),
+        cache_(config.cache),
+        limits_(config.limits),
+        parser_(config.stream.max_subscribed_ids),
+        acceptor_(io_),
+        tick_(io_) {
+    const tcp::endpoint endpoint(asio::ip::make_address(config.http_host), config.http_port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    boost::system::error_code ec;
+    acceptor_.bind(endpoint, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + config.http_host + ":" +
+                               std::to_string(config.http_port) + ": " + ec.message());
+    }
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    for (const int fd : subscriber_.file_descriptors()) {
+      zmq_fds_.emplace_back(io_, fd);
+    }
+  }
+
+  ~Impl() override {
+    // The descriptors belong to ZeroMQ: take them back from Asio before it would close them.
+    for (auto& fd : zmq_fds_) fd.release();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  void run() {
+    log(LogLevel::kInfo, "edge: serving http://%s:%u (HTTP and WebSocket /v1/stream)",
+        config_.http_host.c_str(), port());
+    accept();
+    for (size_t i = 0; i < zmq_fds_.size(); ++i) wait_zmq(i);
+    schedule_tick();
+    drain();
+    io_.run();
+  }
+
+  void stop() {
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      tick_.cancel();
+      io_.stop();
+    });
+  }
+
+  // ServingHost
+  HttpReply route(std::string_view method, std::string_view target) override {
+    const EdgeHealth health = assess(steady_now_ns());
+    const RouteContext ctx{
+        cache_, health, Freshness{stale_, wall_clock_ns()},
+        [](const void* self) { return static_cast<const Impl*>(self)->render_metrics(); }, this};
+    return route_request(method, target, ctx);
+  }
+  StreamContext stream_context() override {
+    return StreamContext{cache_, Freshness{stale_, wall_clock_ns()}, steady_now_ns()};
+  }
+  ClientRequestParser& parser() override { return parser_; }
+  const EdgeServerConfig& config() const override { return config_; }
+  StreamTotals& totals() override { return totals_; }
+  ServingCounters& counters() override { return serving_; }
+  void add_client(WsSession* session) override { clients_.push_back(session); }
+  void remove_client(WsSession* session) override {
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      if (clients_[i] == session) {
+        clients_[i] = clients_.back();
+        clients_.pop_back();
+        return;
+      }
+    }
+  }
+  void release_connection() override { limits_.release(); }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) admit(std::move(socket));
+      accept();
+    });
+  }
+
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    const tcp::endpoint remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    socket.set_option(tcp::no_delay(true), ec);
+    switch (limits_.admit(remote.address().to_string(), steady_now_ns())) {
+      case Admission::kAdmitted:
+        start_http_session(std::move(socket), *this);
+        break;
+      case Admission::kTooManyConnections:
+        if (refusal_log_.allow(steady_now_ns())) {
+          log(LogLevel::kWarn,
+              "edge: refused a connection: %zu open is the limit (%" PRIu64 " more refused)",
+              limits_.open(), refusal_log_.suppressed());
+        }
+        refuse_connection(std::move(socket), 503, "too many connections");
+        break;
+      case Admission::kTooFast:
+        if (refusal_log_.allow(steady_now_ns())) {
+          log(LogLevel::kWarn,
+              "edge: refused a connection from %s: too many new connections "
+              "per second (%" PRIu64 " more refused)",
+              remote.address().to_string().c_str(), refusal_log_.suppressed());
+        }
+        refuse_connection(std::move(socket), 429, "too many new connections from this address");
+        break;
+    }
+  }
+
+  void wait_zmq(size_t i) {
+    zmq_fds_[i].async_wait(asio::posix::stream_descriptor::wait_read,
+                           [this, i](boost::system::error_code ec) {
+                             if (ec) return;
+                             drain();
+                             wait_zmq(i);
+                           });
+  }
+
+  void schedule_tick() {
+    tick_.expires_after(std::chrono::nanoseconds(config_.tick_ns));
+    tick_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      on_tick();
+      schedule_tick();
+    });
+  }
+
+  // Takes everything the publisher and recovery sockets hold, applies it, and hands the changes
+  // to every client. ZMQ_FD is edge-triggered: polling until nothing is left re-arms it.
+  void drain() {
+    for (size_t i = 0; i < kMaxPollsPerWake; ++i) {
+      out_.clear();
+      const size_t handled = subscriber_.poll(0, out_);
+      apply_output();
+      if (handled == 0) return;
+    }
+    asio::post(io_, [this] { drain(); });
+  }
+
+  void apply_output() {
+    const StreamContext ctx = stream_context();
+    if (auto image = subscriber_.take_snapshot()) {
+      const uint64_t before = cache_.seq();
+      cache_.install(std::move(*image));
+      ++serving_.snapshots_installed;
+      log(LogLevel::kInfo,
+          "edge: installed a snapshot at seq %" PRIu64
+          " epoch %u (%zu markets; "
+          "was at seq %" PRIu64 ")",
+          cache_.seq(), cache_.epoch(), cache_.state().markets().size(), before);
+      for (WsSession* client : clients_) client->stream().on_resync(ctx);
+    }
+    if (out_.frames.empty() && serving_.snapshots_installed == last_pumped_snapshots_) return;
+    last_pumped_snapshots_ = serving_.snapshots_installed;
+    for (const fb::Frame* frame : out_.frames) {
+      if (frame->payload_type() == fb::Payload::EpochChange) {
+        log(LogLevel::kInfo, "edge: following epoch %u from seq %" PRIu64, frame->epoch(),
+            frame->seq());
+      }
+      std::shared_ptr<const FrameChange> change = cache_.apply(*frame);
+      ++serving_.frames_applied;
+      if (!change) continue;
+      for (WsSession* client : clients_) client->stream().on_change(change, ctx);
+    }
+    pump_all();
+  }
+
+  void on_tick() {
+    drain();
+    const uint64_t now_ns = steady_now_ns();
+    const EdgeHealth health = assess(now_ns);
+    if (health.stale != stale_) {
+      stale_ = health.stale;
+      if (stale_) ++serving_.stale_transitions;
+      log(stale_ ? LogLevel::kWarn : LogLevel::kInfo, "edge: %s",
+          stale_ ? health.reason.c_str() : "a publisher is back: markets are fresh again");
+      const StreamContext ctx = stream_context();
+      for (WsSession* client : clients_) client->stream().on_stale(stale_, ctx);
+    }
+    if (++ticks_ % kTicksPerClientTick == 0) {
+      const StreamContext ctx = stream_context();
+      for (WsSession* client : clients_) client->stream().on_tick(ctx);
+    }
+    pump_all();
+  }
+
+  void pump_all() {
+    // pump() may close a client, which removes it from clients_ only from a later completion
+    // handler; iterate over a copy of the pointers anyway so that never matters.
+    pumping_ = clients_;
+    for (WsSession* client : pumping_) client->pump();
+  }
+
+  EdgeHealth assess(uint64_t now_ns) const {
+    uint64_t heard = 0;
+    for (size_t line = 0; line < config_.subscriber.publisher_urls.size(); ++line) {
+      heard = std::max(heard, subscriber_.arbiter().last_heard_ns(line));
+    }
+    const Arbiter& arbiter = subscriber_.arbiter();
+    return assess_health(cache_.positioned() && arbiter.positioned(), heard, cache_.seq(),
+                         arbiter.newest_seq(), now_ns, config_.health);
+  }
+
+  std::string render_metrics() const {
+    const Arbiter& arbiter = subscriber_.arbiter();
+    const EdgeHealth health = assess(steady_now_ns());
+    return render_edge_metrics(EdgeMetricsInput{
+        arbiter.counters(), subscriber_.counters(), totals_, limits_.counters(), serving_,
+        cache_.epoch(), cache_.seq(), arbiter.newest_seq(), health.stale, health.ok,
+        clients_.size(), limits_.open(), cache_.state().markets().size(), cache_.window_frames(),
+        cache_.window_bytes()});
+  }
+
+  EdgeServerConfig config_;
+  asio::io_context io_;
+  zmq::context_t zmq_;
+  Subscriber subscriber_;
+  MarketCache cache_;
+  ConnectionLimits limits_;
+  ClientRequestParser parser_;
+  StreamTotals totals_;
+  ServingCounters serving_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer tick_;
+  std::vector<asio::posix::stream_descriptor> zmq_fds_;
+  std::vector<WsSession*> clients_;
+  std::vector<WsSession*> pumping_;
+  ArbiterOutput out_;
+  bool stale_ = true;
+  uint64_t ticks_ = 0;
+  uint64_t last_pumped_snapshots_ = 0;
+  LogLimiter refusal_log_;
+};
+
+EdgeServer::EdgeServer(const EdgeServerConfig& config) : impl_(std::make_unique<Impl>(config)) {}
+EdgeServer::~EdgeServer() = default;
+uint16_t EdgeServer::port() const { return impl_->port(); }
+void EdgeServer::run() { impl_->run(); }
+void EdgeServer::stop() { impl_->stop(); }
+
+}  // namespace oddsbus::edge

@@ -1,0 +1,58 @@
+// odds-edge's node (DESIGN section 5): subscribes to every publisher of its channel through the
+// arbiter (edge/subscriber.h), folds what it delivers into the market cache, and serves HTTP and
+// WebSocket clients with Boost.Beast on one port.
+//
+// Threading: one thread runs everything (run()): the ZeroMQ sockets are waited on through their
+// ZMQ_FD in the same Asio loop as the clients, plus a tick timer (gap timeouts, staleness,
+// heartbeats, slow clients), so no state is shared between threads and nothing is locked.
+// stop() may be called from any thread (it posts to the loop).
+// Start-up errors (a bad endpoint, a port in use) throw from the constructor; after that every
+// fault is counted, logged rate-limited, and served through /metrics and /healthz.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "edge/client_stream.h"
+#include "edge/connection_limits.h"
+#include "edge/edge_health.h"
+#include "edge/market_cache.h"
+#include "edge/subscriber.h"
+
+namespace oddsbus::edge {
+
+struct EdgeServerConfig {
+  SubscriberConfig subscriber;  // arbiter mode is forced to kSnapshot
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 0;  // 0: any free port (see port())
+  MarketCacheConfig cache;
+  ClientStreamConfig stream;
+  ConnectionLimitsConfig limits;
+  EdgeHealthConfig health;
+  size_t max_message_bytes = 64 * 1024;       // a client's WebSocket message or HTTP request body
+  uint64_t idle_timeout_ns = 60'000'000'000;  // a connection that sends nothing for this long
+  uint64_t tick_ns = 5'000'000;
+};
+
+class EdgeServer {
+ public:
+  // Binds the HTTP port and connects the ZeroMQ sockets. Throws std::runtime_error (or
+  // zmq::error_t) with a one-line reason on failure.
+  explicit EdgeServer(const EdgeServerConfig& config);
+  ~EdgeServer();
+  EdgeServer(const EdgeServer&) = delete;
+  EdgeServer& operator=(const EdgeServer&) = delete;
+
+  uint16_t port() const;
+  // Serves until stop(); returns once every connection is closed.
+  void run();
+  // Thread-safe; also safe from a signal-handling thread.
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace oddsbus::edge

@@ -1,0 +1,125 @@
+#include "edge/frame_change.h"
+
+#include <cinttypes>
+
+#include "schemas/append_printf.h"
+#include "schemas/state_json.h"
+
+namespace oddsbus::edge {
+
+namespace {
+
+void append_status_entry(std::string& out, const MarketRecord& market) {
+  append_printf(out, "{\"market\": %" PRIu64 ", \"market_seq\": %" PRIu64 ", \"status\": \"%s\"",
+                market.id, market.market_seq, to_string(market.status).data());
+}
+
+void add_status_only(FrameChange& change, const MarketRecord& market) {
+  MarketChange& entry = change.markets.emplace_back();
+  entry.market = market.id;
+  entry.event = market.event;
+  append_status_entry(entry.json, market);
+  entry.json += ", \"selections\": []}";
+}
+
+void add_full(FrameChange& change, const MarketRecord& market) {
+  MarketChange& entry = change.markets.emplace_back();
+  entry.market = market.id;
+  entry.event = market.event;
+  append_market_json(entry.json, market);
+}
+
+void add_prices(FrameChange& change, const MarketRecord& market, const fb::PriceUpdate& update) {
+  MarketChange& entry = change.markets.emplace_back();
+  entry.market = market.id;
+  entry.event = market.event;
+  append_status_entry(entry.json, market);
+  entry.json += ", \"selections\": [";
+  bool first = true;
+  if (update.prices() != nullptr) {
+    for (const auto* price : *update.prices()) {
+      const SelectionState* s = market.find_selection(price->selection());
+      if (s == nullptr) continue;
+      if (!first) entry.json += ", ";
+      first = false;
+      append_printf(entry.json, "{\"selection\": %" PRIu64 ", \"price_e4\": %u, \"odds\": ", s->id,
+                    s->price_e4);
+      append_json_string(entry.json, s->odds);
+      entry.json += "}";
+    }
+  }
+  entry.json += "]}";
+}
+
+}  // namespace
+
+size_t FrameChange::bytes() const {
+  size_t total = sizeof(FrameChange) + (all_delta ? all_delta->size() : 0);
+  for (const MarketChange& m : markets) total += sizeof(MarketChange) + m.json.size();
+  return total;
+}
+
+void append_delta_message(std::string& out, uint64_t seq, bool conflated,
+                          const std::vector<const std::string*>& entries) {
+  append_printf(out, "{\"type\": \"delta\", \"seq\": %" PRIu64 ", \"markets\": [", seq);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += *entries[i];
+  }
+  out += conflated ? "], \"conflated\": true}" : "], \"conflated\": false}";
+}
+
+std::shared_ptr<const FrameChange> describe_change(const fb::Frame& frame,
+                                                   const MarketState& state) {
+  auto change = std::make_shared<FrameChange>();
+  change->seq = frame.seq();
+  switch (frame.payload_type()) {
+    case fb::Payload::MarketDefinition:
+      if (const MarketRecord* m = state.find(frame.payload_as_MarketDefinition()->market())) {
+        add_full(*change, *m);
+      }
+      break;
+    case fb::Payload::PriceUpdate: {
+      const auto* update = frame.payload_as_PriceUpdate();
+      if (const MarketRecord* m = state.find(update->market())) add_prices(*change, *m, *update);
+      break;
+    }
+    case fb::Payload::MarketStatusUpdate:
+      if (const MarketRecord* m = state.find(frame.payload_as_MarketStatusUpdate()->market())) {
+        add_status_only(*change, *m);
+      }
+      break;
+    case fb::Payload::Settlement:
+      if (const MarketRecord* m = state.find(frame.payload_as_Settlement()->market())) {
+        add_status_only(*change, *m);
+      }
+      break;
+    case fb::Payload::SettlementRollback:
+      if (const MarketRecord* m = state.find(frame.payload_as_SettlementRollback()->market())) {
+        add_status_only(*change, *m);
+      }
+      break;
+    case fb::Payload::EventSuspension: {
+      // The fold suspends the event's open markets and stamps them with this frame's seq.
+      const uint64_t event = frame.payload_as_EventSuspension()->event();
+      for (const auto& [id, m] : state.markets()) {
+        if (m.event == event && m.last_seq == frame.seq()) add_status_only(*change, m);
+      }
+      break;
+    }
+    case fb::Payload::EpochChange:
+    case fb::Payload::Heartbeat:
+    case fb::Payload::NONE:
+      break;
+  }
+  if (change->markets.empty()) return nullptr;
+  std::vector<const std::string*> entries;
+  entries.reserve(change->markets.size());
+  for (const MarketChange& m : change->markets) entries.push_back(&m.json);
+  auto message = std::make_shared<std::string>();
+  append_delta_message(*message, change->seq, false, entries);
+  change->all_delta = std::move(message);
+  return change;
+}
+
+}  // namespace oddsbus::edge

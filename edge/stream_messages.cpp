@@ -1,0 +1,87 @@
+#include "edge/stream_messages.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "schemas/append_printf.h"
+#include "schemas/state_digest.h"
+#include "schemas/state_json.h"
+
+namespace oddsbus::edge {
+
+namespace {
+
+const char* bool_text(bool b) { return b ? "true" : "false"; }
+
+void append_market_list(std::string& out, const MarketState& state, const Freshness& fresh,
+                        const uint64_t* only) {
+  out += "\"markets\": [";
+  bool first = true;
+  for (const auto& [id, market] : state.markets()) {
+    if (only != nullptr && *only != id) continue;
+    if (!first) out += ", ";
+    first = false;
+    append_served_market(out, market, fresh);
+  }
+  out += "]}";
+}
+
+}  // namespace
+
+void append_served_market(std::string& out, const MarketRecord& market, const Freshness& fresh) {
+  const uint64_t age_ms =
+      fresh.now_ns > market.updated_ns ? (fresh.now_ns - market.updated_ns) / 1'000'000 : 0;
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "\"age_ms\": %" PRIu64 ", \"stale\": %s", age_ms,
+                bool_text(fresh.stale));
+  append_market_json(out, market, extra);
+}
+
+void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,
+                             const Freshness& fresh, const uint64_t* only) {
+  append_printf(out, "{\"seq\": %" PRIu64 ", \"epoch\": %u, \"stale\": %s, ", state.seq(), epoch,
+                bool_text(fresh.stale));
+  append_market_list(out, state, fresh, only);
+}
+
+void append_snapshot_document(std::string& out, const MarketState& state, uint32_t channel,
+                              uint32_t epoch, const Freshness& fresh) {
+  append_printf(
+      out,
+      "{\"channel\": %u, \"epoch\": %u, \"seq\": %" PRIu64 ", \"digest\": \"%s\", \"stale\": %s, ",
+      channel, epoch, state.seq(), digest_hex(state_digest(state)).c_str(), bool_text(fresh.stale));
+  append_market_list(out, state, fresh, nullptr);
+}
+
+void append_image_message(std::string& out, uint64_t seq, std::string_view reason,
+                          const std::vector<const MarketRecord*>& markets, const Freshness& fresh) {
+  append_printf(out, "{\"type\": \"image\", \"seq\": %" PRIu64 ", \"stale\": %s, \"reason\": ", seq,
+                bool_text(fresh.stale));
+  append_json_string(out, reason);
+  out += ", \"markets\": [";
+  for (size_t i = 0; i < markets.size(); ++i) {
+    if (i != 0) out += ", ";
+    append_served_market(out, *markets[i], fresh);
+  }
+  out += "]}";
+}
+
+void append_heartbeat_message(std::string& out, uint64_t seq) {
+  append_printf(out, "{\"type\": \"heartbeat\", \"seq\": %" PRIu64 "}", seq);
+}
+
+void append_pong_message(std::string& out, uint64_t seq) {
+  append_printf(out, "{\"type\": \"pong\", \"seq\": %" PRIu64 "}", seq);
+}
+
+void append_stale_message(std::string& out, bool stale) {
+  append_printf(out, "{\"type\": \"stale\", \"stale\": %s}", bool_text(stale));
+}
+
+void append_error_message(std::string& out, std::string_view error) {
+  out += "{\"type\": \"error\", \"error\": ";
+  append_json_string(out, error);
+  out += "}";
+}
+
+}  // namespace oddsbus::edge

@@ -1,0 +1,46 @@
+// The JSON the edge serves (DESIGN section 10): markets with their freshness, state documents for
+// /v1/markets and /v1/snapshot, and the server messages of the WebSocket stream other than
+// deltas (edge/frame_change.h renders those). Every function appends to `out`.
+//
+// Extensions to the contract, all additive: each served market also carries "age_ms" (since its
+// last update, by the sequencer's clock) and "stale" (the edge has lost every publisher); state
+// documents carry "stale" and "epoch"; images carry "stale" and "reason" ("subscribe",
+// "resume-unavailable" when resume_from could not be honoured, "resync" after the edge reloaded
+// its state from a snapshot). Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "schemas/market_state.h"
+
+namespace oddsbus::edge {
+
+// What the served JSON needs besides the state: staleness and the wall clock for ages.
+struct Freshness {
+  bool stale = false;
+  uint64_t now_ns = 0;  // wall clock, ns since the Unix epoch
+};
+
+void append_served_market(std::string& out, const MarketRecord& market, const Freshness& fresh);
+
+// {"seq": N, "epoch": E, "stale": B, "markets": [...]}: every market, or only `only` when given.
+void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,
+                             const Freshness& fresh, const uint64_t* only = nullptr);
+
+// {"channel": C, "epoch": E, "seq": N, "digest": "<16 hex>", "stale": B, "markets": [...]}
+void append_snapshot_document(std::string& out, const MarketState& state, uint32_t channel,
+                              uint32_t epoch, const Freshness& fresh);
+
+// {"type": "image", "seq": N, "stale": B, "reason": R, "markets": [...]} over `markets`.
+void append_image_message(std::string& out, uint64_t seq, std::string_view reason,
+                          const std::vector<const MarketRecord*>& markets, const Freshness& fresh);
+
+void append_heartbeat_message(std::string& out, uint64_t seq);
+void append_pong_message(std::string& out, uint64_t seq);
+void append_stale_message(std::string& out, bool stale);
+void append_error_message(std::string& out, std::string_view error);
+
+}  // namespace oddsbus::edge

@@ -1,0 +1,171 @@
+// odds-edge: subscribes to a channel's publishers and serves its live markets over HTTP and
+// WebSocket (DESIGN sections 5 and 10). Runs until SIGINT or SIGTERM, then exits 0.
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "edge/edge_server.h"
+
+namespace {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "odds-edge: %s\n", message.c_str());
+  return 1;
+}
+
+// Lets the edge hold as many client sockets as the hard limit allows.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "odds-edge: an edge cache. Subscribes to every publisher of a channel (primary and\n"
+      "secondary), arbitrates their frames by (epoch, seq), recovers gaps from the recovery\n"
+      "services, and serves the live markets on one HTTP port:\n"
+      "  GET /v1/markets, /v1/markets/{id}, /v1/snapshot   state JSON (snapshot with digest)\n"
+      "  WebSocket /v1/stream                             image + deltas, resume_from, conflation\n"
+      "  GET /healthz (200 live and caught up, else 503), GET /metrics (Prometheus), GET / (page)\n"
+      "Example:\n"
+      "  odds-edge --sub tcp://n1:7001,tcp://n2:7001 --recovery tcp://n1:7002,tcp://n2:7002 \\\n"
+      "            --http 0.0.0.0:8080",
+      "odds-edge"};
+  app.set_help_flag("-h,--help", "print this help and exit");
+
+  std::vector<std::string> subs;
+  std::vector<std::string> recoveries;
+  std::string http;
+  app.add_option("--sub", subs, "publisher PUB endpoints (comma-separated or repeated)")
+      ->required()
+      ->delimiter(',');
+  app.add_option("--recovery", recoveries,
+                 "recovery service endpoints (comma-separated or repeated); asked in order, the "
+                 "next one when one does not answer")
+      ->required()
+      ->delimiter(',');
+  app.add_option("--http", http, "HOST:PORT to serve HTTP and WebSocket on")->required();
+
+  oddsbus::edge::EdgeServerConfig config;
+  uint64_t gap_timeout_ms = 20;
+  uint64_t request_timeout_ms = 1000;
+  uint64_t stale_after_ms = 1000;
+  uint64_t heartbeat_ms = 1000;
+  uint64_t idle_timeout_ms = 60000;
+  uint64_t slow_client_ms = 10000;
+  app.add_option("--gap-timeout-ms", gap_timeout_ms,
+                 "wait this long for the other publisher to fill a gap before asking a recovery "
+                 "service")
+      ->capture_default_str();
+  app.add_option("--request-timeout-ms", request_timeout_ms,
+                 "a recovery service that does not answer within this is replaced by the next")
+      ->capture_default_str();
+  app.add_option("--stale-after-ms", stale_after_ms,
+                 "no publisher heard for this long: every market is served flagged stale and "
+                 "/healthz answers 503")
+      ->capture_default_str();
+  app.add_option("--max-lag", config.health.max_lag,
+                 "frames behind the newest announced seq still counted as caught up (/healthz)")
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat to a stream client quiet this long")
+      ->capture_default_str();
+  app.add_option("--max-connections", config.limits.max_connections,
+                 "open HTTP + WebSocket connections; more are answered 503")
+      ->capture_default_str();
+  app.add_option("--max-connection-rate", config.limits.per_address_per_second,
+                 "new connections per second per client address; more are answered 429")
+      ->capture_default_str();
+  app.add_option("--connection-burst", config.limits.per_address_burst,
+                 "new connections one address may open at once before the rate applies")
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", config.max_message_bytes,
+                 "largest client WebSocket message or HTTP request body (closed 1009 / 413)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", idle_timeout_ms,
+                 "close a connection that sends nothing (not even a pong) for this long")
+      ->capture_default_str();
+  app.add_option("--client-queue-bytes", config.stream.max_queue_bytes,
+                 "per stream client: deltas queued past this are conflated (latest value per "
+                 "market, flagged conflated)")
+      ->capture_default_str();
+  app.add_option("--slow-client-ms", slow_client_ms,
+                 "disconnect a stream client (close 1008) when one write to it stays "
+                 "incomplete this long")
+      ->capture_default_str();
+  app.add_option("--retain-frames", config.cache.retain_frames,
+                 "changes kept for resume_from (also bounded by --retain-bytes)")
+      ->capture_default_str();
+  app.add_option("--retain-bytes", config.cache.retain_bytes, "bytes kept for resume_from")
+      ->capture_default_str();
+  app.add_option("--receive-hwm", config.subscriber.receive_hwm,
+                 "ZeroMQ receive high-water mark per publisher (messages); past it frames are "
+                 "dropped by ZeroMQ and recovered as gaps")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const size_t colon = http.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return fail("--http: expected HOST:PORT, e.g. 127.0.0.1:8080, not '" + http + "'");
+  }
+  config.http_host = http.substr(0, colon);
+  try {
+    const int port = std::stoi(http.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    config.http_port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    return fail("--http: the port must be a number from 0 to 65535, in '" + http + "'");
+  }
+  if (config.http_host == "*") config.http_host = "0.0.0.0";
+  config.subscriber.publisher_urls = subs;
+  config.subscriber.recovery_urls = recoveries;
+  config.subscriber.arbiter.gap_timeout_ns = gap_timeout_ms * 1'000'000;
+  config.subscriber.arbiter.request_timeout_ns = request_timeout_ms * 1'000'000;
+  config.health.stale_after_ns = stale_after_ms * 1'000'000;
+  config.stream.heartbeat_interval_ns = heartbeat_ms * 1'000'000;
+  config.stream.write_stall_timeout_ns = slow_client_ms * 1'000'000;
+  config.idle_timeout_ns = idle_timeout_ms * 1'000'000;
+  if (gap_timeout_ms == 0 || stale_after_ms == 0 || heartbeat_ms == 0 || idle_timeout_ms == 0) {
+    return fail(
+        "--gap-timeout-ms, --stale-after-ms, --heartbeat-ms and --idle-timeout-ms must "
+        "be positive");
+  }
+
+  raise_open_file_limit();
+  std::signal(SIGPIPE, SIG_IGN);
+  // SIGINT and SIGTERM are taken by one thread with sigwait; every other thread (ZeroMQ's too)
+  // inherits the mask that blocks them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    oddsbus::edge::EdgeServer server(config);
+    std::thread signals([&] {
+      int signal = 0;
+      sigwait(&stop_signals, &signal);
+      std::fprintf(stderr, "odds-edge: signal %d: stopping\n", signal);
+      server.stop();
+    });
+    server.run();
+    pthread_kill(signals.native_handle(), SIGTERM);  // harmless if it already returned
+    signals.join();
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  std::fprintf(stderr, "odds-edge: stopped\n");
+  return 0;
+}

@@ -26,7 +26,7 @@ constexpr std::string_view kPage = R"page(<!doctype html>
   table { width: 100%; max-width: 960px; border-collapse: collapse; background: #fff; }
   th, td { padding: 6px 10px; border-bottom: 1px solid #e3e6eb; text-align: left; }
   thead th { background: #eef0f3; color: #5b6576; font-size: 12px; text-transform: uppercase; }
-  tbody th { vertical-align: top; }
+  tbody th, tbody td[rowspan] { vertical-align: top; }
   .num { text-align: right; font-variant-numeric: tabular-nums; }
   .badge { padding: 1px 7px; border-radius: 8px; background: #27ae60; color: #fff; font-size: 11px; }
   tbody[data-status="suspended"] .badge { background: #e67e22; }
@@ -153,7 +153,8 @@ function showStatus() {
   statusEl.dataset.seq = lastSeq;
   statusEl.dataset.stale = stale;
   statusEl.dataset.connected = connected;
-  document.getElementById("conn").textContent = connected ? "live" : "reconnecting";
+  document.getElementById("conn").textContent =
+      connected ? (stale ? "live, stale" : "live") : "reconnecting";
   document.getElementById("seq").textContent = lastSeq;
   document.getElementById("stale-banner").hidden = !stale;
   document.body.classList.toggle("stale", stale);

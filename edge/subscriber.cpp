@@ -32,6 +32,9 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
   for (const std::string& url : config_.publisher_urls) {
     zmq::socket_t& socket = lines_.emplace_back(context, zmq::socket_type::sub);
     socket.set(zmq::sockopt::rcvhwm, config_.receive_hwm);
+    if (config_.receive_buffer_bytes > 0) {
+      socket.set(zmq::sockopt::rcvbuf, config_.receive_buffer_bytes);
+    }
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::subscribe, "");
     socket.connect(url);

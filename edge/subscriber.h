@@ -28,6 +28,7 @@ struct SubscriberConfig {
   std::vector<std::string> recovery_urls;   // service i: a DEALER connected to recovery_urls[i]
   ArbiterConfig arbiter;                    // recovery_services is taken from recovery_urls.size()
   int receive_hwm = 100000;                 // per SUB socket; past it ZeroMQ drops (seen as a gap)
+  int receive_buffer_bytes = 0;             // kernel receive buffer per SUB (0: OS default)
   size_t max_messages_per_poll = 1024;  // per socket per poll(), so one line cannot starve others
 };
 

@@ -160,7 +160,8 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   zmq::context_t context(1);
   std::unique_ptr<ZmqPublisher> publisher;
   try {
-    publisher = std::make_unique<ZmqPublisher>(context, config.pub_url);
+    publisher = std::make_unique<ZmqPublisher>(context, config.pub_url, config.pub_hwm,
+                                               config.pub_send_buffer);
   } catch (const zmq::error_t& e) {
     return std::unexpected("cannot bind --pub " + config.pub_url + ": " + e.what());
   }

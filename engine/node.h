@@ -37,6 +37,8 @@ struct NodeConfig {
   uint32_t node = 1;
   uint32_t channel = 0;
   std::string pub_url;
+  int pub_hwm = 100000;      // batches queued per subscriber before PUB drops for it
+  int pub_send_buffer = 0;   // kernel send buffer per subscriber connection (0: OS default)
   std::string recovery_url;  // the recovery service's ROUTER endpoint ("" : none)
   // Replication (DESIGN section 4). A primary started while its peer is primary joins as
   // secondary (a restarted old primary rejoins this way).

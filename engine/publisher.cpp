@@ -2,9 +2,11 @@
 
 namespace oddsbus::engine {
 
-ZmqPublisher::ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm)
+ZmqPublisher::ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm,
+                           int send_buffer_bytes)
     : socket_(context, zmq::socket_type::pub) {
   socket_.set(zmq::sockopt::sndhwm, send_hwm);
+  if (send_buffer_bytes > 0) socket_.set(zmq::sockopt::sndbuf, send_buffer_bytes);
   socket_.set(zmq::sockopt::linger, 1000);
   socket_.bind(url);
 }

@@ -22,7 +22,10 @@ class BatchSink {
 class ZmqPublisher final : public BatchSink {
  public:
   // Binds `url` (tcp://, ipc://, inproc://). Throws zmq::error_t when it cannot (start-up only).
-  ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm = 100000);
+  // `send_hwm`: batches queued per subscriber before PUB drops for it; `send_buffer_bytes`: the
+  // kernel send buffer per connection (0: the OS default, which grows with the link).
+  ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm = 100000,
+               int send_buffer_bytes = 0);
 
   void publish(std::span<const uint8_t> batch) override;
 

@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
                  "ZeroMQ receive high-water mark per publisher (messages); past it frames are "
                  "dropped by ZeroMQ and recovered as gaps")
       ->capture_default_str();
+  app.add_option("--receive-buffer-bytes", config.subscriber.receive_buffer_bytes,
+                 "kernel receive buffer per publisher connection (0: the OS default)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const size_t colon = http.rfind(':');

@@ -138,6 +138,17 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--durability", run_durability, "sync: fsync every commit; nosync: OS")
       ->check(CLI::IsMember({"sync", "nosync"}))
       ->capture_default_str();
+  run_cmd
+      ->add_option("--pub-hwm", node.pub_hwm,
+                   "batches queued per subscriber before the PUB socket drops for it (the "
+                   "subscriber recovers the gap from --recovery)")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--pub-sndbuf", node.pub_send_buffer,
+                   "kernel send buffer per subscriber connection in bytes (0: the OS default)")
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
   run_cmd->add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval when idle")
       ->check(CLI::Range(uint64_t{1}, uint64_t{60000}))
       ->capture_default_str();

@@ -54,21 +54,24 @@ void ClientStream::on_text(std::string_view text, ClientRequestParser& parser,
 }
 
 void ClientStream::subscribe(const ClientRequest& request, const StreamContext& ctx) {
-  if (!request.all && !all_ &&
-      markets_.size() + events_.size() + request.markets.size() + request.events.size() >
-          config_.max_subscribed_ids) {
-    refuse("subscription would name more than " + std::to_string(config_.max_subscribed_ids) +
-               " markets and events",
-           ctx);
-    return;
-  }
   if (request.all) {
     all_ = true;
     markets_.clear();
     events_.clear();
   } else if (!all_) {
-    merge_sorted(markets_, request.markets);
-    merge_sorted(events_, request.events);
+    // Ids named again count once: the limit is on what the client is subscribed to.
+    std::vector<uint64_t> markets = markets_;
+    std::vector<uint64_t> events = events_;
+    merge_sorted(markets, request.markets);
+    merge_sorted(events, request.events);
+    if (markets.size() + events.size() > config_.max_subscribed_ids) {
+      refuse("subscription would name more than " + std::to_string(config_.max_subscribed_ids) +
+                 " markets and events",
+             ctx);
+      return;
+    }
+    markets_ = std::move(markets);
+    events_ = std::move(events);
   }
   subscribed_ = true;
   if (!ctx.cache.positioned()) {
@@ -225,7 +228,9 @@ void ClientStream::on_tick(const StreamContext& ctx) {
   if (verdict_) return;
   if (ctx.now_ns - last_tick_ns_ > config_.pause_threshold_ns) {
     // The edge itself did not run (stopped, swapped out): the client is not to blame for it.
-    write_started_ns_ += ctx.now_ns - last_tick_ns_;
+    // A write that started after the last tick was not waiting for all of the gap: never move
+    // its start past now (now - start would wrap and read as a stall).
+    write_started_ns_ = std::min(ctx.now_ns, write_started_ns_ + (ctx.now_ns - last_tick_ns_));
   }
   last_tick_ns_ = ctx.now_ns;
   if (in_flight_ && ctx.now_ns - write_started_ns_ > config_.write_stall_timeout_ns) {
@@ -260,6 +265,7 @@ void ClientStream::on_written(const StreamContext& ctx) {
   if (done.kind == Kind::kDelta || done.kind == Kind::kConflatedDelta) ++totals_.deltas_sent;
   if (done.kind == Kind::kImage) ++totals_.images_sent;
   queued_bytes_ -= done.text->size();
+  if (done.kind == Kind::kControl) control_bytes_ -= done.text->size();
   queue_.pop_front();
   flush_conflated(ctx);
 }
@@ -267,7 +273,8 @@ void ClientStream::on_written(const StreamContext& ctx) {
 void ClientStream::queue_control(std::string text, const StreamContext& ctx) {
   enqueue(Queued{std::make_shared<const std::string>(std::move(text)), Kind::kControl, nullptr},
           ctx.now_ns);
-  if (queued_bytes_ > 2 * config_.max_queue_bytes) {
+  // Only replies count: an image or deltas queued ahead of them say nothing about a flood.
+  if (control_bytes_ > 2 * config_.max_queue_bytes) {
     close("not reading: more than " + std::to_string(2 * config_.max_queue_bytes) +
           " bytes of replies queued");
   }
@@ -275,6 +282,7 @@ void ClientStream::queue_control(std::string text, const StreamContext& ctx) {
 
 void ClientStream::enqueue(Queued queued, uint64_t now_ns) {
   queued_bytes_ += queued.text->size();
+  if (queued.kind == Kind::kControl) control_bytes_ += queued.text->size();
   queue_.push_back(std::move(queued));
   last_queued_ns_ = now_ns;
 }

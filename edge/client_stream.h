@@ -132,6 +132,7 @@ class ClientStream {
 
   std::deque<Queued> queue_;  // front is in flight when in_flight_
   size_t queued_bytes_ = 0;
+  size_t control_bytes_ = 0;  // of queued_bytes_, replies and other control messages
   bool in_flight_ = false;
   uint64_t write_started_ns_ = 0;
   uint64_t last_queued_ns_ = 0;

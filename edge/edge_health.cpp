@@ -8,7 +8,9 @@ namespace oddsbus::edge {
 EdgeHealth assess_health(bool positioned, uint64_t last_heard_ns, uint64_t last_seq,
                          uint64_t newest_seq, uint64_t now_ns, const EdgeHealthConfig& config) {
   EdgeHealth health;
-  health.stale = last_heard_ns == 0 || now_ns - last_heard_ns > config.stale_after_ns;
+  // A delivery stamped after `now` was read counts as just heard (now - heard would wrap).
+  health.stale = last_heard_ns == 0 ||
+                 (now_ns > last_heard_ns && now_ns - last_heard_ns > config.stale_after_ns);
   health.lag = newest_seq > last_seq ? newest_seq - last_seq : 0;
   char line[160];
   if (!positioned) {

@@ -44,7 +44,7 @@ struct ClientRequestParser::Impl {
   explicit Impl(size_t max) : max_ids(max) {}
   size_t max_ids;
   simdjson::dom::parser parser;
-  simdjson::padded_string buffer;
+  std::vector<char> buffer;  // the request with simdjson's padding; grows, never shrinks
 };
 
 ClientRequestParser::ClientRequestParser(size_t max_ids) : impl_(std::make_unique<Impl>(max_ids)) {}
@@ -52,9 +52,15 @@ ClientRequestParser::ClientRequestParser(size_t max_ids) : impl_(std::make_uniqu
 ClientRequestParser::~ClientRequestParser() = default;
 
 std::expected<ClientRequest, std::string> ClientRequestParser::parse(std::string_view text) {
-  impl_->buffer = simdjson::padded_string(text);
+  std::vector<char>& buffer = impl_->buffer;
+  if (buffer.size() < text.size() + simdjson::SIMDJSON_PADDING) {
+    buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
+  }
+  std::copy(text.begin(), text.end(), buffer.begin());
+  std::fill_n(buffer.begin() + static_cast<ptrdiff_t>(text.size()), simdjson::SIMDJSON_PADDING,
+              '\0');
   simdjson::dom::element root;
-  if (auto error = impl_->parser.parse(impl_->buffer).get(root)) {
+  if (auto error = impl_->parser.parse(buffer.data(), text.size(), false).get(root)) {
     return Refusal(std::string("malformed JSON: ") + simdjson::error_message(error));
   }
   simdjson::dom::object object;

@@ -40,7 +40,7 @@ void ClientStream::on_text(std::string_view text, ClientRequestParser& parser,
   switch (request->op) {
     case ClientRequest::Op::kPing: {
       std::string pong;
-      append_pong_message(pong, ctx.cache.seq());
+      append_pong_message(pong, consistent_seq(ctx));
       queue_control(std::move(pong), ctx);
       break;
     }
@@ -133,15 +133,21 @@ void ClientStream::offer_delta(const std::shared_ptr<const FrameChange>& change,
     append_delta_message(*filtered, change->seq, false, entries);
     text = std::move(filtered);
   }
-  const size_t waiting = queue_.size() - (in_flight_ ? 1 : 0);
-  if (waiting > 0 && queued_bytes_ + text->size() > config_.max_queue_bytes) {
-    start_conflating(change);
+  if (behind(text->size(), ctx.now_ns)) {
+    start_conflating(change.get());
     return;
   }
-  enqueue(Queued{std::move(text), Kind::kDelta, change}, ctx.now_ns);
+  enqueue(Queued{std::move(text), Kind::kDelta, change, change->seq}, ctx.now_ns);
 }
 
-void ClientStream::start_conflating(const std::shared_ptr<const FrameChange>& change) {
+bool ClientStream::behind(size_t next_bytes, uint64_t now_ns) const {
+  const size_t first_waiting = in_flight_ ? 1 : 0;
+  if (queue_.size() <= first_waiting) return false;  // nothing waits: the client keeps up
+  return queued_bytes_ + next_bytes > config_.max_queue_bytes ||
+         now_ns - queue_[first_waiting].queued_ns > config_.max_queue_delay_ns;
+}
+
+void ClientStream::start_conflating(const FrameChange* change) {
   conflating_ = true;
   ++totals_.conflations;
   auto first_waiting = queue_.begin() + (in_flight_ ? 1 : 0);
@@ -156,9 +162,19 @@ void ClientStream::start_conflating(const std::shared_ptr<const FrameChange>& ch
     queued_bytes_ -= it->text->size();
     it = queue_.erase(it);
   }
-  for (const MarketChange& market : change->markets) {
-    if (matches(market)) dirty_.insert(market.market);
+  if (change != nullptr) {
+    for (const MarketChange& market : change->markets) {
+      if (matches(market)) dirty_.insert(market.market);
+    }
   }
+  // What the client will hold once the messages kept are written; later seqs wait for the flush.
+  conflation_base_seq_ = written_seq_;
+  for (const Queued& queued : queue_)
+    conflation_base_seq_ = std::max(conflation_base_seq_, queued.seq);
+}
+
+uint64_t ClientStream::consistent_seq(const StreamContext& ctx) const {
+  return conflating_ ? conflation_base_seq_ : ctx.cache.seq();
 }
 
 void ClientStream::flush_conflated(const StreamContext& ctx) {
@@ -180,7 +196,7 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
   append_delta_message(*text, ctx.cache.seq(), true, entries);
   ++totals_.conflated_deltas;
   // It stands for every change up to the current seq, so a later conflation keeps it.
-  enqueue(Queued{std::move(text), Kind::kConflatedDelta, nullptr}, ctx.now_ns);
+  enqueue(Queued{std::move(text), Kind::kConflatedDelta, nullptr, ctx.cache.seq()}, ctx.now_ns);
 }
 
 void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx) {
@@ -193,7 +209,7 @@ void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx
   }
   auto text = std::make_shared<std::string>();
   append_image_message(*text, ctx.cache.seq(), reason, markets, ctx.fresh);
-  enqueue(Queued{std::move(text), Kind::kImage, nullptr}, ctx.now_ns);
+  enqueue(Queued{std::move(text), Kind::kImage, nullptr, ctx.cache.seq()}, ctx.now_ns);
 }
 
 void ClientStream::drop_pending_deltas_and_images() {
@@ -238,6 +254,10 @@ void ClientStream::on_tick(const StreamContext& ctx) {
           std::to_string(config_.write_stall_timeout_ns / 1'000'000) + " ms");
     return;
   }
+  const bool delta_waiting =
+      std::any_of(queue_.begin() + (in_flight_ ? 1 : 0), queue_.end(),
+                  [](const Queued& queued) { return queued.kind == Kind::kDelta; });
+  if (!conflating_ && delta_waiting && behind(0, ctx.now_ns)) start_conflating(nullptr);
   flush_conflated(ctx);
   if (queue_.empty() && !conflating_ &&
       ctx.now_ns - last_queued_ns_ >= config_.heartbeat_interval_ns) {
@@ -264,6 +284,7 @@ void ClientStream::on_written(const StreamContext& ctx) {
   totals_.bytes_sent += done.text->size();
   if (done.kind == Kind::kDelta || done.kind == Kind::kConflatedDelta) ++totals_.deltas_sent;
   if (done.kind == Kind::kImage) ++totals_.images_sent;
+  if (done.seq != 0) written_seq_ = done.seq;
   queued_bytes_ -= done.text->size();
   if (done.kind == Kind::kControl) control_bytes_ -= done.text->size();
   queue_.pop_front();
@@ -281,6 +302,7 @@ void ClientStream::queue_control(std::string text, const StreamContext& ctx) {
 }
 
 void ClientStream::enqueue(Queued queued, uint64_t now_ns) {
+  queued.queued_ns = now_ns;
   queued_bytes_ += queued.text->size();
   if (queued.kind == Kind::kControl) control_bytes_ += queued.text->size();
   queue_.push_back(std::move(queued));

@@ -7,7 +7,9 @@
 //
 // Invariants:
 //  - Deltas are queued in seq order; an image supersedes every delta queued before it.
-//  - Bounded: deltas are queued only while the queue holds at most max_queue_bytes. Past that the
+//  - Bounded: deltas are queued only while the queue holds at most max_queue_bytes and nothing has
+//    waited in it longer than max_queue_delay (so a client is never served prices seconds old
+//    while newer ones exist). Past either bound the
 //    stream conflates: queued deltas not yet being written are dropped, the markets they and
 //    later changes touched are remembered, and once the queue has drained one delta flagged
 //    "conflated" gives those markets' current values at the current seq. Memory per client is
@@ -39,6 +41,7 @@ namespace oddsbus::edge {
 
 struct ClientStreamConfig {
   size_t max_queue_bytes = size_t{1} << 20;        // past it, deltas are conflated
+  uint64_t max_queue_delay_ns = 500'000'000;       // a delta waiting this long: conflate too
   uint64_t heartbeat_interval_ns = 1'000'000'000;  // a heartbeat after this long without a message
   uint64_t write_stall_timeout_ns = 10'000'000'000;  // one write stuck this long: disconnect
   uint64_t pause_threshold_ns = 1'000'000'000;  // ticks further apart: the edge itself was paused
@@ -106,13 +109,17 @@ class ClientStream {
     std::shared_ptr<const std::string> text;
     Kind kind = Kind::kControl;
     std::shared_ptr<const FrameChange> change;  // for kDelta: dropped and conflated if behind
+    uint64_t seq = 0;        // images and deltas: the client's state is as of seq once written
+    uint64_t queued_ns = 0;  // set by enqueue()
   };
 
   void subscribe(const ClientRequest& request, const StreamContext& ctx);
   void unsubscribe(const ClientRequest& request);
   bool matches(const MarketChange& market) const;
   void offer_delta(const std::shared_ptr<const FrameChange>& change, const StreamContext& ctx);
-  void start_conflating(const std::shared_ptr<const FrameChange>& change);
+  bool behind(size_t next_bytes, uint64_t now_ns) const;
+  void start_conflating(const FrameChange* change);
+  uint64_t consistent_seq(const StreamContext& ctx) const;
   void flush_conflated(const StreamContext& ctx);
   void queue_image(std::string_view reason, const StreamContext& ctx);
   void drop_pending_deltas_and_images();
@@ -138,8 +145,10 @@ class ClientStream {
   uint64_t last_queued_ns_ = 0;
   uint64_t last_tick_ns_ = 0;
 
+  uint64_t written_seq_ = 0;  // seq of the last image or delta written
   bool conflating_ = false;
-  std::set<uint64_t> dirty_;  // markets touched by dropped or unqueued deltas
+  uint64_t conflation_base_seq_ = 0;  // the client is consistent as of this until it is flushed
+  std::set<uint64_t> dirty_;          // markets touched by dropped or unqueued deltas
 
   std::optional<CloseVerdict> verdict_;
 };

@@ -14,6 +14,8 @@ void ConnectionLimits::refill(Bucket& bucket, uint64_t now_ns) const {
 }
 
 bool ConnectionLimits::make_room(uint64_t now_ns) {
+  if (last_sweep_ns_ != 0 && now_ns - last_sweep_ns_ < 1'000'000'000) return false;
+  last_sweep_ns_ = now_ns;
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     refill(it->second, now_ns);
     it = it->second.tokens >= config_.per_address_burst ? buckets_.erase(it) : std::next(it);

@@ -4,6 +4,7 @@
 //
 // Bounded: at most max_tracked_addresses buckets are kept; when full, buckets that have refilled
 // (idle addresses) are forgotten first, and if none has, the new address is refused as too fast.
+// That sweep runs at most once a second, so a flood of new addresses costs O(1) per connection.
 // Sans-I/O: `now_ns` is the only clock. Not thread-safe: owned by the serving thread.
 #pragma once
 
@@ -51,6 +52,7 @@ class ConnectionLimits {
 
   ConnectionLimitsConfig config_;
   size_t open_ = 0;
+  uint64_t last_sweep_ns_ = 0;
   std::unordered_map<std::string, Bucket> buckets_;
   ConnectionLimitsCounters counters_;
 };

@@ -30,6 +30,11 @@ uint64_t steady_now_ns() {
 
 SubscriberConfig edge_subscriber(SubscriberConfig config) {
   config.arbiter.mode = ResyncMode::kSnapshot;
+  // One publisher line delivers in order: a gap in it is a loss no other line will fill, so ask
+  // at once (1 ms also paces re-asking a service that had nothing yet).
+  if (config.publisher_urls.size() == 1) {
+    config.arbiter.gap_timeout_ns = std::min<uint64_t>(config.arbiter.gap_timeout_ns, 1'000'000);
+  }
   return config;
 }
 
@@ -105,15 +110,16 @@ class EdgeServer::Impl final : public ServingHost {
   const EdgeServerConfig& config() const override { return config_; }
   StreamTotals& totals() override { return totals_; }
   ServingCounters& counters() override { return serving_; }
-  void add_client(WsSession* session) override { clients_.push_back(session); }
+  void add_client(WsSession* session) override {
+    session->set_client_index(clients_.size());
+    clients_.push_back(session);
+  }
   void remove_client(WsSession* session) override {
-    for (size_t i = 0; i < clients_.size(); ++i) {
-      if (clients_[i] == session) {
-        clients_[i] = clients_.back();
-        clients_.pop_back();
-        return;
-      }
-    }
+    const size_t i = session->client_index();
+    if (i >= clients_.size() || clients_[i] != session) return;
+    clients_[i] = clients_.back();
+    clients_[i]->set_client_index(i);
+    clients_.pop_back();
   }
   void release_connection() override { limits_.release(); }
 

@@ -55,6 +55,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   ClientStream& stream() { return stream_; }
   // Starts the next write if none is in flight, or closes the client if its stream says so.
   void pump();
+  // Where the host keeps it in its list of clients (for removal in O(1)).
+  size_t client_index() const { return client_index_; }
+  void set_client_index(size_t index) { client_index_ = index; }
 
  private:
   void on_accept(boost::beast::error_code ec);
@@ -70,6 +73,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   ClientStream stream_;
   std::shared_ptr<const std::string> writing_;  // the message in flight (kept alive for Asio)
   boost::asio::steady_timer close_deadline_;
+  size_t client_index_ = 0;
   bool registered_ = false;
   bool closing_ = false;
   bool finished_ = false;

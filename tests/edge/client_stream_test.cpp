@@ -391,6 +391,55 @@ TEST_F(ClientStreamTest, FlushesAConflatedDeltaOnATickWhenNothingWasInFlight) {
   EXPECT_TRUE(holds_state_of(folded, feed_->cache().state()));
 }
 
+TEST_F(ClientStreamTest, ConflatesWhenADeltaHasWaitedLongerThanTheMaxDelay) {
+  ClientStream& c = client(ClientStreamConfig{.max_queue_delay_ns = 100 * kMs});
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  FoldedClient folded;
+  folded.fold_all(read(c));
+  std::shared_ptr<const std::string> stuck;
+  publish(feed_->price(1, 11, "2.0"));
+  stuck = c.start_write(now_);
+  publish(feed_->price(1, 12, "3.0"));  // waits behind the write in flight, far below the bytes
+  now_ += 50 * kMs;
+  tick(c);
+  EXPECT_FALSE(c.conflating()) << "50 ms is within the delay";
+  now_ += 60 * kMs;
+  tick(c);
+  EXPECT_TRUE(c.conflating()) << "the waiting delta is 110 ms old";
+  publish(feed_->price(3, 31, "4.0"));
+  EXPECT_EQ(c.queued_messages(), 1u) << "only the write in flight; the rest is conflated";
+  folded.fold(*stuck);
+  c.on_written(ctx());
+  const std::vector<std::string> messages = read(c);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_TRUE(parse(messages[0]).conflated);
+  EXPECT_EQ(parse(messages[0]).markets, (std::vector<uint64_t>{1, 3}));
+  folded.fold_all(messages);
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state()));
+}
+
+TEST_F(ClientStreamTest, AnswersAPingWhileConflatingWithTheSeqTheClientReallyHas) {
+  ClientStream& c = client(ClientStreamConfig{.max_queue_bytes = 512});
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  read(c);
+  publish(feed_->price(1, 11, "2.0"));
+  const uint64_t in_flight_seq = feed_->cache().seq();
+  std::shared_ptr<const std::string> stuck = c.start_write(now_);
+  for (int i = 0; i < 50; ++i) publish(feed_->price(1, 12, i % 2 ? "2.0" : "3.0"));
+  ASSERT_TRUE(c.conflating());
+  send(c, R"({"op": "ping"})");
+  c.on_written(ctx());
+  const std::vector<std::string> messages = read(c);
+  ASSERT_GE(messages.size(), 2u);
+  const Parsed pong = parse(messages[0]);
+  ASSERT_EQ(pong.type, "pong");
+  EXPECT_EQ(pong.seq, in_flight_seq)
+      << "the conflated changes after it are not the client's yet: resuming from the pong's "
+         "seq must not skip them";
+  EXPECT_TRUE(parse(messages[1]).conflated);
+  EXPECT_EQ(parse(messages[1]).seq, feed_->cache().seq());
+}
+
 TEST_F(ClientStreamTest, KeepsItsQueueBoundedForAClientThatNeverReads) {
   ClientStream& c = client(ClientStreamConfig{.max_queue_bytes = 4096});
   send(c, R"({"op": "subscribe", "markets": "all"})");

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   uint64_t heartbeat_ms = 1000;
   uint64_t idle_timeout_ms = 60000;
   uint64_t slow_client_ms = 10000;
+  uint64_t client_max_delay_ms = 500;
   app.add_option("--gap-timeout-ms", gap_timeout_ms,
                  "wait this long for the other publisher to fill a gap before asking a recovery "
                  "service")
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
   app.add_option("--client-queue-bytes", config.stream.max_queue_bytes,
                  "per stream client: deltas queued past this are conflated (latest value per "
                  "market, flagged conflated)")
+      ->capture_default_str();
+  app.add_option("--client-max-delay-ms", client_max_delay_ms,
+                 "per stream client: a delta queued this long means the client is behind: "
+                 "conflate it too")
       ->capture_default_str();
   app.add_option("--slow-client-ms", slow_client_ms,
                  "disconnect a stream client (close 1008) when one write to it stays "
@@ -138,6 +143,7 @@ int main(int argc, char** argv) {
   config.health.stale_after_ns = stale_after_ms * 1'000'000;
   config.stream.heartbeat_interval_ns = heartbeat_ms * 1'000'000;
   config.stream.write_stall_timeout_ns = slow_client_ms * 1'000'000;
+  config.stream.max_queue_delay_ns = client_max_delay_ms * 1'000'000;
   config.idle_timeout_ns = idle_timeout_ms * 1'000'000;
   if (gap_timeout_ms == 0 || stale_after_ms == 0 || heartbeat_ms == 0 || idle_timeout_ms == 0) {
     return fail(

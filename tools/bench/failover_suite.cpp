@@ -22,6 +22,7 @@
 
 #include "edge/subscriber.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/child_process.h"
 #include "tools/bench/report_format.h"
 
 namespace oddsbus::bench {
@@ -40,75 +41,6 @@ uint64_t now_ns() {
 }
 
 std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
-
-// The last `lines` lines of a log file, indented, for an error message.
-std::string log_tail(const std::filesystem::path& path, size_t lines = 15) {
-  std::ifstream in(path);
-  std::vector<std::string> all;
-  for (std::string line; std::getline(in, line);) all.push_back(line);
-  std::string out = "\n  --- " + path.filename().string() + " (last lines) ---";
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
-    out += "\n  " + all[i];
-  }
-  return out;
-}
-
-// A child process with stdout and stderr sent to a log file. Killed (SIGKILL) and reaped when this
-// goes away, and by the kernel when odds-bench dies first (PR_SET_PDEATHSIG).
-class Child {
- public:
-  Child(const std::vector<std::string>& argv, std::filesystem::path log) : log_(std::move(log)) {
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  ~Child() { kill9(); }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  bool started() const { return pid_ > 0; }
-  void kill9() {
-    if (pid_ <= 0 || status_ >= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    status_ = 128 + SIGKILL;
-  }
-  // Waits up to `timeout` for the child to exit; its exit code (128+signal), or -1 on timeout.
-  int wait_for(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (status_ < 0) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (Clock::now() >= deadline) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    return status_;
-  }
-  bool running() { return wait_for(0ms) < 0; }
-  const std::filesystem::path& log() const { return log_; }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = -1;
-  std::filesystem::path log_;
-};
 
 // The measuring subscriber, on its own thread: both PUB lines, both recovery services. Counts
 // what it delivers; after stop() the counters are final.
@@ -241,23 +173,23 @@ std::expected<RunResult, std::string> run_once(const FailoverOptions& options, M
   const std::string mapping = (dir / "mapping.toml").string();
   const std::string markets = std::to_string(options.markets);
   {
-    Child writer(
+    ChildProcess writer(
         {feedsim, "--format", "oddsjson", "--markets", markets, "--write-mapping", mapping},
         dir / "mapping.log");
     const int code = writer.wait_for(30s);
     if (code != 0) {
       return std::unexpected("odds-feedsim --write-mapping exited " + std::to_string(code) +
-                             log_tail(writer.log()));
+                             writer.log_tail());
     }
   }
-  Child feed(
+  ChildProcess feed(
       {feedsim, "--format", "oddsjson", "--listen", url(ports[0]), "--markets", markets, "--rate",
        std::to_string(options.rate), "--settle-after", "0", "--heartbeat-ms", "50", "--seed", "3"},
       dir / "feedsim.log");
   auto node = [&](int n, bool secondary) {
     const uint16_t pub = ports[n == 1 ? 1 : 3], rec = ports[n == 1 ? 2 : 4];
     const uint16_t peer_pub = ports[n == 1 ? 3 : 1], peer_rec = ports[n == 1 ? 4 : 2];
-    return std::make_unique<Child>(
+    return std::make_unique<ChildProcess>(
         std::vector<std::string>{engine,
                                  "run",
                                  "--journal",
@@ -291,7 +223,7 @@ std::expected<RunResult, std::string> run_once(const FailoverOptions& options, M
   auto primary = node(1, false);
   auto secondary = node(2, true);
   auto children_tail = [&] {
-    return log_tail(primary->log()) + log_tail(secondary->log()) + log_tail(feed.log());
+    return primary->log_tail() + secondary->log_tail() + feed.log_tail();
   };
   std::unique_ptr<BenchSubscriber> sub;
   try {

@@ -1,7 +1,8 @@
 // odds-bench: the benchmarks of DESIGN section 8. `pipeline` (the default) prints frames per second
 // of the full path against raw ZeroMQ and raw LMDB, `feeds` parsed messages per second of each
 // format adapter against its bare parser library, `failover` the multi-process kill -9 takeover
-// (frames lost and duplicated, ms to the new epoch, async vs sync throughput), `all` every suite;
+// (frames lost and duplicated, ms to the new epoch, async vs sync throughput), `edge` a real
+// odds-edge (latency vs the raw ZeroMQ hop, gap recovery, WebSocket fan-out), `all` every suite;
 // each measured in one run on this machine.
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/bench/edge_suite.h"
 #include "tools/bench/failover_suite.h"
 #include "tools/bench/feeds_suite.h"
 #include "tools/bench/pipeline_suite.h"
@@ -27,6 +29,8 @@ int main(int argc, char** argv) {
   oddsbus::bench::SuiteOptions options;
   oddsbus::bench::FeedsOptions feeds_options;
   oddsbus::bench::FailoverOptions failover_options;
+  oddsbus::bench::EdgeOptions edge_options;
+  bool edge_no_pin = false;
   std::string capture = ODDSBUS_SHARED_DATA_DIR "/betfair/1.200806927";
   options.dir = std::filesystem::temp_directory_path();
   std::string dir = options.dir.string();
@@ -41,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--quick", quick,
       "smoke run: 20000 frames or messages, 1 round (unless --frames/--messages/--repeat); "
-      "failover: shorter windows");
+      "failover: shorter windows; edge: fewer clients and shorter windows");
   auto* messages =
       app.add_option("--messages,-m", feeds_options.messages, "feeds: messages per format")
           ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 28))
@@ -93,7 +97,38 @@ int main(int argc, char** argv) {
                    "publishes alone after this long)")
       ->check(CLI::Range(10u, 60'000u))
       ->capture_default_str();
-  auto* all = app.add_subcommand("all", "pipeline, then feeds, then failover.");
+  auto* edge = app.add_subcommand(
+      "edge",
+      "A real odds-edge (pinned to core 1 with taskset) fed by an in-process publisher "
+      "(nosync journal, engine::RecoveryServer, ZeroMQ PUB), per round (--repeat, default 3): "
+      "publish -> WebSocket client latency p50/p99/p99.9 vs a raw ZeroMQ SUB of the same bytes; "
+      "gap recovery time for gaps of 10, 10k and 1M frames (ranges or snapshot, from /metrics); "
+      "fan-out: 1k and 10k WebSocket clients with the publish rate stepped up until the edge "
+      "conflates. A table of medians, ratios, and a JSON line. Needs odds-edge beside "
+      "odds-bench. Exit 1 if a client saw seqs that do not rise, a frame or delta went missing "
+      "unconflated, a gap was not recovered, the edge died, or its final digest differs.");
+  edge->add_option("--latency-rate", edge_options.latency_rate, "latency: frames per second")
+      ->check(CLI::Range(1u, 100'000u))
+      ->capture_default_str();
+  edge->add_option("--latency-ms", edge_options.latency_ms, "latency: ms of paced publishing")
+      ->check(CLI::Range(100u, 600'000u))
+      ->capture_default_str();
+  edge->add_option("--clients", edge_options.clients, "fan-out: client counts, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(size_t{1}, size_t{60000}))
+      ->capture_default_str();
+  edge->add_option("--gaps", edge_options.gaps, "gap sizes in frames, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}))
+      ->capture_default_str();
+  edge->add_option("--window-ms", edge_options.window_ms, "fan-out: ms per rate step")
+      ->check(CLI::Range(100u, 600'000u))
+      ->capture_default_str();
+  edge->add_option("--gap-timeout-ms", edge_options.gap_timeout_ms, "the edge's --gap-timeout-ms")
+      ->check(CLI::Range(1u, 10'000u))
+      ->capture_default_str();
+  edge->add_flag("--no-pin", edge_no_pin, "do not pin odds-edge and odds-bench to cores 1 and 0");
+  auto* all = app.add_subcommand("all", "pipeline, then feeds, then failover, then edge.");
 
   try {
     app.parse(argc, argv);
@@ -119,13 +154,24 @@ int main(int argc, char** argv) {
     failover_options.window_ms = 1000;
     failover_options.after_ms = 1000;
   }
+  edge_options.dir = options.dir;
+  edge_options.pin = !edge_no_pin;
+  if (repeat->count() != 0) edge_options.repeat = options.repeat;
+  if (quick) {
+    if (repeat->count() == 0) edge_options.repeat = 1;
+    if (edge->get_option("--clients")->count() == 0) edge_options.clients = {100, 1000};
+    if (edge->get_option("--latency-ms")->count() == 0) edge_options.latency_ms = 2000;
+    if (edge->get_option("--window-ms")->count() == 0) edge_options.window_ms = 1000;
+  }
   if (feeds->parsed()) return oddsbus::bench::run_feeds_suite(feeds_options);
+  if (edge->parsed()) return oddsbus::bench::run_edge_suite(edge_options);
   if (failover->parsed()) return oddsbus::bench::run_failover_suite(failover_options);
   if (all->parsed()) {
     const int pipeline_status = oddsbus::bench::run_pipeline_suite(options);
     const int feeds_status = oddsbus::bench::run_feeds_suite(feeds_options);
     const int failover_status = oddsbus::bench::run_failover_suite(failover_options);
-    for (const int status : {pipeline_status, feeds_status, failover_status}) {
+    const int edge_status = oddsbus::bench::run_edge_suite(edge_options);
+    for (const int status : {pipeline_status, feeds_status, failover_status, edge_status}) {
       if (status != 0) return status;
     }
     return 0;

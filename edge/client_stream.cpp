@@ -116,11 +116,11 @@ void ClientStream::on_change(const std::shared_ptr<const FrameChange>& change,
 
 void ClientStream::offer_delta(const std::shared_ptr<const FrameChange>& change,
                                const StreamContext& ctx) {
-  std::vector<const std::string*> entries;
-  for (const MarketChange& market : change->markets) {
-    if (matches(market)) entries.push_back(&market.json);
-  }
-  if (entries.empty()) return;
+  // The common case, every market (a client of "all", a single-market frame it wants), shares
+  // the delta rendered once for everybody: no allocation per client.
+  size_t matched = 0;
+  for (const MarketChange& market : change->markets) matched += matches(market) ? 1 : 0;
+  if (matched == 0) return;
   if (conflating_) {
     for (const MarketChange& market : change->markets) {
       if (matches(market)) dirty_.insert(market.market);
@@ -128,7 +128,11 @@ void ClientStream::offer_delta(const std::shared_ptr<const FrameChange>& change,
     return;
   }
   std::shared_ptr<const std::string> text = change->all_delta;
-  if (entries.size() != change->markets.size()) {
+  if (matched != change->markets.size()) {
+    std::vector<const std::string*> entries;
+    for (const MarketChange& market : change->markets) {
+      if (matches(market)) entries.push_back(&market.json);
+    }
     auto filtered = std::make_shared<std::string>();
     append_delta_message(*filtered, change->seq, false, entries);
     text = std::move(filtered);

@@ -63,7 +63,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       handed_off_ = true;
       stream_.expires_never();
-      auto session = std::make_shared<WsSession>(std::move(stream_), host_);
+      auto session = std::make_shared<WsSession>(stream_.release_socket(), host_);
       session->start(parser_->release());
       return;
     }
@@ -126,8 +126,8 @@ void refuse_connection(asio::ip::tcp::socket socket, unsigned status, std::strin
   });
 }
 
-WsSession::WsSession(beast::tcp_stream stream, ServingHost& host)
-    : ws_(std::move(stream)),
+WsSession::WsSession(asio::ip::tcp::socket socket, ServingHost& host)
+    : ws_(std::move(socket)),
       host_(host),
       stream_(host.config().stream, host.totals(), host.stream_context().now_ns),
       close_deadline_(ws_.get_executor()) {}
@@ -215,7 +215,7 @@ void WsSession::close_for(const CloseVerdict& verdict) {
   close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec) return;
     beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    beast::get_lowest_layer(self->ws_).close(ignored);
   });
   ws_.async_close(
       websocket::close_reason(static_cast<websocket::close_code>(verdict.code), verdict.reason),
@@ -232,7 +232,7 @@ void WsSession::finish(beast::error_code) {
   }
   close_deadline_.cancel();
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().close(ignored);
+  beast::get_lowest_layer(ws_).close(ignored);
 }
 
 }  // namespace oddsbus::edge

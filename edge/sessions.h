@@ -48,7 +48,9 @@ void refuse_connection(boost::asio::ip::tcp::socket socket, unsigned status, std
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(boost::beast::tcp_stream stream, ServingHost& host);
+  // Over the plain socket: the WebSocket's own timeouts govern it (no per-operation timer of
+  // beast::tcp_stream on the fan-out path).
+  WsSession(boost::asio::ip::tcp::socket socket, ServingHost& host);
   ~WsSession();
 
   void start(boost::beast::http::request<boost::beast::http::string_body> request);
@@ -67,7 +69,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void close_for(const CloseVerdict& verdict);
   void finish(boost::beast::error_code ec);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
   boost::beast::flat_buffer buffer_;
   ServingHost& host_;
   ClientStream stream_;

@@ -72,10 +72,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const std::string_view target(request.target().data(), request.target().size());
     HttpReply reply = host_.route(method, target);
     if (reply.status >= 400 && reply.status < 500) ++host_.counters().http_refused;
-    respond(reply.status, reply.content_type, std::move(reply.body), request.keep_alive());
+    respond(reply.status, reply.content_type, std::move(reply.body), request.keep_alive(),
+            request.method() == http::verb::head);
   }
 
-  void respond(unsigned status, std::string_view content_type, std::string body, bool keep_alive) {
+  // `head`: answer a HEAD request: the headers of the reply, its Content-Length, and no body.
+  void respond(unsigned status, std::string_view content_type, std::string body, bool keep_alive,
+               bool head = false) {
     auto response =
         std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     response->set(http::field::server, "odds-edge");
@@ -86,6 +89,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response->keep_alive(keep_alive);
     response->body() = std::move(body);
     response->prepare_payload();
+    if (head) {
+      response->body().clear();  // Content-Length stays that of the body a GET would get
+    }
     http::async_write(
         stream_, *response, [self = shared_from_this(), response](beast::error_code ec, size_t) {
           if (ec || !response->keep_alive()) {

@@ -165,8 +165,11 @@ class EdgeServer::Impl final : public ServingHost {
     zmq_fds_[i].async_wait(asio::posix::stream_descriptor::wait_read,
                            [this, i](boost::system::error_code ec) {
                              if (ec) return;
-                             drain();
+                             // Armed again before draining: a message that arrives after the
+                             // drain's last look then wakes the wait (ZMQ_FD only signals edges;
+                             // one missed would wait for the next tick).
                              wait_zmq(i);
+                             drain();
                            });
   }
 

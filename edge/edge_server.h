@@ -30,6 +30,9 @@ struct EdgeServerConfig {
   ClientStreamConfig stream;
   ConnectionLimitsConfig limits;
   EdgeHealthConfig health;
+  // Kernel send buffer per stream client: bounded like its queue, so a slow client is conflated
+  // instead of being sent megabytes of old deltas first (0: the OS default, which grows to MBs).
+  int client_send_buffer_bytes = 64 * 1024;
   size_t max_message_bytes = 64 * 1024;       // a client's WebSocket message or HTTP request body
   uint64_t idle_timeout_ns = 60'000'000'000;  // a connection that sends nothing for this long
   uint64_t tick_ns = 5'000'000;

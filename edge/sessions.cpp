@@ -152,6 +152,11 @@ void WsSession::start(http::request<http::string_body> request) {
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& response) { response.set(http::field::server, "odds-edge"); }));
   ws_.read_message_max(host_.config().max_message_bytes);
+  if (host_.config().client_send_buffer_bytes > 0) {
+    beast::error_code ignored;
+    ws_.next_layer().set_option(
+        asio::socket_base::send_buffer_size(host_.config().client_send_buffer_bytes), ignored);
+  }
   ws_.async_accept(request,
                    [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
 }

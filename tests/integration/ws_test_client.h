@@ -1,21 +1,25 @@
-// Test support for the edge: a blocking HTTP GET, and a WebSocket client of /v1/stream on its
+// Test support for the edge: a blocking HTTP request, and a WebSocket client of /v1/stream on its
 // own thread that checks what it is sent (DESIGN section 10) as it folds it:
 //  - delta seqs strictly increase; an image may restart at any seq (it says so: a fresh image);
 //  - every non-conflated delta entry's market_seq is the market's previous one + 1 (no frame of
 //    that market was missed), unless an image or conflated delta reset what the client knew;
 //  - folding the image and the deltas gives a state comparable with the edge's /v1/snapshot.
+// The client can also play a slow reader (a sleep after each message) or a client that never
+// reads at all, with a small receive buffer so that the edge's writes to it back up quickly.
 #pragma once
 
 #include <simdjson.h>
 
-#include <sys/socket.h>
 #include <atomic>
-#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,15 +32,23 @@ namespace oddsbus::testing {
 namespace beast = boost::beast;
 using tcp = boost::asio::ip::tcp;
 
-// {status code, body} of GET http://127.0.0.1:port/target; {0, error} when it fails.
-inline std::pair<unsigned, std::string> http_get(uint16_t port, const std::string& target) {
+// {status code, body} of `method` http://127.0.0.1:port/target with `body`; {0, error} when it
+// fails (connection refused or reset, no answer within 5 s).
+inline std::pair<unsigned, std::string> http_request(uint16_t port, beast::http::verb method,
+                                                     const std::string& target,
+                                                     const std::string& body = {}) {
   try {
     boost::asio::io_context io;
     beast::tcp_stream stream(io);
     stream.expires_after(std::chrono::seconds(5));
     stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-    beast::http::request<beast::http::empty_body> request(beast::http::verb::get, target, 11);
+    beast::http::request<beast::http::string_body> request(method, target, 11);
     request.set(beast::http::field::host, "127.0.0.1");
+    if (!body.empty()) {
+      request.set(beast::http::field::content_type, "application/json");
+      request.body() = body;
+    }
+    request.prepare_payload();
     beast::http::write(stream, request);
     beast::flat_buffer buffer;
     beast::http::response<beast::http::string_body> response;
@@ -45,6 +57,11 @@ inline std::pair<unsigned, std::string> http_get(uint16_t port, const std::strin
   } catch (const std::exception& e) {
     return {0, e.what()};
   }
+}
+
+// {status code, body} of GET http://127.0.0.1:port/target; {0, error} when it fails.
+inline std::pair<unsigned, std::string> http_get(uint16_t port, const std::string& target) {
+  return http_request(port, beast::http::verb::get, target);
 }
 
 // A market as a client folds it: status, and price_e4 per selection.
@@ -76,10 +93,19 @@ struct StreamSummary {
   uint64_t conflated = 0;
   uint64_t heartbeats = 0;
   std::vector<std::string> image_reasons;
+  std::vector<std::string> errors;      // the edge's {"type": "error"} messages, as sent
   std::vector<std::string> violations;  // what broke the stream's promises (must stay empty)
   std::optional<std::string> closed;    // the close reason, when the edge closed it
+  std::optional<uint16_t> close_code;   // ... and its close code
+  std::string ended;                    // why reading ended (empty while it goes on)
   FoldedState state;
   std::map<uint64_t, uint64_t> market_seqs;  // what the client knows of each market
+};
+
+struct StreamOptions {
+  int receive_buffer_bytes = 0;             // SO_RCVBUF, set before connecting; 0: the default
+  std::chrono::microseconds read_delay{0};  // a sleep after each message: a slow reader
+  bool read = true;  // false: never reads a byte after the handshake (a stuck client)
 };
 
 class StreamClient {
@@ -87,29 +113,58 @@ class StreamClient {
   using Summary = StreamSummary;
 
   // Connects to ws://127.0.0.1:port/v1/stream and sends `subscribe` (a JSON request). `resumed`:
-  // what an earlier connection had folded, for a subscribe with resume_from.
-  StreamClient(uint16_t port, const std::string& subscribe, const Summary& resumed = {})
-      : ws_(io_) {
+  // what an earlier connection had folded, for a subscribe with resume_from. Throws when the
+  // connection or the handshake fails.
+  StreamClient(uint16_t port, const std::string& subscribe, const Summary& resumed = {},
+               const StreamOptions& options = {})
+      : ws_(io_), read_delay_us_(options.read_delay.count()) {
     summary_.state = resumed.state;
     summary_.market_seqs = resumed.market_seqs;
     summary_.last_delta_seq = resumed.last_delta_seq;
     summary_.last_seq = resumed.last_seq;
-    tcp::resolver resolver(io_);
-    boost::asio::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
+    tcp::socket& socket = ws_.next_layer();
+    socket.open(tcp::v4());
+    if (options.receive_buffer_bytes > 0) {
+      socket.set_option(
+          boost::asio::socket_base::receive_buffer_size(options.receive_buffer_bytes));
+    }
+    socket.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
     ws_.handshake("127.0.0.1", "/v1/stream");
     ws_.write(boost::asio::buffer(subscribe));
-    fd_ = ws_.next_layer().native_handle();
-    thread_ = std::thread([this] { read_loop(); });
+    if (options.read) {
+      thread_ = std::thread([this] {
+        read_next();
+        io_.run();
+      });
+    }
   }
   ~StreamClient() { stop(); }
+
+  // Sends a text message (after any still being sent) from the client's thread; ignored once the
+  // connection is gone, and by a client that does not read (it has no thread).
+  void send(std::string text) {
+    boost::asio::post(io_, [this, text = std::move(text)]() mutable {
+      outgoing_.push_back(std::move(text));
+      if (outgoing_.size() == 1) write_next();
+    });
+  }
 
   // Ends the connection from this side (unblocks the reader) and joins the reader.
   void stop() {
     if (thread_.joinable()) {
-      ::shutdown(fd_, SHUT_RDWR);
+      // On the client's thread: a socket Beast closed after a close frame is not touched again.
+      boost::asio::post(io_, [this] {
+        beast::error_code ignored;
+        ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+      });
       thread_.join();
+    } else if (ws_.next_layer().is_open()) {
+      beast::error_code ignored;
+      ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
     }
   }
+
+  void set_read_delay(std::chrono::microseconds delay) { read_delay_us_.store(delay.count()); }
 
   Summary summary() const {
     std::lock_guard lock(mutex_);
@@ -118,43 +173,68 @@ class StreamClient {
   uint64_t last_seq() const { return last_seq_.load(); }
 
  private:
-  void read_loop() {
-    simdjson::dom::parser parser;
-    for (;;) {
-      beast::flat_buffer buffer;
-      beast::error_code ec;
-      ws_.read(buffer, ec);
+  // Runs on the client's thread, as does every handler: one read and one write at a time.
+  void read_next() {
+    ws_.async_read(buffer_, [this](beast::error_code ec, size_t) { on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      std::lock_guard lock(mutex_);
+      summary_.ended = ec.message();
+      // A close frame was received, even if what followed it failed (a reset after the close).
+      if (ws_.reason().code != beast::websocket::close_code::none) {
+        summary_.closed = ws_.reason().reason.c_str();
+        summary_.close_code = static_cast<uint16_t>(ws_.reason().code);
+      }
+      return;
+    }
+    on_message(beast::buffers_to_string(buffer_.data()));
+    buffer_.consume(buffer_.size());
+    if (const int64_t delay = read_delay_us_.load(); delay > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(delay));
+    }
+    read_next();
+  }
+
+  void write_next() {
+    ws_.async_write(boost::asio::buffer(outgoing_.front()), [this](beast::error_code ec, size_t) {
       if (ec) {
-        std::lock_guard lock(mutex_);
-        if (ec == beast::websocket::error::closed) summary_.closed = ws_.reason().reason.c_str();
+        outgoing_.clear();
         return;
       }
-      const std::string text = beast::buffers_to_string(buffer.data());
-      simdjson::dom::element message;
-      std::lock_guard lock(mutex_);
-      if (parser.parse(text).get(message) != simdjson::SUCCESS) {
-        summary_.violations.push_back("not JSON: " + text.substr(0, 200));
-        continue;
-      }
-      const std::string_view type = message["type"];
-      if (type == "heartbeat") {
-        ++summary_.heartbeats;
-        summary_.last_seq = std::max<uint64_t>(summary_.last_seq, uint64_t(message["seq"]));
-      } else if (type == "image") {
-        ++summary_.images;
-        summary_.image_reasons.emplace_back(std::string_view(message["reason"]));
-        summary_.state = fold_markets(message["markets"]);
-        summary_.market_seqs.clear();
-        for (simdjson::dom::element m : simdjson::dom::array(message["markets"])) {
-          summary_.market_seqs[uint64_t(m["market"])] = uint64_t(m["market_seq"]);
-        }
-        summary_.last_delta_seq = uint64_t(message["seq"]);
-        summary_.last_seq = summary_.last_delta_seq;
-      } else if (type == "delta") {
-        fold_delta(message);
-      }
-      last_seq_.store(summary_.last_seq);
+      outgoing_.pop_front();
+      if (!outgoing_.empty()) write_next();
+    });
+  }
+
+  void on_message(const std::string& text) {
+    simdjson::dom::element message;
+    std::lock_guard lock(mutex_);
+    if (parser_.parse(text).get(message) != simdjson::SUCCESS) {
+      summary_.violations.push_back("not JSON: " + text.substr(0, 200));
+      return;
     }
+    const std::string_view type = message["type"];
+    if (type == "heartbeat") {
+      ++summary_.heartbeats;
+      summary_.last_seq = std::max<uint64_t>(summary_.last_seq, uint64_t(message["seq"]));
+    } else if (type == "image") {
+      ++summary_.images;
+      summary_.image_reasons.emplace_back(std::string_view(message["reason"]));
+      summary_.state = fold_markets(message["markets"]);
+      summary_.market_seqs.clear();
+      for (simdjson::dom::element m : simdjson::dom::array(message["markets"])) {
+        summary_.market_seqs[uint64_t(m["market"])] = uint64_t(m["market_seq"]);
+      }
+      summary_.last_delta_seq = uint64_t(message["seq"]);
+      summary_.last_seq = summary_.last_delta_seq;
+    } else if (type == "delta") {
+      fold_delta(message);
+    } else if (type == "error") {
+      summary_.errors.push_back(text);
+    }
+    last_seq_.store(summary_.last_seq);
   }
 
   void fold_delta(simdjson::dom::element message) {
@@ -192,7 +272,10 @@ class StreamClient {
 
   boost::asio::io_context io_;
   beast::websocket::stream<tcp::socket> ws_;
-  int fd_ = -1;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> outgoing_;  // front is being written
+  simdjson::dom::parser parser_;
+  std::atomic<int64_t> read_delay_us_;
   std::thread thread_;
   mutable std::mutex mutex_;
   Summary summary_;

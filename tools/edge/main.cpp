@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
                  "per stream client: deltas queued past this are conflated (latest value per "
                  "market, flagged conflated)")
       ->capture_default_str();
+  app.add_option("--client-send-buffer-bytes", config.client_send_buffer_bytes,
+                 "per stream client: the kernel send buffer (0: the OS default, which grows to "
+                 "MBs of old deltas before the edge sees the client is behind)")
+      ->capture_default_str();
   app.add_option("--client-max-delay-ms", client_max_delay_ms,
                  "per stream client: a delta queued this long means the client is behind: "
                  "conflate it too")

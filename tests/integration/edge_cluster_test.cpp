@@ -29,21 +29,11 @@ using testing::ChildProcess;
 using testing::free_port;
 using testing::http_get;
 using testing::StreamClient;
+using testing::url;
+using testing::wait_until;
 
 constexpr int kMarkets = 20;
 const std::string kSubscribeAll = R"({"op": "subscribe", "markets": "all"})";
-
-std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
-
-template <typename F>
-bool wait_until(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // seq, epoch and digest of an edge's /v1/snapshot, and its markets.
 struct EdgeSnapshot {

@@ -39,22 +39,12 @@ using testing::free_port;
 using testing::http_get;
 using testing::StreamClient;
 using testing::StreamOptions;
+using testing::url;
+using testing::wait_until;
 
 constexpr int kMarkets = 20;
 constexpr int kFastRate = 8000;  // updates per second: the stuck clients' buffers fill in seconds
 const std::string kSubscribeAll = R"({"op": "subscribe", "markets": "all"})";
-
-std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
-
-template <typename F>
-bool wait_until(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // The value of one series of the edge's /metrics, e.g. `oddsbus_edge_clients` or
 // `oddsbus_edge_clients_dropped_total{reason="slow"}`; nullopt when unavailable.

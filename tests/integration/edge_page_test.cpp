@@ -39,10 +39,10 @@ using namespace std::chrono_literals;
 using testing::bin_dir;
 using testing::ChildProcess;
 using testing::free_port;
+using testing::url;
+using testing::wait_until;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
-
-std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
 net::ip::tcp::endpoint loopback(uint16_t port) {
   return {net::ip::make_address_v4("127.0.0.1"), port};

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -55,6 +56,20 @@ inline void send_all(int fd, const std::string& bytes) {
     ASSERT_GT(n, 0) << "feed connection closed by the engine";
     sent += static_cast<size_t>(n);
   }
+}
+
+// A ZeroMQ endpoint on loopback.
+inline std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
+// Polls `done` every 20 ms until it returns true (true) or `timeout` passes (false).
+template <typename F>
+bool wait_until(F&& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace oddsbus::testing

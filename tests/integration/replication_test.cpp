@@ -33,10 +33,10 @@ using namespace std::chrono_literals;
 using testing::bin_dir;
 using testing::ChildProcess;
 using testing::free_port;
+using testing::url;
+using testing::wait_until;
 
 constexpr int kMarkets = 5;
-
-std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
 // The test's subscriber, on its own thread: delivered frames are checked for continuity and
 // folded into a state (installed from a snapshot at start).
@@ -183,16 +183,6 @@ class ReplicationTest : public ::testing::Test {
   std::string digest_line(uint64_t seq, const MarketState& state) {
     return "0 {\"seq\": " + std::to_string(seq) + ", \"digest\": \"" +
            digest_hex(state_digest(state)) + "\"}\n";
-  }
-
-  template <typename F>
-  static bool wait_until(F&& done, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
   }
 
   std::filesystem::path dir_;

@@ -47,11 +47,11 @@ class EdgeServer::Impl final : public ServingHost {
  public:
   explicit Impl(const EdgeServerConfig& config)
       : config_(config),
-        io_(1),
-        subscriber_(zmq_, edge_subscriber(config.subscriber)),
         cache_(config.cache),
         limits_(config.limits),
         parser_(config.stream.max_subscribed_ids),
+        io_(1),
+        subscriber_(zmq_, edge_subscriber(config.subscriber)),
         acceptor_(io_),
         tick_(io_) {
     const tcp::endpoint endpoint(asio::ip::make_address(config.http_host), config.http_port);
@@ -268,20 +268,23 @@ class EdgeServer::Impl final : public ServingHost {
         cache_.window_bytes()});
   }
 
+  // Declared before io_, so they outlive it: destroying io_ destroys the sessions its pending
+  // handlers hold, and a session's destructor tells the host (clients_, limits_, counters).
   EdgeServerConfig config_;
-  asio::io_context io_;
-  zmq::context_t zmq_;
-  Subscriber subscriber_;
   MarketCache cache_;
   ConnectionLimits limits_;
   ClientRequestParser parser_;
   StreamTotals totals_;
   ServingCounters serving_;
+  std::vector<WsSession*> clients_;
+  std::vector<WsSession*> pumping_;
+
+  asio::io_context io_;
+  zmq::context_t zmq_;
+  Subscriber subscriber_;
   tcp::acceptor acceptor_;
   asio::steady_timer tick_;
   std::vector<asio::posix::stream_descriptor> zmq_fds_;
-  std::vector<WsSession*> clients_;
-  std::vector<WsSession*> pumping_;
   ArbiterOutput out_;
   bool stale_ = true;
   uint64_t ticks_ = 0;

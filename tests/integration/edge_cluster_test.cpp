@@ -18,6 +18,7 @@
 
 #include "tests/integration/child_process.h"
 #include "tests/integration/loopback.h"
+#include "tests/integration/oddsjson_source.h"
 #include "tests/integration/ws_test_client.h"
 
 namespace oddsbus {
@@ -62,17 +63,7 @@ class EdgeClusterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     for (uint16_t& p : ports_) p = free_port();
-    auto [code, out] = testing::run_to_completion(
-        {bin_dir() + "/odds-feedsim", "--format", "oddsjson", "--markets", std::to_string(kMarkets),
-         "--write-mapping", (dir_ / "mapping.toml").string()},
-        (dir_ / "mapping.log").string());
-    ASSERT_EQ(code, 0) << out;
-    feed_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{bin_dir() + "/odds-feedsim", "--format", "oddsjson", "--listen",
-                                 url(ports_[0]), "--markets", std::to_string(kMarkets), "--rate",
-                                 "400", "--settle-after", "0", "--heartbeat-ms", "50", "--seed",
-                                 "5"},
-        (dir_ / "feedsim.log").string());
+    testing::start_oddsjson_source(dir_, ports_[0], kMarkets, 400, 5, feed_);
   }
   void TearDown() override {
     if (!HasFailure()) std::filesystem::remove_all(dir_);

@@ -27,6 +27,7 @@
 
 #include "tests/integration/child_process.h"
 #include "tests/integration/loopback.h"
+#include "tests/integration/oddsjson_source.h"
 #include "tests/integration/ws_test_client.h"
 
 namespace oddsbus {
@@ -173,17 +174,8 @@ class EdgeLimitsTest : public ::testing::Test {
   // odds-feedsim at `rate` updates per second into one odds-engine (pub ports_[1], recovery
   // ports_[2]).
   void start_source(int rate) {
-    auto [code, out] = testing::run_to_completion(
-        {bin_dir() + "/odds-feedsim", "--format", "oddsjson", "--markets", std::to_string(kMarkets),
-         "--write-mapping", (dir_ / "mapping.toml").string()},
-        (dir_ / "mapping.log").string(), 10s);
-    ASSERT_EQ(code, 0) << out;
-    feed_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{bin_dir() + "/odds-feedsim", "--format", "oddsjson", "--listen",
-                                 url(ports_[0]), "--markets", std::to_string(kMarkets), "--rate",
-                                 std::to_string(rate), "--settle-after", "0", "--heartbeat-ms",
-                                 "50", "--seed", "7"},
-        (dir_ / "feedsim.log").string());
+    testing::start_oddsjson_source(dir_, ports_[0], kMarkets, rate, 7, feed_);
+    if (!feed_) return;
     engine_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{bin_dir() + "/odds-engine", "run", "--journal",
                                  (dir_ / "journal").string(), "--node", "1", "--pub",

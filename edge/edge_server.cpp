@@ -196,19 +196,18 @@ class EdgeServer::Impl final : public ServingHost {
 
   void apply_output() {
     const StreamContext ctx = stream_context();
-    if (auto image = subscriber_.take_snapshot()) {
+    std::optional<SnapshotImage> image = subscriber_.take_snapshot();
+    if (image) {
       const uint64_t before = cache_.seq();
       cache_.install(std::move(*image));
       ++serving_.snapshots_installed;
       log(LogLevel::kInfo,
-          "edge: installed a snapshot at seq %" PRIu64
-          " epoch %u (%zu markets; "
-          "was at seq %" PRIu64 ")",
+          "edge: installed a snapshot at seq %" PRIu64 " epoch %u (%zu markets; was at seq %" PRIu64
+          ")",
           cache_.seq(), cache_.epoch(), cache_.state().markets().size(), before);
       for (WsSession* client : clients_) client->stream().on_resync(ctx);
     }
-    if (out_.frames.empty() && serving_.snapshots_installed == last_pumped_snapshots_) return;
-    last_pumped_snapshots_ = serving_.snapshots_installed;
+    if (out_.frames.empty() && !image) return;  // nothing new for any client
     for (const fb::Frame* frame : out_.frames) {
       if (frame->payload_type() == fb::Payload::EpochChange) {
         log(LogLevel::kInfo, "edge: following epoch %u from seq %" PRIu64, frame->epoch(),
@@ -288,7 +287,6 @@ class EdgeServer::Impl final : public ServingHost {
   ArbiterOutput out_;
   bool stale_ = true;
   uint64_t ticks_ = 0;
-  uint64_t last_pumped_snapshots_ = 0;
   LogLimiter refusal_log_;
 };
 

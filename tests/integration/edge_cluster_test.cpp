@@ -63,7 +63,8 @@ class EdgeClusterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     for (uint16_t& p : ports_) p = free_port();
-    testing::start_oddsjson_source(dir_, ports_[0], kMarkets, 400, 5, feed_);
+    testing::start_oddsjson_source(dir_, ports_[0], kMarkets, 400 / testing::sanitizer_slowdown(),
+                                   5, feed_);
   }
   void TearDown() override {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
@@ -134,6 +135,9 @@ class EdgeClusterTest : public ::testing::Test {
 };
 
 TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndAReconnect) {
+  // A sanitizer build runs every process several times slower: it is fed less (SetUp) and waited
+  // for longer.
+  const unsigned slow = testing::sanitizer_slowdown();
   auto primary = start_node(1, false);
   auto secondary = start_node(2, true);
   auto edge_a = start_edge(0);
@@ -142,14 +146,15 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
   auto edge_b = start_edge(1, {"--receive-hwm", "5", "--receive-buffer-bytes", "8192"});
   const uint16_t http_a = ports_[5], http_b = ports_[6];
   auto healthy = [](uint16_t http) { return http_get(http, "/healthz").first == 200; };
-  ASSERT_TRUE(wait_until([&] { return healthy(http_a) && healthy(http_b); }, 20s))
+  ASSERT_TRUE(wait_until([&] { return healthy(http_a) && healthy(http_b); }, slow * 20s))
       << edge_a->log() << edge_b->log() << primary->log();
 
   StreamClient a1(http_a, kSubscribeAll);
   auto a2 = std::make_unique<StreamClient>(http_a, kSubscribeAll);
   StreamClient b1(http_b, kSubscribeAll);
   StreamClient b2(http_b, R"({"op": "subscribe", "markets": [1001, 1002], "event": 503})");
-  ASSERT_TRUE(wait_until([&] { return a1.last_seq() > 300 && b1.last_seq() > 300; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return a1.last_seq() > 300 / slow && b1.last_seq() > 300 / slow; },
+                         slow * 20s));
 
   primary->signal(SIGKILL);
   ASSERT_TRUE(wait_until(
@@ -157,7 +162,7 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
         auto a = snapshot_of(http_a), b = snapshot_of(http_b);
         return a && b && a->epoch == 2 && b->epoch == 2;
       },
-      15s))
+      slow * 15s))
       << secondary->log() << edge_a->log() << edge_b->log();
 
   // A client reconnects and resumes from the last seq it folded: no new image, nothing missed.
@@ -170,16 +175,17 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
                                       before);
 
   edge_b->signal(SIGSTOP);
-  std::this_thread::sleep_for(3s);
+  std::this_thread::sleep_for(slow == 1 ? 3s : 6s);  // long enough to overflow at its rate
   edge_b->signal(SIGCONT);
   const uint64_t resumed_at = a1.last_seq();
-  ASSERT_TRUE(wait_until([&] { return b1.last_seq() > resumed_at + 200; }, 20s)) << edge_b->log();
+  ASSERT_TRUE(wait_until([&] { return b1.last_seq() > resumed_at + 200 / slow; }, slow * 20s))
+      << edge_b->log();
 
   // Quiesce: stop the feed, then the engine; the edges keep serving what they have.
   feed_->signal(SIGKILL);
   std::this_thread::sleep_for(500ms);
   secondary->signal(SIGINT);
-  ASSERT_EQ(secondary->wait_for(15s), 0) << secondary->log();
+  ASSERT_EQ(secondary->wait_for(slow * 15s), 0) << secondary->log();
   auto final_seq = [](uint16_t http) {
     auto s = snapshot_of(http);
     return s ? s->seq : 0;
@@ -192,7 +198,8 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
   }();
   const uint64_t journal_seq = std::stoull(journal_digest.substr(journal_digest.find(':') + 1));
   EXPECT_TRUE(wait_until(
-      [&] { return final_seq(http_a) == journal_seq && final_seq(http_b) == journal_seq; }, 10s))
+      [&] { return final_seq(http_a) == journal_seq && final_seq(http_b) == journal_seq; },
+      slow * 10s))
       << "edges at " << final_seq(http_a) << " and " << final_seq(http_b) << ", journal at "
       << journal_seq;
 
@@ -213,7 +220,7 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
         return caught_up(a1, http_a) && caught_up(*a2, http_a) && caught_up(b1, http_b) &&
                caught_up(b2, http_b);
       },
-      10s));
+      slow * 10s));
   const auto snap_a = snapshot_of(http_a);
   const auto snap_b = snapshot_of(http_b);
   ASSERT_TRUE(snap_a && snap_b);
@@ -229,9 +236,9 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
     const StreamClient::Summary s = c.client->summary();
     EXPECT_TRUE(s.violations.empty()) << c.name << ": " << s.violations.front();
     EXPECT_FALSE(s.closed) << c.name << " was closed: " << s.closed.value_or("");
-    EXPECT_GT(s.deltas, 100u) << c.name << ": " << s.images << " images, " << s.heartbeats
-                              << " heartbeats, last seq " << s.last_seq << ", " << s.state.size()
-                              << " markets";
+    EXPECT_GT(s.deltas, 100u / slow)
+        << c.name << ": " << s.images << " images, " << s.heartbeats << " heartbeats, last seq "
+        << s.last_seq << ", " << s.state.size() << " markets";
     testing::FoldedState expected = c.edge->state;
     if (!c.all) std::erase_if(expected, [](const auto& m) { return m.first > 1003; });
     EXPECT_EQ(s.state, expected) << c.name << " folded a state other than its edge's";

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -56,6 +57,18 @@ inline void send_all(int fd, const std::string& bytes) {
     ASSERT_GT(n, 0) << "feed connection closed by the engine";
     sent += static_cast<size_t>(n);
   }
+}
+
+// How many times slower the binaries under test run than a plain build: the sanitizer builds
+// instrument every access (ODDSBUS_SANITIZER is set by oddsbus_add_test). Multi-process tests
+// divide their load by it, so a test asks the same of a TSan build as of a plain one.
+inline int sanitizer_slowdown() {
+#ifdef ODDSBUS_SANITIZER
+  const std::string_view sanitizer = ODDSBUS_SANITIZER;
+  if (sanitizer == "thread") return 8;
+  if (sanitizer == "address") return 2;
+#endif
+  return 1;
 }
 
 // A ZeroMQ endpoint on loopback.

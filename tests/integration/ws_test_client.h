@@ -37,29 +37,39 @@ using tcp = boost::asio::ip::tcp;
 inline std::pair<unsigned, std::string> http_request(uint16_t port, beast::http::verb method,
                                                      const std::string& target,
                                                      const std::string& body = {}) {
-  try {
-    boost::asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(5));
-    stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-    beast::http::request<beast::http::string_body> request(method, target, 11);
-    request.set(beast::http::field::host, "127.0.0.1");
-    if (!body.empty()) {
-      request.set(beast::http::field::content_type, "application/json");
-      request.body() = body;
-    }
-    request.prepare_payload();
-    beast::http::write(stream, request);
-    beast::flat_buffer buffer;
-    beast::http::response<beast::http::string_body> response;
-    beast::http::read(stream, buffer, response);
-    return {response.result_int(), response.body()};
-  } catch (const std::exception& e) {
-    return {0, e.what()};
+  // Asynchronous, so that tcp_stream's 5 s expiry bounds every step (a sync read would wait
+  // forever on an edge too busy to answer).
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::http::request<beast::http::string_body> request(method, target, 11);
+  request.set(beast::http::field::host, "127.0.0.1");
+  if (!body.empty()) {
+    request.set(beast::http::field::content_type, "application/json");
+    request.body() = body;
   }
+  request.prepare_payload();
+  beast::flat_buffer buffer;
+  beast::http::response<beast::http::string_body> response;
+  std::pair<unsigned, std::string> result{0, "no answer"};
+  auto failed = [&](beast::error_code ec) {
+    if (ec) result = {0, ec.message()};
+    return static_cast<bool>(ec);
+  };
+  stream.expires_after(std::chrono::seconds(5));
+  stream.async_connect(
+      tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
+        if (failed(ec)) return;
+        beast::http::async_write(stream, request, [&](beast::error_code ec, size_t) {
+          if (failed(ec)) return;
+          beast::http::async_read(stream, buffer, response, [&](beast::error_code ec, size_t) {
+            if (!failed(ec)) result = {response.result_int(), response.body()};
+          });
+        });
+      });
+  io.run();
+  return result;
 }
 
-// {status code, body} of GET http://127.0.0.1:port/target; {0, error} when it fails.
 inline std::pair<unsigned, std::string> http_get(uint16_t port, const std::string& target) {
   return http_request(port, beast::http::verb::get, target);
 }

@@ -70,39 +70,12 @@ class EdgeClusterTest : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // Node 1: pub ports_[1], recovery ports_[2]; node 2: pub ports_[3], recovery ports_[4].
+  // Node 1: pub ports_[1], recovery ports_[2]; node 2: pub ports_[3], recovery ports_[4]. Small
+  // publisher buffers, so a stopped edge overflows them.
   std::unique_ptr<ChildProcess> start_node(int node, bool secondary) {
-    const uint16_t pub = ports_[node == 1 ? 1 : 3], rec = ports_[node == 1 ? 2 : 4];
-    const uint16_t peer_pub = ports_[node == 1 ? 3 : 1], peer_rec = ports_[node == 1 ? 4 : 2];
     return std::make_unique<ChildProcess>(
-        std::vector<std::string>{bin_dir() + "/odds-engine",
-                                 "run",
-                                 "--journal",
-                                 journal(node),
-                                 "--node",
-                                 std::to_string(node),
-                                 "--pub",
-                                 url(pub),
-                                 "--recovery",
-                                 url(rec),
-                                 "--peer-pub",
-                                 url(peer_pub),
-                                 "--peer-recovery",
-                                 url(peer_rec),
-                                 "--role",
-                                 secondary ? "secondary" : "primary",
-                                 "--feed",
-                                 "oj=oddsjson@" + url(ports_[0]),
-                                 "--mapping",
-                                 (dir_ / "mapping.toml").string(),
-                                 "--failover-after-ms",
-                                 "800",
-                                 "--heartbeat-ms",
-                                 "20",
-                                 "--pub-hwm",
-                                 "50",
-                                 "--pub-sndbuf",
-                                 "16384"},
+        testing::pair_node_argv(dir_, ports_, node, secondary,
+                                {"--pub-hwm", "50", "--pub-sndbuf", "16384"}),
         (dir_ / ("node" + std::to_string(node) + ".log")).string());
   }
   // Edge i serves HTTP on ports_[5 + i].

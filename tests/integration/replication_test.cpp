@@ -121,33 +121,7 @@ class ReplicationTest : public ::testing::Test {
   // Node 1: pub ports_[1], recovery ports_[2]; node 2: pub ports_[3], recovery ports_[4].
   std::unique_ptr<ChildProcess> start_node(int node, bool secondary, const std::string& log,
                                            const std::vector<std::string>& extra = {}) {
-    const uint16_t pub = ports_[node == 1 ? 1 : 3], rec = ports_[node == 1 ? 2 : 4];
-    const uint16_t peer_pub = ports_[node == 1 ? 3 : 1], peer_rec = ports_[node == 1 ? 4 : 2];
-    std::vector<std::string> argv{bin_dir() + "/odds-engine",
-                                  "run",
-                                  "--journal",
-                                  journal(node),
-                                  "--node",
-                                  std::to_string(node),
-                                  "--pub",
-                                  url(pub),
-                                  "--recovery",
-                                  url(rec),
-                                  "--peer-pub",
-                                  url(peer_pub),
-                                  "--peer-recovery",
-                                  url(peer_rec),
-                                  "--role",
-                                  secondary ? "secondary" : "primary",
-                                  "--feed",
-                                  "oj=oddsjson@" + url(ports_[0]),
-                                  "--mapping",
-                                  (dir_ / "mapping.toml").string(),
-                                  "--failover-after-ms",
-                                  "800",
-                                  "--heartbeat-ms",
-                                  "20"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv = testing::pair_node_argv(dir_, ports_, node, secondary, extra);
     return std::make_unique<ChildProcess>(argv, (dir_ / log).string());
   }
   std::string journal(int node) const { return (dir_ / ("node" + std::to_string(node))).string(); }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -16,7 +17,21 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace oddsbus::testing {
+
+// An empty scratch directory for the running test: TEMP/PREFIX_PID_TESTNAME, emptied if it was
+// left by an earlier run.
+inline std::filesystem::path fresh_test_dir(const std::string& prefix) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      (prefix + "_" + std::to_string(::getpid()) + "_" +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 // Directory of the built binaries (set by oddsbus_add_test), e.g. build/tools.
 inline std::string bin_dir() {

@@ -154,11 +154,7 @@ class RawConnection {
 class EdgeLimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("edge_limits_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("edge_limits");
     for (uint16_t& p : ports_) p = free_port();
   }
   void TearDown() override {

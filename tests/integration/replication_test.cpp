@@ -106,11 +106,7 @@ class TestSubscriber {
 class ReplicationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("replication_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::fresh_test_dir("replication");
     for (uint16_t& p : ports_) p = free_port();
     testing::start_oddsjson_source(dir_, ports_[0], kMarkets, 200, 3, feed_);
   }

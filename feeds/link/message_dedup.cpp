@@ -61,98 +61,177 @@ std::string_view find_provider(std::string_view json) {
 // Fibonacci hashing: pseq keys are consecutive numbers, so spread them before masking.
 uint64_t spread(uint64_t key) { return (key ^ (key >> 29)) * 0x9e3779b97f4a7c15ULL; }
 
+// One identity for a key and its kind, so a sequence key and a byte key never match.
+uint64_t identity(MessageKey key) {
+  return key.kind == KeyKind::kSequence ? key.value ^ 0x5bd1e9955bd1e995ULL : key.value;
+}
+
 }  // namespace
 
-uint64_t message_key(std::string_view format, std::string_view message) {
+MessageKey message_key(std::string_view format, std::string_view message) {
   if (format == "oddsjson") {
     if (const std::optional<uint64_t> pseq = find_u64(message, "\"pseq\"")) {
       const std::string_view provider = find_provider(message);
       // ts, when present, is part of the identity too: it is the same in every copy, and it keeps a
       // provider that restarts its pseq from 1 from having its new messages taken for copies.
       const uint64_t ts = find_u64(message, "\"ts\"").value_or(0);
-      return XXH64(provider.data(), provider.size(), XXH64(&ts, sizeof(ts), *pseq));
+      return {XXH64(provider.data(), provider.size(), XXH64(&ts, sizeof(ts), *pseq)),
+              KeyKind::kSequence};
     }
-    // A heartbeat without pseq or ts has the same bytes every time: deduplicating it would make a
-    // quiet, live provider look stale. It changes no state, so every copy may pass.
     if (message.find("\"heartbeat\"") != std::string_view::npos &&
         message.find("\"ts\"") == std::string_view::npos) {
-      return kNoDedupKey;
+      return {0, KeyKind::kNone};
     }
   }
-  return XXH64(message.data(), message.size(), 0);
+  return {XXH64(message.data(), message.size(), 0), KeyKind::kBytes};
 }
 
-MessageDedup::MessageDedup(MessageDedupConfig config) : config_(config) {
-  const size_t window = std::max<size_t>(config_.window, 1);
-  ring_.resize(window);
+MessageDedup::MessageDedup(size_t lines, MessageDedupConfig config)
+    : lines_(std::max<size_t>(lines, 1)), max_age_(config.max_age) {
+  const size_t window = std::clamp<size_t>(config.window, 1, kNil - 1);
+  const size_t supported = (window - 1) / 2;
+  max_skew_ = config.max_skew == 0 ? supported : std::min(config.max_skew, supported);
+  entries_.resize(window);
+  arrivals_.assign(window * lines_, 0);
+  marks_.assign(window * lines_, 0);
+  line_messages_.assign(lines_, 0);
+  free_.reserve(window);
+  for (size_t e = window; e > 0; --e) free_.push_back(static_cast<uint32_t>(e - 1));
   // Load factor at most 1/2 keeps linear probes short.
-  slots_.assign(std::bit_ceil(window * 2), kEmpty);
+  slots_.assign(std::bit_ceil(window * 2), 0);
   mask_ = slots_.size() - 1;
 }
 
-bool MessageDedup::first_copy(uint64_t key) { return insert_if_absent(key, Clock::time_point{}); }
-
-bool MessageDedup::first_copy(uint64_t key, Clock::time_point now) {
-  if (config_.max_age.count() > 0) {
-    while (count_ > 0 && now - ring_[head_].seen > config_.max_age) evict_oldest();
-  }
-  return insert_if_absent(key, now);
+bool MessageDedup::admit(size_t line, MessageKey key) {
+  return admit(line, key, Clock::time_point{});
 }
 
-bool MessageDedup::insert_if_absent(uint64_t key, Clock::time_point now) {
-  if (contains(key)) {
+bool MessageDedup::admit(size_t line, MessageKey key, Clock::time_point now) {
+  assert(line < lines_);
+  const uint64_t received = ++line_messages_[line];
+  if (key.kind == KeyKind::kNone) {
+    ++counters_.unique;
+    return true;
+  }
+  if (max_age_.count() > 0) {
+    while (oldest_ != kNil && now - entries_[oldest_].touched > max_age_) {
+      forget_oldest();
+      ++counters_.expirations;
+    }
+  }
+  const uint64_t id = identity(key);
+  uint32_t e = find(id);
+  if (e == kNil) {
+    e = insert(id, now);
+  } else {
+    unlink(e);
+    link_newest(e);
+    entries_[e].touched = now;
+  }
+  Entry& entry = entries_[e];
+  const size_t row = static_cast<size_t>(e) * lines_;
+  bool fresh = false;
+  if (key.kind == KeyKind::kSequence) {
+    fresh = entry.delivered == 0;
+    if (fresh) entry.delivered = 1;
+  } else {
+    uint64_t& arrivals = arrivals_[row + line];
+    if (arrivals < entry.delivered && received - marks_[row + line] > max_skew_) {
+      // This line has passed the last delivered occurrence by more than the skew allows, so the
+      // copies it still owes were lost, not delayed.
+      counters_.lost_copies += entry.delivered - arrivals;
+      arrivals = entry.delivered;
+    }
+    ++arrivals;
+    fresh = arrivals > entry.delivered;
+    if (fresh) entry.delivered = arrivals;
+  }
+  if (!fresh) {
     ++counters_.duplicates;
     return false;
   }
-  if (count_ == ring_.size()) evict_oldest();
-  ring_[(head_ + count_) % ring_.size()] = Entry{key, now};
-  ++count_;
-  set_insert(key);
+  for (size_t l = 0; l < lines_; ++l) marks_[row + l] = line_messages_[l];
   ++counters_.unique;
   return true;
 }
 
-void MessageDedup::evict_oldest() {
-  assert(count_ > 0);
-  set_erase(ring_[head_].key);
-  head_ = (head_ + 1) % ring_.size();
+uint32_t MessageDedup::insert(uint64_t id, Clock::time_point now) {
+  if (free_.empty()) {
+    forget_oldest();
+    ++counters_.evictions;
+  }
+  const uint32_t e = free_.back();
+  free_.pop_back();
+  entries_[e] = Entry{.id = id, .delivered = 0, .touched = now};
+  const size_t row = static_cast<size_t>(e) * lines_;
+  std::fill_n(arrivals_.begin() + static_cast<std::ptrdiff_t>(row), lines_, 0);
+  std::fill_n(marks_.begin() + static_cast<std::ptrdiff_t>(row), lines_, 0);
+  link_newest(e);
+  index_insert(e);
+  ++count_;
+  return e;
+}
+
+void MessageDedup::forget_oldest() {
+  assert(oldest_ != kNil);
+  const uint32_t e = oldest_;
+  index_erase(e);
+  unlink(e);
+  free_.push_back(e);
   --count_;
 }
 
-size_t MessageDedup::home(uint64_t key) const { return static_cast<size_t>(spread(key)) & mask_; }
+void MessageDedup::unlink(uint32_t e) {
+  Entry& entry = entries_[e];
+  if (entry.older != kNil) {
+    entries_[entry.older].newer = entry.newer;
+  } else {
+    oldest_ = entry.newer;
+  }
+  if (entry.newer != kNil) {
+    entries_[entry.newer].older = entry.older;
+  } else {
+    newest_ = entry.older;
+  }
+  entry.older = entry.newer = kNil;
+}
 
-bool MessageDedup::contains(uint64_t key) const {
-  if (key == kEmpty) return has_empty_key_;
-  for (size_t i = home(key);; i = (i + 1) & mask_) {
-    if (slots_[i] == key) return true;
-    if (slots_[i] == kEmpty) return false;
+void MessageDedup::link_newest(uint32_t e) {
+  entries_[e].older = newest_;
+  entries_[e].newer = kNil;
+  if (newest_ != kNil) {
+    entries_[newest_].newer = e;
+  } else {
+    oldest_ = e;
+  }
+  newest_ = e;
+}
+
+size_t MessageDedup::home(uint64_t id) const { return static_cast<size_t>(spread(id)) & mask_; }
+
+uint32_t MessageDedup::find(uint64_t id) const {
+  for (size_t i = home(id);; i = (i + 1) & mask_) {
+    if (slots_[i] == 0) return kNil;
+    if (entries_[slots_[i] - 1].id == id) return slots_[i] - 1;
   }
 }
 
-void MessageDedup::set_insert(uint64_t key) {
-  if (key == kEmpty) {
-    has_empty_key_ = true;
-    return;
-  }
-  size_t i = home(key);
-  while (slots_[i] != kEmpty) i = (i + 1) & mask_;
-  slots_[i] = key;
+void MessageDedup::index_insert(uint32_t e) {
+  size_t i = home(entries_[e].id);
+  while (slots_[i] != 0) i = (i + 1) & mask_;
+  slots_[i] = e + 1;
 }
 
-void MessageDedup::set_erase(uint64_t key) {
-  if (key == kEmpty) {
-    has_empty_key_ = false;
-    return;
-  }
-  size_t hole = home(key);
-  while (slots_[hole] != key) {
-    assert(slots_[hole] != kEmpty);  // the ring and the set hold the same keys
+void MessageDedup::index_erase(uint32_t e) {
+  size_t hole = home(entries_[e].id);
+  while (slots_[hole] != e + 1) {
+    assert(slots_[hole] != 0);  // the index and the recency list hold the same entries
     hole = (hole + 1) & mask_;
   }
   // Backward-shift: move later members of the probe run into the hole when their home allows it,
   // so lookups never need tombstones.
-  for (size_t next = (hole + 1) & mask_; slots_[next] != kEmpty; next = (next + 1) & mask_) {
-    const size_t want = home(slots_[next]);
+  for (size_t next = (hole + 1) & mask_; slots_[next] != 0; next = (next + 1) & mask_) {
+    const size_t want = home(entries_[slots_[next] - 1].id);
     // `next` may move to `hole` unless its home lies cyclically in (hole, next].
     const bool home_between =
         hole <= next ? (hole < want && want <= next) : (hole < want || want <= next);
@@ -161,7 +240,7 @@ void MessageDedup::set_erase(uint64_t key) {
       hole = next;
     }
   }
-  slots_[hole] = kEmpty;
+  slots_[hole] = 0;
 }
 
 }  // namespace oddsbus::feeds::link

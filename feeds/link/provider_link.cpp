@@ -93,7 +93,7 @@ class Loop {
         max_backoff_(std::max(config.max_backoff, initial_backoff_)),
         connect_timeout_(std::max(config.connect_timeout, milliseconds{1})),
         jitter_(config.jitter_seed),
-        dedup_(config.dedup),
+        dedup_(config.lines.size(), config.dedup),
         buffer_(std::make_unique<char[]>(kReadBufferSize)) {
     lines_.reserve(config.lines.size());
     for (size_t i = 0; i < config.lines.size(); ++i) {
@@ -229,8 +229,11 @@ class Loop {
 
   void deliver(size_t index, std::string_view message) {
     LineCounters& counters = lines_[index].counters;
-    const uint64_t key = message_key(config_.format, message);
-    if (key == kNoDedupKey || dedup_.first_copy(key, now_)) {
+    const bool fresh = dedup_.admit(index, message_key(config_.format, message), now_);
+    const MessageDedupCounters& dedup = dedup_.counters();
+    counters_.lost_copies.store(dedup.lost_copies, std::memory_order_relaxed);
+    counters_.dedup_evictions.store(dedup.evictions + dedup.expirations, std::memory_order_relaxed);
+    if (fresh) {
       counters.messages.fetch_add(1, std::memory_order_relaxed);
       counters_.messages.fetch_add(1, std::memory_order_relaxed);
       callbacks_.on_message(callbacks_.ctx, index, message);

@@ -1,12 +1,17 @@
-// The connector for one provider reached over several redundant TCP lines (DESIGN section 3:
-// "the first copy of each provider message wins and the rest are counted as duplicates").
+// The connector for one provider reached over several redundant TCP lines (DESIGN section 3,
+// "Redundancy": the first copy of each provider message wins; copies are matched by occurrence).
 //
 // One thread serves every line: non-blocking connects, one poll() over all sockets, a LineSplitter
 // per line, and one MessageDedup for the provider. Each complete line (one provider message) is
-// keyed by message_key(format, message); the first copy is handed to on_message, later copies from
-// any line are counted as duplicates of the line they came on. So a single stateful adapter sees
-// each provider message exactly once, in order of first arrival, and losing a line loses nothing
-// while another line is up.
+// keyed by message_key(format, message) and admitted by the MessageDedup: a message that is new on
+// its line (for a byte key: its line's n-th arrival of those bytes, when fewer than n were
+// delivered) is handed to on_message, a copy of one already delivered is counted as a duplicate of
+// the line it came on. So a single stateful adapter sees each provider message once per time the
+// provider sent it, in order of first arrival, a repeat (A, B, A) included; and losing a line loses
+// nothing while another line is up (message_dedup.h states the promise and its bounds).
+// A line that reconnects keeps its occurrence counts: what the provider sends on it after the
+// reconnect is matched with what the other lines carried meanwhile (message_dedup.h says what a
+// provider's replay does).
 //
 // Each line reconnects on its own with capped exponential backoff and full jitter (the backoff
 // restarts from initial_backoff after a connection that carried data), and has its own
@@ -57,7 +62,7 @@ struct LineCounters {
   std::atomic<uint64_t> connects{0};
   std::atomic<uint64_t> connect_failures{0};  // includes resolution failures and timeouts
   std::atomic<uint64_t> disconnects{0};
-  std::atomic<uint64_t> messages{0};    // first copies this line delivered
+  std::atomic<uint64_t> messages{0};    // arrivals this line delivered (first copies)
   std::atomic<uint64_t> duplicates{0};  // copies another line delivered first
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> lines_too_long{0};
@@ -67,8 +72,10 @@ struct LineCounters {
 
 // Provider totals; written only by the link thread.
 struct ProviderLinkCounters {
-  std::atomic<uint64_t> messages{0};    // delivered to on_message (each provider message once)
-  std::atomic<uint64_t> duplicates{0};  // copies dropped, all lines
+  std::atomic<uint64_t> messages{0};         // delivered to on_message (each occurrence once)
+  std::atomic<uint64_t> duplicates{0};       // copies dropped, all lines
+  std::atomic<uint64_t> lost_copies{0};      // MessageDedupCounters::lost_copies
+  std::atomic<uint64_t> dedup_evictions{0};  // MessageDedupCounters evictions + expirations
   std::atomic<uint64_t> connects{0};
   std::atomic<uint64_t> disconnects{0};
   std::atomic<uint64_t> breaker_trips{0};
@@ -79,8 +86,9 @@ struct ProviderLinkCounters {
 class ProviderLink {
  public:
   struct Callbacks {
-    // One provider message (a line without its terminator), first copy only. `line` is the index
-    // into config.lines it arrived on. The view is valid only during the call. Required.
+    // One provider message (a line without its terminator), first copy of each occurrence only.
+    // `line` is the index into config.lines it arrived on. The view is valid only during the call.
+    // Required.
     void (*on_message)(void* ctx, size_t line, std::string_view message) = nullptr;
     // up = true when the provider goes from no line connected to one; up = false when the last
     // connected line goes (including at the end of run()). Initially down, without a call.

@@ -419,5 +419,161 @@ TEST(ProviderLink, APeerThatKeepsDroppingTheLineTripsItsBreaker) {
   EXPECT_EQ(running.line(1).breaker_trips.load(), 0u);
 }
 
+// Redundancy by occurrence (DESIGN section 3): messages without pseq are keyed by their bytes, and
+// a provider may send the same bytes again (suspend, open, suspend).
+const std::string kSuspend = R"({"type":"status","market":1,"status":"suspended"})";
+const std::string kOpen = R"({"type":"status","market":1,"status":"open"})";
+
+std::string price(int i) {
+  return R"({"type":"price","market":1,"selection":1,"odds":")" + std::to_string(2 + i) + "\"}";
+}
+
+std::string lines_of(const std::vector<std::string>& messages) {
+  std::string out;
+  for (const std::string& m : messages) out += m + "\n";
+  return out;
+}
+
+// Arrivals the link has handled on all lines, delivered or dropped.
+uint64_t handled(const Running& running) {
+  return running.link().counters().messages.load() + running.link().counters().duplicates.load();
+}
+
+TEST(ProviderLink, OneLineDeliversEveryRepeat) {
+  Listener a;
+  Running running(config_for({a.endpoint()}));
+  Peer peer(a.accept());
+  const std::vector<std::string> sent{kSuspend, kOpen, kSuspend, price(0), kSuspend};
+  peer.send(lines_of(sent));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= sent.size(); }));
+  EXPECT_EQ(running.recorder().messages_so_far(), sent);
+  EXPECT_EQ(running.link().counters().duplicates.load(), 0u);
+}
+
+TEST(ProviderLink, TwoSkewedLinesDeliverEachOccurrenceOfARepeatOnce) {
+  Listener a, b;
+  Running running(config_for({a.endpoint(), b.endpoint()}));
+  Peer peer_a(a.accept()), peer_b(b.accept());
+  const std::vector<std::string> provider{kSuspend, kOpen, kSuspend, price(0)};
+  peer_b.send(lines_of({kSuspend, kOpen}));  // B is ahead for the first two
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 2; }));
+  peer_a.send(lines_of(provider));  // A overtakes
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 6; }));
+  peer_b.send(lines_of({kSuspend, price(0)}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 8; }));
+
+  EXPECT_EQ(running.recorder().messages_so_far(), provider);
+  {
+    Recorder& recorder = running.recorder();
+    std::lock_guard lock(recorder.mutex);
+    EXPECT_EQ(recorder.message_lines, (std::vector<size_t>{1, 1, 0, 0}));
+  }
+  EXPECT_EQ(running.line(0).duplicates.load(), 2u);
+  EXPECT_EQ(running.line(1).duplicates.load(), 2u);
+}
+
+TEST(ProviderLink, ALineThatLostMessagesCarriesOnAloneWithoutLosingRepeats) {
+  Listener a, b;
+  ProviderLinkConfig config = config_for({a.endpoint(), b.endpoint()});
+  config.dedup.window = 9;  // skew allowance (9 - 1) / 2 = 4 messages
+  Running running(config);
+  auto peer_a = std::make_unique<Peer>(a.accept());
+  Peer peer_b(b.accept());
+  peer_a->send(lines_of({kSuspend, kOpen, kSuspend, price(0), kSuspend}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 5; }));
+  peer_b.send(lines_of({kOpen, price(0), kSuspend}));  // B lost the first two suspends
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 8; }));
+  EXPECT_EQ(running.line(1).duplicates.load(), 3u);  // B's suspend is A's first one
+
+  a.close();  // line A is gone for good; B carries on
+  peer_a->close();
+  ASSERT_TRUE(eventually([&] { return running.recorder().line_went(0, false); }));
+  // More than the skew allowance since the last suspend was delivered: B's two missing suspends
+  // were lost, not late, so its next suspends are new.
+  std::vector<std::string> later;
+  for (int i = 1; i <= 5; ++i) later.push_back(price(i));
+  later.push_back(kSuspend);
+  later.push_back(kOpen);
+  later.push_back(kSuspend);
+  peer_b.send(lines_of(later));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 8 + later.size(); }));
+
+  std::vector<std::string> provider{kSuspend, kOpen, kSuspend, price(0), kSuspend};
+  provider.insert(provider.end(), later.begin(), later.end());
+  // B's open here is the provider's second open: B owed none, so it is new at once.
+  EXPECT_EQ(running.recorder().messages_so_far(), provider);
+  EXPECT_EQ(running.link().counters().lost_copies.load(), 2u);
+  EXPECT_EQ(running.link().counters().dedup_evictions.load(), 0u);
+}
+
+TEST(ProviderLink, ALineThatReconnectsAndCatchesUpHasItsCopiesDroppedOncePerOccurrence) {
+  Listener a, b;
+  Running running(config_for({a.endpoint(), b.endpoint()}));
+  auto peer_a = std::make_unique<Peer>(a.accept());
+  Peer peer_b(b.accept());
+  peer_a->send(lines_of({kSuspend, kOpen}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 2; }));
+  peer_b.send(lines_of({kSuspend, kOpen}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 4; }));
+
+  peer_a->close();  // line A drops; B carries on
+  ASSERT_TRUE(eventually([&] { return running.recorder().line_went(0, false); }));
+  peer_b.send(lines_of({kSuspend, price(0)}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 6; }));
+
+  // A is back and its provider resends what A missed, then goes on; its counts continued.
+  peer_a = std::make_unique<Peer>(a.accept());
+  ASSERT_TRUE(eventually([&] { return running.line(0).connects.load() == 2; }));
+  peer_a->send(lines_of({kSuspend, price(0), kSuspend, kOpen}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 10; }));
+  peer_b.send(lines_of({kSuspend, kOpen}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 12; }));
+
+  EXPECT_EQ(running.recorder().messages_so_far(),
+            (std::vector<std::string>{kSuspend, kOpen, kSuspend, price(0), kSuspend, kOpen}));
+  EXPECT_EQ(running.line(0).duplicates.load(), 2u);  // what it missed
+  EXPECT_EQ(running.line(1).duplicates.load(), 4u);
+}
+
+TEST(ProviderLink, OneLineThatReconnectsAndReplaysDeliversByteKeyedReplaysAndDropsPseqOnes) {
+  Listener a;
+  Running running(config_for({a.endpoint()}));
+  auto peer = std::make_unique<Peer>(a.accept());
+  peer->send(lines_of({kSuspend, kOpen, kSuspend, message(1), message(2)}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 5; }));
+  peer->close();
+  ASSERT_TRUE(eventually([&] { return running.recorder().line_went(0, false); }));
+  peer = std::make_unique<Peer>(a.accept());
+  ASSERT_TRUE(eventually([&] { return running.line(0).connects.load() == 2; }));
+  // The provider replays its last messages, then goes on. On one line a replay without pseq cannot
+  // be told from a repeat: it is delivered again, in order, and re-sets what it set. With pseq the
+  // replayed messages are copies.
+  peer->send(lines_of({kOpen, kSuspend, message(2), price(0), kSuspend, message(3)}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 11; }));
+
+  EXPECT_EQ(running.recorder().messages_so_far(),
+            (std::vector<std::string>{kSuspend, kOpen, kSuspend, message(1), message(2), kOpen,
+                                      kSuspend, price(0), kSuspend, message(3)}));
+  EXPECT_EQ(running.line(0).duplicates.load(), 1u);  // message(2)
+}
+
+TEST(ProviderLink, HeartbeatsAreNeverSuppressedOnOneLineAndKeylessOnesNeverAtAll) {
+  Listener a, b;
+  Running running(config_for({a.endpoint(), b.endpoint()}));
+  Peer peer_a(a.accept()), peer_b(b.accept());
+  const std::string keyless = R"({"type":"heartbeat"})";
+  const std::string stamped = R"({"type":"heartbeat","ts":1735725602000})";
+  // A quiet provider's heartbeats: the same stamped one twice (a repeat on one line) and keyless
+  // ones, which every line delivers.
+  peer_a.send(lines_of({keyless, stamped, keyless, stamped}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 4; }));
+  peer_b.send(lines_of({keyless, stamped, keyless, stamped}));
+  ASSERT_TRUE(eventually([&] { return handled(running) >= 8; }));
+
+  EXPECT_EQ(running.recorder().messages_so_far(),
+            (std::vector<std::string>{keyless, stamped, keyless, stamped, keyless, keyless}));
+  EXPECT_EQ(running.line(1).duplicates.load(), 2u);  // B's stamped copies
+}
+
 }  // namespace
 }  // namespace oddsbus::feeds::link

@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 #include <system_error>
 
 #include "schemas/batch.h"
@@ -178,6 +180,8 @@ std::expected<void, std::string> Journal::load_last_seq(MDB_txn* txn) {
 }
 
 std::expected<void, std::string> Journal::grow_map() {
+  // No read transaction of this process may be active while the map is replaced (journal.h).
+  std::unique_lock lock(map_lock_);
   MDB_envinfo env_info;
   mdb_env_info(env_, &env_info);
   if (int rc = mdb_env_set_mapsize(env_, env_info.me_mapsize * 2); rc != 0) {
@@ -250,6 +254,8 @@ JournalReader::~JournalReader() {
 }
 
 std::expected<void, std::string> JournalReader::scan(uint64_t from_seq, Visit visit, void* ctx) {
+  // Held until the transaction is reset below, so the map cannot grow under it (journal.h).
+  std::shared_lock lock(journal_.map_lock_);
   int rc = txn_ == nullptr ? mdb_txn_begin(journal_.env(), nullptr, MDB_RDONLY, &txn_)
                            : mdb_txn_renew(txn_);
   if (rc != 0) return std::unexpected(lmdb_error("journal read", rc));

@@ -8,9 +8,18 @@
 // LMDB's rules, which this class keeps:
 //  - One write transaction at a time, and short: append() and set_epoch() are each one write
 //    transaction; they must be called from one thread (the sequencer's).
-//  - Readers never block the writer. A JournalReader owns one read transaction, reset between
-//    scans and renewed for the next, and must be used by one thread at a time (MDB_NOTLS lets it
-//    move between threads).
+//  - Readers never block the writer's transactions. A JournalReader owns one read transaction,
+//    live only inside one scan() call (reset when the call returns, renewed by the next), and must
+//    be used by one thread at a time (MDB_NOTLS lets it move between threads).
+//  - The map is grown only with no read transaction active in this process. lmdb.h,
+//    mdb_env_set_mapsize: it "may be called at later times if no transactions are active in this
+//    process. Note that the library does not check for this condition, the caller must ensure it
+//    explicitly." (it unmaps and remaps the file, so a reader's views would dangle). Each scan()
+//    holds the journal's map lock shared for the life of its transaction; append() grows the map,
+//    after aborting its own write transaction, under the lock held exclusively. So a grow waits for
+//    the scans in progress to return, and scans that start meanwhile wait for the grow. The map is
+//    reserved large at open (JournalConfig::map_size, 64 GiB of address space, sparse on disk), so
+//    growing is rare. A scan callback must therefore never wait for the writer's append.
 //  - An MDB_val points into the map and is valid only while its transaction lives: views handed
 //    to a scan callback are valid only during the call.
 //
@@ -24,6 +33,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -99,10 +109,14 @@ class Journal {
   MDB_dbi meta_ = 0;
   JournalInfo info_;
   bool read_only_ = false;
+  // Shared by every scan while its read transaction lives; exclusive while the map grows.
+  mutable std::shared_mutex map_lock_;
+
+  friend class JournalReader;
 };
 
-// Scans the log in key order. Owns one read transaction, renewed per scan.
-// Not thread-safe; use one per thread.
+// Scans the log in key order. Owns one read transaction, renewed per scan and reset before scan()
+// returns, under the journal's map lock (see above). Not thread-safe; use one per thread.
 class JournalReader {
  public:
   explicit JournalReader(const Journal& journal);
@@ -111,7 +125,8 @@ class JournalReader {
   JournalReader& operator=(const JournalReader&) = delete;
 
   // Calls visit(ctx, key, bytes) for every record that may hold seq >= from_seq, in key order,
-  // until it returns false. `bytes` is valid only during the call.
+  // until it returns false. `bytes` is valid only during the call. While it runs the map cannot
+  // grow, so the writer's append() may wait for it: visit must not wait for an append.
   using Visit = bool (*)(void* ctx, uint64_t key, std::span<const uint8_t> bytes);
   std::expected<void, std::string> scan(uint64_t from_seq, Visit visit, void* ctx);
 

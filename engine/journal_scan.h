@@ -3,7 +3,9 @@
 // that never decrease. The first fault stops the scan and names its seq, so nothing built on a scan
 // (verify, state, digest, events, a restarting node) ever goes past a bad frame.
 //
-// Thread safety: uses its own JournalReader; call from any one thread.
+// Thread safety: uses its own JournalReader; call from any one thread. The scan holds its read
+// transaction (and so the journal's map lock, journal.h) until it returns: visit must not wait for
+// the writer's append().
 #pragma once
 
 #include <cstdint>

@@ -6,13 +6,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/journal_scan.h"
@@ -479,6 +483,134 @@ TEST(Journal, GrowsTheMapWhenFull) {
   }
   EXPECT_EQ(journal->last_seq(), 1u + 200 * 150);
   EXPECT_TRUE(verify_journal(*journal).ok);
+}
+
+// Record `seq` for the map-growth tests: 16 KiB whose every byte depends on seq (the journal does
+// not look inside what it appends).
+std::vector<uint8_t> patterned_record(uint64_t seq) {
+  std::vector<uint8_t> bytes(16 * 1024);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(seq * 131 + i / 7);
+  return bytes;
+}
+
+bool is_patterned_record(uint64_t seq, std::span<const uint8_t> bytes) {
+  const std::vector<uint8_t> expected = patterned_record(seq);
+  return bytes.size() == expected.size() &&
+         std::equal(bytes.begin(), bytes.end(), expected.begin());
+}
+
+size_t map_size_of(const Journal& journal) {
+  MDB_envinfo info;
+  mdb_env_info(journal.env(), &info);
+  return info.me_mapsize;
+}
+
+// lmdb.h, mdb_env_set_mapsize: it "may be called at later times if no transactions are active in
+// this process". A reader inside a scan holds a read transaction, so the map must not grow under
+// it.
+TEST(Journal, GrowingTheMapWaitsForAReaderInsideAScan) {
+  TempDir dir;
+  JournalConfig config = config_for(dir.sub("j"));
+  config.map_size = size_t{1} << 20;
+  auto journal = open_journal(config);
+  ASSERT_TRUE(journal);
+  for (uint64_t seq = 1; seq <= 8; ++seq)
+    ASSERT_TRUE(journal->append(seq, seq, patterned_record(seq)));
+
+  std::atomic<bool> inside{false};
+  std::atomic<bool> grower_started{false};
+  std::atomic<bool> grown{false};
+  bool grown_while_inside = true;
+  bool intact = false;
+  std::thread reader_thread([&] {
+    JournalReader reader(*journal);
+    auto scanned = reader.scan(1, [&](uint64_t key, std::span<const uint8_t> bytes) {
+      inside = true;
+      while (!grower_started) std::this_thread::yield();
+      // Give the grower every chance to grow the map under this read transaction.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+      while (!grown && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      grown_while_inside = grown;
+      intact = is_patterned_record(key, bytes);  // `bytes` points into the map
+      return false;
+    });
+    EXPECT_TRUE(scanned) << scanned.error();
+  });
+  while (!inside) std::this_thread::yield();
+  std::string grow_error;
+  std::thread grower([&] {
+    const size_t before = map_size_of(*journal);
+    grower_started = true;
+    for (uint64_t seq = 9; map_size_of(*journal) == before && seq < 1000; ++seq) {
+      if (auto appended = journal->append(seq, seq, patterned_record(seq)); !appended) {
+        grow_error = appended.error();
+        break;
+      }
+    }
+    grown = map_size_of(*journal) > before;
+  });
+  reader_thread.join();
+  grower.join();
+  EXPECT_EQ(grow_error, "");
+  EXPECT_TRUE(grown);
+  EXPECT_FALSE(grown_while_inside);
+  EXPECT_TRUE(intact);
+}
+
+TEST(Journal, ReadersSeeEveryRecordIntactWhileTheMapGrows) {
+  TempDir dir;
+  JournalConfig config = config_for(dir.sub("j"));
+  config.map_size = size_t{1} << 20;
+  auto journal = open_journal(config);
+  ASSERT_TRUE(journal);
+  ASSERT_TRUE(journal->append(1, 1, patterned_record(1)));
+  const size_t initial_map = map_size_of(*journal);
+  constexpr uint64_t kRecords = 600;  // about 10 MiB: the map doubles four times
+  std::atomic<uint64_t> appended_to{1};
+  std::atomic<bool> writing{true};
+  std::atomic<uint64_t> bad_records{0};
+  std::atomic<uint64_t> scans{0};
+  std::string scan_error;
+  std::thread reader_thread([&] {
+    JournalReader reader(*journal);
+    uint64_t from = 1;
+    while (writing) {
+      const uint64_t last = appended_to.load();
+      from = from % last + 1;
+      uint64_t visited = 0;
+      auto scanned = reader.scan(from, [&](uint64_t key, std::span<const uint8_t> bytes) {
+        if (!is_patterned_record(key, bytes)) ++bad_records;
+        return ++visited < 20;
+      });
+      if (!scanned) {
+        scan_error = scanned.error();
+        return;
+      }
+      ++scans;
+    }
+  });
+  std::string write_error;
+  size_t map_at_end = initial_map;
+  for (uint64_t seq = 2; seq <= kRecords; ++seq) {
+    if (auto appended = journal->append(seq, seq, patterned_record(seq)); !appended) {
+      write_error = appended.error();
+      break;
+    }
+    appended_to = seq;
+    // Let the reader in between appends, so growth meets it mid-scan.
+    if (seq % 16 == 0) std::this_thread::yield();
+  }
+  map_at_end = map_size_of(*journal);
+  writing = false;
+  reader_thread.join();
+  EXPECT_EQ(write_error, "");
+  EXPECT_EQ(scan_error, "");
+  EXPECT_GT(map_at_end, initial_map * 4);
+  EXPECT_GT(scans.load(), 0u);
+  EXPECT_EQ(bad_records.load(), 0u);
+  EXPECT_EQ(records_of(*journal).size(), kRecords);
 }
 
 TEST(Journal, EpochIsStoredAndFramesAboveItAreReported) {

@@ -51,8 +51,9 @@
 // evictions); with max_age, so is a key not touched for that long (counted in expirations). A key
 // forgotten with every line's copies arrived changes nothing (the counts restart together). A copy
 // that arrives after its key was forgotten is taken for a new occurrence and delivered again: this
-// happens only beyond the skew bound, since a key is forgotten only after `window` other keys were
-// touched since its own last arrival.
+// happens only beyond the skew bound (within it, at most 2 * S - 1 other keys arrive between a
+// delivery and its last copy, and a key is forgotten only after `window` other keys were touched
+// since its own last arrival), or with a max_age shorter than the lines' skew in time.
 //
 // Thread safety: none; owned by the provider's link thread. Performs no I/O.
 // Invariants: size() <= window(); admit is O(lines) and allocates nothing; the index holds exactly

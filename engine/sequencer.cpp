@@ -70,7 +70,14 @@ std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& ev
           return std::unexpected(RejectReason::kUnknownSelection);
         }
       }
-      commit_frame(builder_.settlement(header, event.market, event.winners), batch);
+      for (const SettlementFactor& factor : event.factors) {
+        if (market->find_selection(factor.selection) == nullptr) {
+          return std::unexpected(RejectReason::kUnknownSelection);
+        }
+      }
+      commit_frame(
+          builder_.settlement(header, event.market, event.winners, event.factors, event.voided),
+          batch);
       break;
     case EventType::kSettlementRollback:
       if (market == nullptr) return std::unexpected(RejectReason::kUnknownMarket);

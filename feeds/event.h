@@ -12,18 +12,21 @@
 
 #include "schemas/frame_generated.h"
 #include "schemas/odds.h"
+#include "schemas/settlement_factor.h"
 
 namespace oddsbus::feeds {
 
 enum class EventType : uint8_t {
-  kMarket,     // define or redefine a market: market, event, name, status, selections
-  kPrice,      // a selection's new price: market, selection, odds, odds_text
-  kStatus,     // a market's new status: market, status, reason
-  kSettle,     // settle a market: market, winners
-  kHeartbeat,  // the source is alive; changes no state
+  kMarket,              // define or redefine a market: market, event, name, status, selections
+  kPrice,               // a selection's new price: market, selection, odds, odds_text
+  kStatus,              // a market's new status: market, status, reason
+  kSettle,              // settle a market: market, winners
+  kHeartbeat,           // the source is alive; changes no state
   kSettlementRollback,  // undo a settlement: market (returns to suspended)
   kSourceStatus,        // the source's health changed: source_up (connection or provider says so)
 };
+
+using oddsbus::SettlementFactor;
 
 struct SelectionDefinition {
   uint64_t id = 0;
@@ -42,6 +45,11 @@ struct Event {
   std::string name;
   std::vector<SelectionDefinition> selections;
   std::vector<uint64_t> winners;
+  // kSettle: per-selection factors (ascending by selection, only selections with one), and
+  // whether the whole market is void (every stake refunded: shown as voided, not as a market
+  // settled with no winner).
+  std::vector<SettlementFactor> factors;
+  bool voided = false;
   // Provenance, all optional.
   std::string provider;
   uint64_t pseq = 0;  // provider's own sequence number; meaningful only when has_pseq

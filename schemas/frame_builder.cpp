@@ -38,10 +38,23 @@ std::span<const uint8_t> FrameBuilder::event_suspension(const FrameHeader& h, ui
 }
 
 std::span<const uint8_t> FrameBuilder::settlement(const FrameHeader& h, uint64_t market,
-                                                  std::span<const uint64_t> winners) {
+                                                  std::span<const uint64_t> winners,
+                                                  std::span<const SettlementFactor> factors,
+                                                  bool voided) {
   fbb_.Clear();
   auto winners_offset = fbb_.CreateVector(winners.data(), winners.size());
-  auto payload = fb::CreateSettlement(fbb_, market, winners_offset);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::SettlementFactor>>>
+      factors_offset;
+  if (!factors.empty()) {
+    std::vector<flatbuffers::Offset<fb::SettlementFactor>> offsets;
+    offsets.reserve(factors.size());
+    for (const SettlementFactor& f : factors) {
+      offsets.push_back(
+          fb::CreateSettlementFactor(fbb_, f.selection, f.void_factor_e4, f.dead_heat_factor_e4));
+    }
+    factors_offset = fbb_.CreateVector(offsets);
+  }
+  auto payload = fb::CreateSettlement(fbb_, market, winners_offset, factors_offset, voided);
   return finish(h, fb::Payload::Settlement, payload.Union());
 }
 

@@ -12,6 +12,7 @@
 #include "flatbuffers/flatbuffers.h"
 #include "schemas/frame_generated.h"
 #include "schemas/odds.h"
+#include "schemas/settlement_factor.h"
 
 namespace oddsbus {
 
@@ -41,8 +42,12 @@ class FrameBuilder {
                                   fb::StatusReason reason);
   std::span<const uint8_t> event_suspension(const FrameHeader& h, uint64_t event,
                                             fb::StatusReason reason);
+  // Factors (ascending by selection) and voided are written only when given, so a plain
+  // settlement is byte for byte what it was before they existed.
   std::span<const uint8_t> settlement(const FrameHeader& h, uint64_t market,
-                                      std::span<const uint64_t> winners);
+                                      std::span<const uint64_t> winners,
+                                      std::span<const SettlementFactor> factors = {},
+                                      bool voided = false);
   std::span<const uint8_t> settlement_rollback(const FrameHeader& h, uint64_t market);
   // A heartbeat carries h.seq, the publisher's last seq, as both frame seq and last_seq, and the
   // seq at which the publisher's current epoch began.

@@ -89,6 +89,20 @@ void append_frame_json(std::string& out, const fb::Frame& frame) {
         }
       }
       out += "]";
+      // Appended keys, only when the settlement has them: older readers see what they always did.
+      if (p->factors() && p->factors()->size() > 0) {
+        out += ", \"factors\": [";
+        bool first = true;
+        for (const auto* f : *p->factors()) {
+          append_printf(
+              out,
+              "%s{\"selection\": %" PRIu64 ", \"void_factor_e4\": %u, \"dead_heat_factor_e4\": %u}",
+              first ? "" : ", ", f->selection(), f->void_factor_e4(), f->dead_heat_factor_e4());
+          first = false;
+        }
+        out += "]";
+      }
+      if (p->voided()) out += ", \"voided\": true";
       break;
     }
     case fb::Payload::SettlementRollback:

@@ -118,6 +118,16 @@ void MarketState::apply(const fb::Frame& frame) {
         if (settlement->winners()) {
           record->winners.assign(settlement->winners()->begin(), settlement->winners()->end());
         }
+        record->voided = settlement->voided();
+        for (SelectionState& s : record->selections) s.void_factor_e4 = s.dead_heat_factor_e4 = 0;
+        if (settlement->factors()) {
+          for (const auto* f : *settlement->factors()) {
+            if (SelectionState* s = record->find_selection(f->selection())) {
+              s->void_factor_e4 = f->void_factor_e4();
+              s->dead_heat_factor_e4 = f->dead_heat_factor_e4();
+            }
+          }
+        }
       }
       break;
     }
@@ -127,6 +137,8 @@ void MarketState::apply(const fb::Frame& frame) {
         record->status = fb::MarketStatus::Suspended;
         record->reason = fb::StatusReason::Settlement;
         record->winners.clear();
+        record->voided = false;
+        for (SelectionState& s : record->selections) s.void_factor_e4 = s.dead_heat_factor_e4 = 0;
       }
       break;
     }

@@ -20,6 +20,10 @@ struct SelectionState {
   std::string name;
   uint32_t price_e4 = 0;  // 0: no price yet
   std::string odds;       // the odds text as received; empty when no price yet
+  // Set by a settlement that has them (0: none), cleared by the next settlement or a rollback;
+  // units of 1e-4 as in frame.fbs SettlementFactor.
+  uint32_t void_factor_e4 = 0;
+  uint32_t dead_heat_factor_e4 = 0;
 };
 
 struct MarketRecord {
@@ -30,6 +34,7 @@ struct MarketRecord {
   fb::StatusReason reason = fb::StatusReason::None;
   std::vector<SelectionState> selections;  // ascending by id
   std::vector<uint64_t> winners;           // set by a settlement
+  bool voided = false;                     // set by a settlement that voids the whole market
   uint64_t market_seq = 0;                 // frames that touched this market (counted here; a
                                            // single-market frame carries the same number)
   uint64_t last_seq = 0;                   // seq of the last frame that touched it

@@ -19,7 +19,8 @@ flatbuffers::Offset<fb::MarketImage> build_market(
     const auto name = fbb.CreateString(s.name);
     const auto odds =
         s.odds.empty() ? flatbuffers::Offset<flatbuffers::String>() : fbb.CreateString(s.odds);
-    scratch.push_back(fb::CreateSelectionImage(fbb, s.id, name, s.price_e4, odds));
+    scratch.push_back(fb::CreateSelectionImage(fbb, s.id, name, s.price_e4, odds, s.void_factor_e4,
+                                               s.dead_heat_factor_e4));
   }
   const auto selections = fbb.CreateVector(scratch);
   const auto winners = market.winners.empty() ? flatbuffers::Offset<flatbuffers::Vector<uint64_t>>()
@@ -27,7 +28,7 @@ flatbuffers::Offset<fb::MarketImage> build_market(
   const auto name = fbb.CreateString(market.name);
   return fb::CreateMarketImage(fbb, market.id, market.event, name, market.status, market.reason,
                                selections, winners, market.market_seq, market.last_seq,
-                               market.updated_ns);
+                               market.updated_ns, market.voided);
 }
 
 std::string describe(size_t index, std::string_view problem) {
@@ -52,11 +53,17 @@ std::expected<MarketRecord, std::string> read_market(const fb::MarketImage& imag
         return std::unexpected("market " + std::to_string(record.id) +
                                ": selections not ascending by id");
       }
-      record.selections.push_back({s->selection(), s->name() ? s->name()->str() : std::string(),
-                                   s->price_e4(), s->odds() ? s->odds()->str() : std::string()});
+      SelectionState& selection = record.selections.emplace_back();
+      selection.id = s->selection();
+      selection.name = s->name() ? s->name()->str() : std::string();
+      selection.price_e4 = s->price_e4();
+      selection.odds = s->odds() ? s->odds()->str() : std::string();
+      selection.void_factor_e4 = s->void_factor_e4();
+      selection.dead_heat_factor_e4 = s->dead_heat_factor_e4();
     }
   }
   if (image.winners()) record.winners.assign(image.winners()->begin(), image.winners()->end());
+  record.voided = image.voided();
   record.market_seq = image.market_seq();
   record.last_seq = image.last_seq();
   record.updated_ns = image.updated_ns();

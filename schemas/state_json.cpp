@@ -54,9 +54,17 @@ void append_market_json(std::string& out, const MarketRecord& market,
     append_json_string(out, s.name);
     append_printf(out, ", \"price_e4\": %u, \"odds\": ", s.price_e4);
     append_json_string(out, s.odds);
+    // Settlement factors (DESIGN section 10 extended): present only when a settlement set them.
+    if (s.void_factor_e4 != 0) append_printf(out, ", \"void_factor_e4\": %u", s.void_factor_e4);
+    if (s.dead_heat_factor_e4 != 0) {
+      append_printf(out, ", \"dead_heat_factor_e4\": %u", s.dead_heat_factor_e4);
+    }
     out += "}";
   }
   out += "]";
+  // A settled market that refunds every stake says so: status stays "settled" (the digest's
+  // status), and "voided": true tells it from a market settled with no winner.
+  if (market.voided) out += ", \"voided\": true";
   if (!extra_fields.empty()) {
     out += ", ";
     out += extra_fields;

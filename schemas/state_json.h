@@ -15,7 +15,9 @@ namespace oddsbus {
 void append_json_string(std::string& out, std::string_view s);
 
 // One market as {"market": ID, "event": ID, "name": S, "status": S, "market_seq": N,
-// "selections": [...]}, with `extra_fields` (e.g. `"stale": true`) appended inside the object.
+// "selections": [...]}, plus "voided": true on a settled market that refunds every stake and
+// "void_factor_e4"/"dead_heat_factor_e4" on a selection a settlement gave them, with `extra_fields`
+// (e.g. `"stale": true`) appended inside the object.
 void append_market_json(std::string& out, const MarketRecord& market,
                         std::string_view extra_fields = {});
 

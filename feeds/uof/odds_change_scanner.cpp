@@ -61,6 +61,7 @@ bool record(Role role, std::string_view name, std::string_view value, OddsChange
     case Role::kRoot:
       if (is_named(name, "event_id")) return take(view.event_id, value);
       if (is_named(name, "timestamp")) return take(view.timestamp, value);
+      if (is_named(name, "product")) return take(view.product, value);
       return true;
     case Role::kMarket: {
       OddsChangeView::Market& market = view.markets.back();

@@ -1,7 +1,7 @@
 // The uof-xml adapter's fast path: a one-pass byte scanner for the hot message, <odds_change>,
-// that reads what the adapter uses of it (the root's timestamp and event_id; each <market>'s id,
-// specifiers and status under the first <odds>; each <outcome>'s id, odds and active) into an
-// OddsChangeView, without building a DOM.
+// that reads what the adapter uses of it (the root's timestamp, event_id and product; each
+// <market>'s id, specifiers and status under the first <odds>; each <outcome>'s id, odds and
+// active) into an OddsChangeView, without building a DOM.
 //
 // The scanner only answers when it is sure the document is exactly what pugixml (parsing with the
 // adapter's options: elements and attributes, entities decoded) would read, and reads the same
@@ -51,12 +51,14 @@ struct OddsChangeView {
 
   AttributeText timestamp;
   AttributeText event_id;
+  AttributeText product;
   std::vector<Market> markets;  // the <market> children of the root's first <odds> child
   std::vector<Outcome> outcomes;
 
   void clear() {
     timestamp.reset();
     event_id.reset();
+    product.reset();
     markets.clear();
     outcomes.clear();
   }

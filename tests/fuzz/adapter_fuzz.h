@@ -61,8 +61,12 @@ inline void check_event(const feeds::Event& event, const feeds::Mapping& mapping
   switch (event.type) {
     case feeds::EventType::kPrice:
       FUZZ_CHECK(mapped_selection(*market, event.selection));
-      FUZZ_CHECK(event.odds.price_e4 > kMinPriceE4Exclusive);
-      FUZZ_CHECK(event.odds.price_e4 <= kMaxPriceE4);
+      // price_e4 0 with no odds text withdraws a price (the state's "no price"); any other price
+      // is valid odds.
+      if (event.odds.price_e4 != 0 || !event.odds_text.empty()) {
+        FUZZ_CHECK(event.odds.price_e4 > kMinPriceE4Exclusive);
+        FUZZ_CHECK(event.odds.price_e4 <= kMaxPriceE4);
+      }
       break;
     case feeds::EventType::kSettle:
       for (size_t i = 0; i < event.winners.size(); ++i) {

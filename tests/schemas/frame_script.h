@@ -40,8 +40,9 @@ class FrameScript {
                                  fb::StatusReason reason = fb::StatusReason::Provider) {
     return keep(builder_.event_suspension(next(), event, reason));
   }
-  const fb::Frame& settle(uint64_t market, std::vector<uint64_t> winners) {
-    return keep(builder_.settlement(next(), market, winners));
+  const fb::Frame& settle(uint64_t market, std::vector<uint64_t> winners,
+                          std::vector<SettlementFactor> factors = {}, bool voided = false) {
+    return keep(builder_.settlement(next(), market, winners, factors, voided));
   }
   const fb::Frame& rollback(uint64_t market) {
     return keep(builder_.settlement_rollback(next(), market));

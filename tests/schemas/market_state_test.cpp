@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "schemas/frame_json.h"
 #include "schemas/state_digest.h"
 #include "schemas/state_json.h"
 #include "tests/schemas/frame_script.h"
@@ -165,6 +166,71 @@ TEST(MarketState, SettlementSettlesAndRollbackSuspends) {
   script.rollback(1001);
   EXPECT_EQ(state.find(1001)->status, fb::MarketStatus::Suspended);
   EXPECT_TRUE(state.find(1001)->winners.empty());
+}
+
+// UOF bet_settlement void_factor / dead_heat_factor (feeds/uof/uof_adapter.cpp cites the source):
+// carried per selection; a market refunded in full is voided, still settled in the digest.
+TEST(MarketState, SettlementCarriesFactorsAndAVoidedMarketSaysSo) {
+  MarketState state;
+  FrameScript script(state);
+  script.define(1001, 501, "Match Odds", kHomeDrawAway);
+  script.define(1002, 501, "Total", {{1, "Over"}, {2, "Under"}});
+  MarketState plain;
+  FrameScript plain_script(plain);
+  plain_script.define(1001, 501, "Match Odds", kHomeDrawAway);
+  plain_script.define(1002, 501, "Total", {{1, "Over"}, {2, "Under"}});
+
+  script.settle(1001, {1}, {{1, 0, 5000}, {2, 5000, 0}});
+  script.settle(1002, {}, {{1, 10000, 0}, {2, 10000, 0}}, true);
+  plain_script.settle(1001, {1});
+  plain_script.settle(1002, {});
+  const MarketRecord& half = *state.find(1001);
+  EXPECT_FALSE(half.voided);
+  EXPECT_EQ(half.find_selection(1)->dead_heat_factor_e4, 5000u);
+  EXPECT_EQ(half.find_selection(1)->void_factor_e4, 0u);
+  EXPECT_EQ(half.find_selection(2)->void_factor_e4, 5000u);
+  EXPECT_EQ(half.find_selection(3)->void_factor_e4, 0u);
+  const MarketRecord& voided = *state.find(1002);
+  EXPECT_EQ(voided.status, fb::MarketStatus::Settled);
+  EXPECT_TRUE(voided.voided);
+  EXPECT_TRUE(voided.winners.empty());
+
+  // The digest encoding (DESIGN section 7) is unchanged: status and prices only.
+  EXPECT_EQ(state_digest(state), state_digest(plain));
+  const std::string json = json_of(state);
+  EXPECT_NE(json.find(R"("status": "settled", "market_seq": 2, "selections": [{"selection": 1, )"
+                      R"("name": "Over", "price_e4": 0, "odds": "", "void_factor_e4": 10000}, )"
+                      R"({"selection": 2, "name": "Under", "price_e4": 0, "odds": "", )"
+                      R"("void_factor_e4": 10000}], "voided": true})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("price_e4": 0, "odds": "", "dead_heat_factor_e4": 5000})"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json_of(plain).find("voided"), std::string::npos);
+
+  // A rollback, or a settlement without factors, clears them.
+  script.rollback(1002);
+  EXPECT_FALSE(state.find(1002)->voided);
+  EXPECT_EQ(state.find(1002)->find_selection(1)->void_factor_e4, 0u);
+  script.settle(1001, {2});
+  EXPECT_EQ(state.find(1001)->find_selection(1)->dead_heat_factor_e4, 0u);
+}
+
+TEST(MarketState, FrameJsonShowsSettlementFactorsOnlyWhenPresent) {
+  MarketState state;
+  FrameScript script(state);
+  script.define(1001, 501, "Match Odds", kHomeDrawAway);
+  std::string plain;
+  append_frame_json(plain, script.settle(1001, {1}));
+  EXPECT_EQ(plain.find("factors"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("voided"), std::string::npos) << plain;
+  std::string factored;
+  append_frame_json(factored, script.settle(1001, {}, {{2, 10000, 0}}, true));
+  EXPECT_NE(factored.find(R"("winners": [], "factors": [{"selection": 2, "void_factor_e4": )"
+                          R"(10000, "dead_heat_factor_e4": 0}], "voided": true)"),
+            std::string::npos)
+      << factored;
 }
 
 TEST(MarketState, EventSuspensionSuspendsOnlyThatEventsOpenMarkets) {

@@ -47,6 +47,7 @@ void expect_same_records(const MarketState& a, const MarketState& b) {
     EXPECT_EQ(x.status, y->status) << id;
     EXPECT_EQ(x.reason, y->reason) << id;
     EXPECT_EQ(x.winners, y->winners) << id;
+    EXPECT_EQ(x.voided, y->voided) << id;
     EXPECT_EQ(x.market_seq, y->market_seq) << id;
     EXPECT_EQ(x.last_seq, y->last_seq) << id;
     EXPECT_EQ(x.updated_ns, y->updated_ns) << id;
@@ -56,6 +57,8 @@ void expect_same_records(const MarketState& a, const MarketState& b) {
       EXPECT_EQ(x.selections[i].name, y->selections[i].name) << id;
       EXPECT_EQ(x.selections[i].price_e4, y->selections[i].price_e4) << id;
       EXPECT_EQ(x.selections[i].odds, y->selections[i].odds) << id;
+      EXPECT_EQ(x.selections[i].void_factor_e4, y->selections[i].void_factor_e4) << id;
+      EXPECT_EQ(x.selections[i].dead_heat_factor_e4, y->selections[i].dead_heat_factor_e4) << id;
     }
   }
 }
@@ -95,6 +98,21 @@ TEST(SnapshotImage, RoundTripKeepsTheDigestTheJsonAndEveryField) {
   EXPECT_EQ(image->state.seq(), state.seq());
   EXPECT_EQ(image->state.epoch(), 3u);
   EXPECT_EQ(state_digest(image->state), state_digest(state));
+  EXPECT_EQ(json_of(image->state), json_of(state));
+  expect_same_records(state, image->state);
+}
+
+TEST(SnapshotImage, SettlementFactorsAndVoidedMarketsSurviveTheImage) {
+  MarketState state;
+  FrameScript script(state);
+  script.define(1, 501, "Match Odds", {{1, "Home"}, {2, "Draw"}, {3, "Away"}});
+  script.define(2, 501, "Total", {{1, "Over"}, {2, "Under"}});
+  script.settle(1, {1}, {{1, 0, 5000}, {2, 5000, 0}});
+  script.settle(2, {}, {{1, 10000, 0}, {2, 10000, 0}}, true);
+  auto image = decode(encode_snapshot(state, 0, 1, 1));
+  ASSERT_TRUE(image) << image.error();
+  EXPECT_TRUE(image->state.find(2)->voided);
+  EXPECT_EQ(image->state.find(1)->find_selection(1)->dead_heat_factor_e4, 5000u);
   EXPECT_EQ(json_of(image->state), json_of(state));
   expect_same_records(state, image->state);
 }

@@ -61,6 +61,15 @@ TEST(EventJson, WritesEveryEventType) {
   settle.market = 5;
   settle.winners = {1, 2};
   EXPECT_EQ(json_of(settle), "{\"type\":\"settle\",\"market\":5,\"winners\":[1,2]}");
+  // Settlement factors and a voided market are appended only when present.
+  settle.winners = {};
+  settle.factors = {{1, 10000, 0}, {2, 5000, 2500}};
+  settle.voided = true;
+  EXPECT_EQ(json_of(settle),
+            "{\"type\":\"settle\",\"market\":5,\"winners\":[],\"factors\":["
+            "{\"selection\":1,\"void_factor_e4\":10000,\"dead_heat_factor_e4\":0},"
+            "{\"selection\":2,\"void_factor_e4\":5000,\"dead_heat_factor_e4\":2500}],"
+            "\"voided\":true}");
 
   feeds::Event rollback;
   rollback.type = feeds::EventType::kSettlementRollback;

@@ -66,6 +66,18 @@ void append_event_json(std::string& out, const feeds::Event& event) {
         append_printf(out, "%s%" PRIu64, i == 0 ? "" : ",", event.winners[i]);
       }
       out += ']';
+      // Appended only when present, so output for a plain settlement is unchanged.
+      if (!event.factors.empty()) {
+        out += ",\"factors\":[";
+        for (size_t i = 0; i < event.factors.size(); ++i) {
+          const SettlementFactor& f = event.factors[i];
+          append_printf(
+              out, "%s{\"selection\":%" PRIu64 ",\"void_factor_e4\":%u,\"dead_heat_factor_e4\":%u}",
+              i == 0 ? "" : ",", f.selection, f.void_factor_e4, f.dead_heat_factor_e4);
+        }
+        out += ']';
+      }
+      if (event.voided) out += ",\"voided\":true";
       break;
     case feeds::EventType::kSourceStatus:
       out += event.source_up ? ",\"up\":true" : ",\"up\":false";

@@ -57,6 +57,15 @@ TEST(OddsChangeScanner, ReadsWhatTheAdapterUsesInDocumentOrder) {
                                R"( | market id="10" specifiers=absent status=absent:)");
 }
 
+TEST(OddsChangeScanner, ReadsTheRootsProduct) {
+  OddsChangeView view;
+  ASSERT_TRUE(scan_odds_change(kMessage, view));
+  EXPECT_EQ(view.product, "1");
+  ASSERT_TRUE(
+      scan_odds_change(R"(<odds_change event_id="e" timestamp="1"><odds/></odds_change>)", view));
+  EXPECT_FALSE(view.product);
+}
+
 TEST(OddsChangeScanner, ReadsOnlyMarketsOfTheFirstOddsAndOutcomesOfMarkets) {
   // pugixml's path reads root.child("odds").children("market").children("outcome"): a second
   // <odds>, a <market> elsewhere and an <outcome> elsewhere are not read.

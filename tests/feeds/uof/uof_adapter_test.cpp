@@ -123,11 +123,13 @@ TEST_F(UofAdapterTest, ReplaysTheSampleFeedEventByEvent) {
   EXPECT_EQ(feed(messages[0]), Lines{"heartbeat"});
 
   // First odds: every mapped market's status, then its priced outcomes. total=2.5's outcome 99 is
-  // unmapped, total=3.5's outcome 13 is inactive, and market 10 is unmapped.
+  // unmapped, total=3.5's outcome 13 is inactive (its price, unknown so far, withdrawn), and
+  // market 10 is unmapped.
   EXPECT_EQ(feed(messages[1]),
             (Lines{"status 1001 open", "price 1001/1 24800 2.48", "price 1001/2 32000 3.2",
                    "price 1001/3 13330 1.333", "status 1002 open", "price 1002/1 18500 1.85",
-                   "price 1002/2 19500 1.95", "status 1003 suspended", "price 1003/1 27500 2.75"}));
+                   "price 1002/2 19500 1.95", "status 1003 suspended", "price 1003/1 27500 2.75",
+                   "price 1003/2 0 "}));
   for (const Event& e : out_) {
     EXPECT_EQ(e.source, "sr");
     EXPECT_EQ(e.source_ns, 1'700'000'001'000'000'000u);
@@ -136,10 +138,10 @@ TEST_F(UofAdapterTest, ReplaysTheSampleFeedEventByEvent) {
   EXPECT_EQ(adapter_.counters().unknown_markets, 1u);
   EXPECT_EQ(adapter_.counters().unknown_selections, 1u);
 
-  // Only what changed: 1001/1 and 1003/1 keep their price, 1001/3's odds text is bad (skipped,
+  // Only what changed: 1001/1 and 1003/1 keep their price, 1001/3's odds text is bad (withdrawn,
   // counted), total=3.5 opens and its under gets its first price.
-  EXPECT_EQ(feed(messages[2]),
-            (Lines{"price 1001/2 32500 3.25", "status 1003 open", "price 1003/2 14500 1.45"}));
+  EXPECT_EQ(feed(messages[2]), (Lines{"price 1001/2 32500 3.25", "price 1001/3 0 ",
+                                      "status 1003 open", "price 1003/2 14500 1.45"}));
   EXPECT_EQ(adapter_.uof_counters().bad_odds, 1u);
 
   // bet_stop: every mapped market of the event, not the other event's nor the other feed's.
@@ -153,15 +155,18 @@ TEST_F(UofAdapterTest, ReplaysTheSampleFeedEventByEvent) {
   EXPECT_EQ(feed(messages[5]), (Lines{"settle 1001 [1]", "settle 1002 [2]"}));
 
   EXPECT_EQ(feed(messages[6]), Lines{"rollback 1001"});
-  EXPECT_EQ(feed(messages[7]), Lines{"status 1004 closed"});
-  EXPECT_EQ(feed(messages[8]), Lines{"status 1004 suspended"});
+  // bet_cancel and its rollback refund bets; they change no status.
+  EXPECT_EQ(feed(messages[7]), Lines{});
+  EXPECT_EQ(feed(messages[8]), Lines{});
 
+  // The only product goes down; subscribed again, it is up only when its recovery completes.
   EXPECT_EQ(feed(messages[9]), Lines{"source down"});
   EXPECT_FALSE(adapter_.source_up());
-  EXPECT_EQ(feed(messages[10]), (Lines{"source up", "heartbeat"}));
-  EXPECT_TRUE(adapter_.source_up());
+  EXPECT_EQ(feed(messages[10]), Lines{});
+  EXPECT_FALSE(adapter_.source_up());
 
-  EXPECT_EQ(feed(messages[11]), Lines{});
+  EXPECT_EQ(feed(messages[11]), Lines{"source up"});
+  EXPECT_TRUE(adapter_.source_up());
   EXPECT_EQ(adapter_.uof_counters().snapshot_complete, 1u);
   EXPECT_EQ(feed(messages[12]), Lines{});
   EXPECT_EQ(adapter_.uof_counters().fixture_change, 1u);
@@ -173,7 +178,7 @@ TEST_F(UofAdapterTest, ReplaysTheSampleFeedEventByEvent) {
   EXPECT_EQ(c.messages, 13u);
   EXPECT_EQ(c.rejected, 2u);
   EXPECT_EQ(c.heartbeats, 3u);
-  EXPECT_EQ(c.events, 25u);
+  EXPECT_EQ(c.events, 24u);
   EXPECT_EQ(c.unknown_markets, 2u);     // market 10 in odds_change and in bet_settlement
   EXPECT_EQ(c.unknown_selections, 2u);  // outcome 99 in odds_change and in bet_settlement
   EXPECT_EQ(adapter_.unknown_ids(), (Lines{"outcome 99 of market sr:match:12345/18?total=2.5",
@@ -193,9 +198,10 @@ TEST_F(UofAdapterTest, PricesAreExactFromTheOddsText) {
   EXPECT_EQ(out_[3].odds.price_e4, 10'000'000u);
 }
 
-TEST_F(UofAdapterTest, BadOddsSkipOnlyTheirOutcome) {
-  EXPECT_EQ(feed(odds_change(market_1x2("1", "2.5", "1.0", "-3"))),
-            (Lines{"status 1001 open", "price 1001/1 25000 2.5"}));
+TEST_F(UofAdapterTest, BadOddsWithdrawOnlyTheirOutcome) {
+  EXPECT_EQ(
+      feed(odds_change(market_1x2("1", "2.5", "1.0", "-3"))),
+      (Lines{"status 1001 open", "price 1001/1 25000 2.5", "price 1001/2 0 ", "price 1001/3 0 "}));
   EXPECT_EQ(adapter_.uof_counters().bad_odds, 2u);
 }
 
@@ -231,11 +237,11 @@ TEST_F(UofAdapterTest, MapsEveryMarketStatusAsDocumented) {
   EXPECT_EQ(reject(odds_change(R"(<market id="1" status="open"/>)")), RejectReason::kBadStatus);
 }
 
-TEST_F(UofAdapterTest, InactiveOrUnpricedOutcomesEmitNothing) {
+TEST_F(UofAdapterTest, InactiveOrUnpricedOutcomesHaveNoPrice) {
   EXPECT_EQ(
       feed(odds_change(R"(<market id="1" status="1"><outcome id="1" odds="2.5" active="0"/>)"
                        R"(<outcome id="2" active="1"/><outcome id="3" odds="4.5"/></market>)")),
-      (Lines{"status 1001 open", "price 1001/3 45000 4.5"}));
+      (Lines{"status 1001 open", "price 1001/1 0 ", "price 1001/2 0 ", "price 1001/3 45000 4.5"}));
 }
 
 TEST_F(UofAdapterTest, SpecifiersTellLinesOfOneMarketApart) {
@@ -277,8 +283,8 @@ TEST_F(UofAdapterTest, AFeedSeesOnlyTheMarketsItIsMappedFor) {
   EXPECT_EQ(out[0].market, 1005u);
   EXPECT_EQ(out[0].source, "sr2");
   out.clear();
-  ASSERT_TRUE(
-      second.parse(R"(<bet_stop product="1" event_id="sr:match:12345" timestamp="1"/>)", out));
+  ASSERT_TRUE(second.parse(
+      R"(<bet_stop product="1" event_id="sr:match:12345" timestamp="1700000000001"/>)", out));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].market, 1005u);
 }
@@ -311,32 +317,43 @@ TEST_F(UofAdapterTest, SettlementWinnersAreTheMappedResultOnesAscending) {
   EXPECT_EQ(feed(odds_change(R"(<market id="1" status="-1"/>)")), Lines{});
 }
 
-TEST_F(UofAdapterTest, CancelClosesAndItsRollbackSuspends) {
+TEST_F(UofAdapterTest, CancelAndItsRollbackChangeNoStatus) {
   EXPECT_EQ(feed(R"(<bet_cancel product="1" event_id="sr:match:12345" timestamp="1">)"
                  R"(<market id="18" specifiers="total=2.5" void_reason="12"/><market id="10"/>)"
                  R"(</bet_cancel>)"),
-            Lines{"status 1002 closed"});
+            Lines{});
   EXPECT_EQ(adapter_.counters().unknown_markets, 1u);
   EXPECT_EQ(feed(R"(<rollback_bet_cancel product="1" event_id="sr:match:12345" timestamp="1">)"
                  R"(<market id="18" specifiers="total=2.5"/></rollback_bet_cancel>)"),
-            Lines{"status 1002 suspended"});
+            Lines{});
+  EXPECT_EQ(reject(R"(<bet_cancel product="1" event_id="sr:match:12345" timestamp="1">)"
+                   R"(<market specifiers="total=2.5"/></bet_cancel>)"),
+            RejectReason::kMissingField);
 }
 
-TEST_F(UofAdapterTest, TheSourceIsUpWhenEveryProductIsSubscribed) {
+TEST_F(UofAdapterTest, TheSourceIsDownOnlyWhenEveryProductIsDown) {
   const auto alive = [](int product, int subscribed) {
     return R"(<alive product=")" + std::to_string(product) + R"(" timestamp="1" subscribed=")" +
            std::to_string(subscribed) + R"("/>)";
   };
+  const auto recovered = [](int product) {
+    return R"(<snapshot_complete product=")" + std::to_string(product) +
+           R"(" request_id="1" timestamp="2"/>)";
+  };
   EXPECT_EQ(feed(alive(1, 1)), Lines{"heartbeat"});
   EXPECT_EQ(feed(alive(3, 1)), Lines{"heartbeat"});
-  EXPECT_EQ(feed(alive(1, 0)), Lines{"source down"});
+  EXPECT_EQ(feed(alive(1, 0)), Lines{"heartbeat"});  // product 3 is still up
+  EXPECT_EQ(feed(alive(3, 0)), Lines{"source down"});
   EXPECT_EQ(out_[0].source_ns, 1'000'000u);
-  EXPECT_EQ(feed(alive(3, 0)), Lines{});
   EXPECT_EQ(feed(alive(1, 0)), Lines{});
-  EXPECT_EQ(feed(alive(1, 1)), Lines{});  // product 3 is still down
-  EXPECT_EQ(feed(alive(3, 1)), (Lines{"source up", "heartbeat"}));
-  EXPECT_EQ(feed(alive(3, 1)), Lines{"heartbeat"});
-  EXPECT_EQ(adapter_.counters().heartbeats, 8u);
+  EXPECT_EQ(feed(alive(1, 1)), Lines{});  // subscribed again, but not recovered
+  EXPECT_FALSE(adapter_.source_up());
+  EXPECT_EQ(feed(recovered(1)), Lines{"source up"});
+  EXPECT_EQ(feed(alive(3, 1)), Lines{"heartbeat"});  // product 3 is still recovering
+  EXPECT_FALSE(adapter_.product_up(3));
+  EXPECT_EQ(feed(recovered(3)), Lines{});
+  EXPECT_TRUE(adapter_.product_up(3));
+  EXPECT_EQ(adapter_.counters().heartbeats, 7u);
   EXPECT_EQ(adapter_.uof_counters().source_down, 1u);
 }
 
@@ -348,7 +365,11 @@ TEST_F(UofAdapterTest, AfterTheSourceRecoversEveryPriceIsEmittedAgain) {
   EXPECT_EQ(feed(odds), Lines{});
   feed(R"(<alive product="1" timestamp="1" subscribed="0"/>)");
   feed(R"(<alive product="1" timestamp="2" subscribed="1"/>)");
-  EXPECT_EQ(feed(odds), everything);
+  // The recovery's odds re-emit every price, the market held suspended until it completes.
+  EXPECT_EQ(feed(odds), (Lines{"status 1001 suspended", "price 1001/1 25000 2.5",
+                               "price 1001/2 34000 3.4", "price 1001/3 29000 2.9"}));
+  EXPECT_EQ(feed(R"(<snapshot_complete product="1" request_id="1" timestamp="3"/>)"),
+            (Lines{"source up", "status 1001 open"}));
 }
 
 TEST_F(UofAdapterTest, RejectsWhatItCannotRead) {

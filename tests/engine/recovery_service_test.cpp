@@ -606,5 +606,24 @@ TEST_F(RecoveryServiceTest, SyncLimitUncoversFramesTheRingNoLongerHoldsFromTheJo
   EXPECT_EQ(service_->counters().internal_errors.load(), 0u);
 }
 
+TEST_F(RecoveryServiceTest, SyncLimitHidesAnEpochChangeUntilItIsVisible) {
+  start();
+  service_->set_visible_limit(5, outbox_);
+  commit(script_.prices(4));        // 1-5
+  commit(script_.epoch_change(2));  // 6, not acknowledged yet
+  ReplyHeader status = ask("status");
+  EXPECT_EQ(status.epoch, 1u);
+  EXPECT_EQ(status.last_seq, 5u);
+  EXPECT_EQ(ask("snapshot").epoch, 1u);
+  const ReplyHeader replica = ask("range 6 6 0 replica", kT0, "secondary");
+  EXPECT_EQ(replica.epoch, 2u);
+  EXPECT_EQ(replica.epoch_start, 6u);
+  service_->set_visible_limit(6, outbox_);
+  status = ask("status");
+  EXPECT_EQ(status.epoch, 2u);
+  EXPECT_EQ(status.epoch_start, 6u);
+  EXPECT_EQ(ask("snapshot").epoch, 2u);
+}
+
 }  // namespace
 }  // namespace oddsbus::engine

@@ -123,11 +123,16 @@ void Subscriber::handle_snapshot(size_t service, const recovery::ReplyHeader& he
     ++counters_.unwanted_snapshots;  // e.g. a late answer to a request that timed out
     return;
   }
-  auto image = decode_snapshot(part_spans_);
-  if (!image || image->seq != header.seq || part_spans_.size() != header.chunks) {
+  // Never installed unchecked: each chunk's CRC32C, then the image against the reply's seq,
+  // epoch, chunk count and digest. A refusal asks again (the arbiter's retry).
+  auto image =
+      decode_checked_snapshot(part_spans_, header.seq, header.epoch, header.digest, header.chunks);
+  if (!image) {
     ++counters_.snapshot_failures;
-    log(LogLevel::kWarn, "subscriber: snapshot from service %zu does not decode: %s", service,
-        image ? "its header does not match its chunks" : image.error().c_str());
+    if (image.error().reason == SnapshotRefusal::kBadCrc) ++counters_.bad_crc_chunks;
+    if (image.error().reason == SnapshotRefusal::kDigestMismatch) ++counters_.bad_digests;
+    log(LogLevel::kWarn, "subscriber: refused the snapshot from service %zu: %s", service,
+        image.error().detail.c_str());
     arbiter_.on_snapshot_failed(service, now_ns, out);
     return;
   }

@@ -39,7 +39,9 @@ struct SubscriberCounters {
   uint64_t requests_sent = 0;       // range and snapshot requests sent
   uint64_t send_failures = 0;       // requests ZeroMQ would not take (the arbiter times them out)
   uint64_t snapshots_loaded = 0;    // snapshot replies decoded and handed to the arbiter
-  uint64_t snapshot_failures = 0;   // snapshot replies that did not decode
+  uint64_t snapshot_failures = 0;   // snapshot replies refused (never installed), asked again
+  uint64_t bad_crc_chunks = 0;      // of those: a chunk's CRC32C did not match its bytes
+  uint64_t bad_digests = 0;         // of those: the image's digest was not the reply's
   uint64_t unwanted_snapshots = 0;  // snapshot replies that came when none was wanted (dropped)
 };
 

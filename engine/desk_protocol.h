@@ -20,9 +20,14 @@
 //   ack ID SEQ EPOCH               applied: SEQ is the seq of the request's frame (for release, of
 //                                  the last frame that hands the market back to its feeds), EPOCH
 //                                  the epoch it was sequenced in. Sent only after it was journaled.
+//                                  In sync replication, sent only once the secondary acknowledged
+//                                  journaling SEQ too, so an acked request survives a takeover.
 //   reject ID REASON [DETAIL...]   not applied. REASON is one of kRejectReasonNames; DETAIL is for
 //                                  people, except for not-primary, where it is the primary's desk
-//                                  URL (or "unknown").
+//                                  URL (or "unknown"). One exception, unconfirmed: this node
+//                                  sequenced it but stopped being primary before its secondary
+//                                  acknowledged the frame, so whether the new primary's history
+//                                  holds it is unknown: read the market, or ask the new primary.
 // ID is "-" when the request could not be read far enough to find it.
 //
 // Idempotence: (CLIENT, ID) names one request. A request repeated with the same pair (a retry) is
@@ -83,13 +88,14 @@ enum class RejectReason : uint8_t {
   kNotPrimary,        // this node does not sequence: ask the primary (DETAIL)
   kBusy,              // too many requests in flight: retry shortly
   kInternal,          // the node could not apply it (e.g. stopping)
+  kUnconfirmed,       // sequenced, but primacy was lost before the secondary acknowledged it
   kCount
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(RejectReason::kCount)>
     kRejectReasonNames = {"bad-request",    "bad-odds",       "unknown-market", "unknown-selection",
                           "market-settled", "not-overridden", "override-limit", "not-primary",
-                          "busy",           "internal"};
+                          "busy",           "internal",       "unconfirmed"};
 
 inline std::string_view to_string(RejectReason reason) {
   return kRejectReasonNames[static_cast<size_t>(reason)];

@@ -11,6 +11,8 @@ namespace oddsbus::engine {
 
 namespace {
 
+constexpr uint64_t kNoLimit = UINT64_MAX;  // SyncGate::kNoLimit: nothing can be held
+
 feeds::Event event_for(const desk::Request& r, uint64_t token) {
   feeds::Event e;
   e.request_token = token;
@@ -79,10 +81,12 @@ std::expected<void, std::string> DeskService::run(const std::atomic<bool>& stop)
     while (!stop.load(std::memory_order_acquire)) {
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, acks_.fd(), ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, std::chrono::milliseconds(config_.poll_ms));
+      // Acks waiting for the secondary are released by a seq nobody signals: look often.
+      zmq::poll(items, 2, std::chrono::milliseconds(held_acks_.empty() ? config_.poll_ms : 1));
       if ((items[1].revents & ZMQ_POLLIN) != 0) {
         acks_.drain([this](const DeskAck& ack) { on_ack(ack); });
       }
+      release_acks();
       // A bounded number of requests per round, so acks are never starved by a flood.
       for (int i = 0; i < 64; ++i) {
         parts.clear();
@@ -206,6 +210,37 @@ void DeskService::remember(std::string key, Entry entry) {
 }
 
 void DeskService::on_ack(const DeskAck& ack) {
+  if (ack.ok && config_.visible_seq != nullptr) {
+    if (ack.seq > config_.visible_seq->load(std::memory_order_acquire)) {
+      counters_.acks_held.fetch_add(1, std::memory_order_relaxed);
+    }
+    held_acks_.push_back(ack);
+    release_acks();
+    return;
+  }
+  answer(ack);
+}
+
+void DeskService::release_acks() {
+  if (held_acks_.empty()) return;
+  // The seq first, then the role: a seq raised by replication (after primacy was lost) is then
+  // seen together with primary() false.
+  const uint64_t visible = config_.visible_seq->load(std::memory_order_acquire);
+  const bool primary_now = primary();
+  while (!held_acks_.empty()) {
+    DeskAck ack = held_acks_.front();
+    if (primary_now && ack.seq > visible) return;
+    held_acks_.pop_front();
+    if (!primary_now && (visible == kNoLimit || ack.seq > visible)) {
+      // Not acknowledged while this node was primary: the new primary may not hold it.
+      ack.ok = false;
+      ack.reason = desk::RejectReason::kUnconfirmed;
+    }
+    answer(ack);
+  }
+}
+
+void DeskService::answer(const DeskAck& ack) {
   auto token = tokens_.find(ack.token);
   if (token == tokens_.end()) return;  // not ours (cannot happen: tokens are only ever ours)
   const std::string key = std::move(token->second);

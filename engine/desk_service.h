@@ -12,6 +12,10 @@
 // run() then owns the socket on one thread (the node names it "desk"). set_primary(),
 // set_not_primary(), primary(), counters() and acks() may be used from any thread.
 //
+// Sync replication (config.visible_seq, the SyncGate's): an ack whose frame is past the visible
+// seq waits until the secondary acknowledged it (the gate made it visible); if the node stops
+// being primary first, the request is answered `reject ID unconfirmed`, never acked.
+//
 // Bounds: at most max_in_flight requests wait for their ack (more are answered busy); at most
 // remembered (client, id) pairs are kept (the oldest answered ones are forgotten first). Since
 // max_in_flight is below the ack queue's capacity, the sequencer never finds that queue full.
@@ -96,6 +100,9 @@ struct DeskServiceConfig {
   size_t max_in_flight = 1024;
   size_t remembered = 16384;  // (client, id) pairs kept for retries
   int poll_ms = 50;           // how often run() looks at `stop` when idle
+  // Sync replication: ack only frames at or below this seq (SyncGate::visible_seq()); null: ack
+  // once journaled. Must outlive the service.
+  const std::atomic<uint64_t>* visible_seq = nullptr;
 };
 
 struct alignas(64) DeskServiceCounters {
@@ -104,6 +111,7 @@ struct alignas(64) DeskServiceCounters {
   std::atomic<uint64_t> retries{0};   // answered from the table, not applied again
   std::array<std::atomic<uint64_t>, static_cast<size_t>(desk::RejectReason::kCount)> rejected{};
   std::atomic<uint64_t> send_failures{0};  // replies ZeroMQ refused (the client went away)
+  std::atomic<uint64_t> acks_held{0};      // acks that waited for the secondary's ack
 };
 
 class DeskService {
@@ -129,6 +137,8 @@ class DeskService {
   const std::string& endpoint() const { return endpoint_; }
   const DeskServiceCounters& counters() const { return counters_; }
   size_t in_flight() const { return in_flight_; }
+  // Acks journaled here and waiting for the secondary (sync replication). Desk thread only.
+  size_t acks_waiting() const { return held_acks_.size(); }
 
  private:
   using Envelope = std::vector<std::string>;  // routing parts before the request part
@@ -140,6 +150,8 @@ class DeskService {
 
   void on_request(std::vector<zmq::message_t>& parts, const std::atomic<bool>& stop);
   void on_ack(const DeskAck& ack);
+  void answer(const DeskAck& ack);
+  void release_acks();
   void reject(const Envelope& to, std::string_view id, desk::RejectReason reason,
               std::string detail);
   void send(const Envelope& to, const std::string& reply);
@@ -160,6 +172,7 @@ class DeskService {
   std::unordered_map<std::string, Entry> entries_;    // by key (client, '\n', id)
   std::deque<std::string> order_;                     // keys, oldest first
   std::unordered_map<uint64_t, std::string> tokens_;  // waiting token -> key
+  std::deque<DeskAck> held_acks_;                     // ok acks past the visible seq, in seq order
   DeskServiceCounters counters_;
   LogLimiter reject_log_;
   LogLimiter apply_log_{10'000'000};

@@ -230,7 +230,9 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   SyncGateConfig gate_config;
   gate_config.sync = config.sync_replication;
   gate_config.alone_after_ns = config.alone_after_ns;
+  gate_config.journaled_seq = sequencer.last_seq();
   SyncGate gate(*publisher, recovery_server ? recovery_server->acked_seq() : no_acks, gate_config);
+  if (recovery_server) recovery_server->limit_to(gate.visible_seq());
   SequencerAgentConfig agent_config;
   agent_config.max_batch_frames = config.max_batch_frames;
   agent_config.heartbeat_interval_ns = config.heartbeat_interval_ns;
@@ -242,6 +244,7 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     DeskServiceConfig desk_config;
     desk_config.url = config.desk_url;
     desk_config.producer = desk_producer;
+    if (config.sync_replication) desk_config.visible_seq = &gate.visible_seq();
     try {
       desk = std::make_unique<DeskService>(context, desk_config, queues);
     } catch (const zmq::error_t& e) {

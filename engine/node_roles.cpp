@@ -131,6 +131,7 @@ std::expected<size_t, std::string> NodeRoles::do_work(uint64_t now_ns) {
   }
   auto replicated = replica_->do_work(now_ns, 1);
   if (!replicated) return replicated;
+  if (*replicated > 0) deps_.gate.on_replicated();  // the journal is the primary's history now
   if (*replicated > 0 && deps_.recovery != nullptr) deps_.recovery->wake();
   const size_t warm = drain_warm(now_ns);
   const uint64_t heard = std::max(secondary_since_ns_, replica_->last_heard_ns());

@@ -33,9 +33,17 @@ void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
 
 }  // namespace
 
+uint64_t steady_clock_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 RecoveryServer::RecoveryServer(zmq::context_t& context, std::string bind_url,
-                               const Journal& journal, RecoveryServiceConfig config)
-    : tail_reader_(journal),
+                               const Journal& journal, RecoveryServiceConfig config,
+                               RecoveryServerClocks clocks)
+    : clocks_(clocks),
+      tail_reader_(journal),
       log_(journal),
       service_(on_channel(std::move(config), journal.info().channel), &log_),
       router_(context, zmq::socket_type::router) {
@@ -61,8 +69,13 @@ void RecoveryServer::run(const std::atomic<bool>& stop) {
   pthread_setname_np(pthread_self(), "recovery");
   try {
     while (!stop.load(std::memory_order_acquire)) {
-      size_t work = follow_journal();
-      const uint64_t now_ns = wall_clock_ns();
+      const uint64_t now_ns = clocks_.monotonic_ns();
+      if (visible_seq_ != nullptr) {
+        // Before following: a record journaled after this read stays hidden until the next turn.
+        service_.set_visible_limit(visible_seq_->load(std::memory_order_acquire), outbox_);
+        send_outbox();
+      }
+      size_t work = follow_journal(now_ns);
       work += serve_requests(now_ns);
       service_.on_tick(now_ns, outbox_);
       send_outbox();
@@ -73,7 +86,7 @@ void RecoveryServer::run(const std::atomic<bool>& stop) {
   }
 }
 
-size_t RecoveryServer::follow_journal() {
+size_t RecoveryServer::follow_journal(uint64_t now_ns) {
   if (journal_failed_) return 0;
   size_t followed = 0;
   bool rewritten = false;
@@ -109,7 +122,7 @@ size_t RecoveryServer::follow_journal() {
   if (!scanned) {
     // A read that failed may work next time: count it, say it now and then, and try again.
     bump(counters_.journal_errors);
-    if (log_limiter_.allow(wall_clock_ns())) {
+    if (log_limiter_.allow(now_ns)) {
       log(LogLevel::kWarn, "recovery: reading the journal failed: %s (%" PRIu64 " more suppressed)",
           scanned.error().c_str(), log_limiter_.suppressed());
     }
@@ -175,8 +188,9 @@ size_t RecoveryServer::serve_requests(uint64_t now_ns) {
 
 void RecoveryServer::publish_acks() {
   if (service_.acked_seq() != published_.acked_seq.load(std::memory_order_relaxed) ||
-      service_.last_ack_ns() != published_.last_ack_ns.load(std::memory_order_relaxed)) {
-    published_.last_ack_ns.store(service_.last_ack_ns(), std::memory_order_release);
+      service_.last_ack_ns() != last_ack_seen_ns_) {
+    last_ack_seen_ns_ = service_.last_ack_ns();
+    published_.last_ack_ns.store(clocks_.wall_ns(), std::memory_order_release);
     published_.acked_seq.store(service_.acked_seq(), std::memory_order_release);
   }
 }

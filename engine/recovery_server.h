@@ -14,6 +14,13 @@
 // are answered `error bad-request`. Replies to peers that left, or whose queue is full, are dropped
 // and counted.
 //
+// Clocks (DESIGN section 4): rate limits, long-poll deadlines and log rates are durations, timed
+// by the monotonic clock; the wall clock only stamps the last ack for operators. Both are
+// injected (RecoveryServerClocks), so a test can step either.
+//
+// In sync replication the node hands it the gate's visible seq (limit_to()): what it serves
+// and states stops there (engine/recovery_service.h, "Visibility").
+//
 // Threads: run() on one thread (it names itself "recovery"). wake(), the primary flag, the acked
 // seq and the counters may be used from any thread.
 #pragma once
@@ -43,13 +50,21 @@ struct alignas(64) RecoveryServerCounters {
   std::atomic<uint64_t> journal_rewrites{0};  // times the journal was followed again from seq 1
 };
 
+// std::chrono::steady_clock, in ns.
+uint64_t steady_clock_ns();
+
+struct RecoveryServerClocks {
+  uint64_t (*monotonic_ns)() = steady_clock_ns;  // durations
+  uint64_t (*wall_ns)() = wall_clock_ns;         // time stamps (the last ack)
+};
+
 class RecoveryServer {
  public:
   // Binds a ROUTER at `bind_url` (throws zmq::error_t when it cannot: start-up only). The channel
   // is the journal's; config.node is reported by `status`. `journal` must outlive the server;
   // only its read side is used (JournalReaders on this thread).
   RecoveryServer(zmq::context_t& context, std::string bind_url, const Journal& journal,
-                 RecoveryServiceConfig config);
+                 RecoveryServiceConfig config, RecoveryServerClocks clocks = {});
   ~RecoveryServer();
   RecoveryServer(const RecoveryServer&) = delete;
   RecoveryServer& operator=(const RecoveryServer&) = delete;
@@ -59,6 +74,10 @@ class RecoveryServer {
 
   // Makes run() read the journal now rather than at its next poll. Any thread; one write(2).
   void wake();
+
+  // Serves others only up to `visible_seq` (SyncGate::visible_seq()), read at every loop turn.
+  // Call before run(); `visible_seq` must outlive the server. Without it, all is visible.
+  void limit_to(const std::atomic<uint64_t>& visible_seq) { visible_seq_ = &visible_seq; }
 
   // The role `status` reports: the node sets it (NodeRoleDeps::primary_flag).
   std::atomic<bool>& primary_flag() { return primary_.value; }
@@ -80,7 +99,7 @@ class RecoveryServer {
   static constexpr size_t kMaxBatchesPerTurn = 256;
   static constexpr size_t kMaxRequestsPerTurn = 256;
 
-  size_t follow_journal();
+  size_t follow_journal(uint64_t now_ns);
   size_t serve_requests(uint64_t now_ns);
   void send(std::string_view identity, const RecoveryReply& reply);
   void send_outbox();
@@ -96,6 +115,9 @@ class RecoveryServer {
     bool operator==(const RecordPrint&) const = default;
   };
 
+  RecoveryServerClocks clocks_;
+  const std::atomic<uint64_t>* visible_seq_ = nullptr;
+  uint64_t last_ack_seen_ns_ = 0;  // the service's (monotonic) time of the last ack published
   JournalReader tail_reader_;
   JournalBatchLog log_;
   RecoveryService service_;

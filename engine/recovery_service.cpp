@@ -72,6 +72,17 @@ RecoveryService::RecoveryService(const RecoveryServiceConfig& config, BatchLog* 
   bucket_index_.reserve(config_.max_requesters);
 }
 
+void RecoveryService::Head::note(const fb::Frame& frame) {
+  if (const fb::EpochChange* change = frame.payload_as_EpochChange()) {
+    epoch = change->epoch();
+    epoch_start = frame.seq();
+  } else if (frame.epoch() > epoch) {
+    epoch = frame.epoch();
+    epoch_start = frame.seq();
+  }
+  last_seq = frame.seq();
+}
+
 std::expected<void, std::string> RecoveryService::on_committed(std::span<const uint8_t> batch,
                                                                RecoveryOutbox& out) {
   if (auto opened = reader_.open(batch); !opened) {
@@ -80,35 +91,89 @@ std::expected<void, std::string> RecoveryService::on_committed(std::span<const u
                            std::to_string(opened.error().seq) + ")");
   }
   const BatchHeader& header = reader_.header();
-  if (reader_.heartbeat() || header.first_seq != last_seq_ + 1 ||
+  if (reader_.heartbeat() || header.first_seq != committed_.last_seq + 1 ||
       header.channel != config_.channel) {
     std::string message;
     append_printf(message,
                   "recovery: committed batch of channel %u at seq %" PRIu64
                   " does not continue channel %u at seq %" PRIu64 "%s",
-                  header.channel, header.first_seq, config_.channel, last_seq_ + 1,
+                  header.channel, header.first_seq, config_.channel, committed_.last_seq + 1,
                   reader_.heartbeat() ? " (a heartbeat)" : "");
     return std::unexpected(message);
   }
+  const bool visible_at_once =
+      visible_.last_seq == committed_.last_seq && header.first_seq + header.count - 1 <= limit_;
   for (const fb::Frame* frame : reader_.frames()) {
-    if (const fb::EpochChange* change = frame->payload_as_EpochChange()) {
-      epoch_ = change->epoch();
-      epoch_start_ = frame->seq();
-    } else if (frame->epoch() > epoch_) {
-      epoch_ = frame->epoch();
-      epoch_start_ = frame->seq();
+    committed_.note(*frame);
+    if (visible_at_once) {
+      visible_.note(*frame);
+      state_.apply(*frame);
     }
-    state_.apply(*frame);
   }
-  last_seq_ = header.first_seq + header.count - 1;
-  ring_.store(header.first_seq, last_seq_, batch);
+  ring_.store(header.first_seq, committed_.last_seq, batch);
   bump(counters_.committed_batches);
   bump(counters_.committed_frames, header.count);
+  if (!visible_at_once) apply_visible();
+  answer_parked(out);
+  return {};
+}
 
-  if (parked_.empty()) return {};
+void RecoveryService::set_visible_limit(uint64_t limit, RecoveryOutbox& out) {
+  limit_ = limit;
+  if (visible_.last_seq >= std::min(limit_, committed_.last_seq)) return;
+  apply_visible();
+  answer_parked(out);
+}
+
+void RecoveryService::apply_visible() {
+  if (auto applied = apply_through(std::min(limit_, committed_.last_seq)); !applied) {
+    // Tried again at the next commit or limit; meanwhile the requesters see less.
+    bump(counters_.internal_errors);
+  }
+}
+
+std::expected<void, std::string> RecoveryService::apply_through(uint64_t target) {
+  while (visible_.last_seq < target) {
+    const uint64_t next = visible_.last_seq + 1;
+    std::span<const uint8_t> batch = ring_.find(next);
+    if (batch.empty()) {
+      // Held back longer than the ring remembers: read it from the journal.
+      apply_copy_.clear();
+      if (log_ != nullptr) {
+        auto scanned = log_->scan(next, [&](uint64_t, std::span<const uint8_t> record) {
+          const std::optional<BatchRange> range = batch_range(record);
+          if (range && range->first <= next && next <= range->last) {
+            apply_copy_.assign(record.begin(), record.end());
+          }
+          return false;
+        });
+        if (!scanned) return std::unexpected("recovery: " + scanned.error());
+      }
+      if (apply_copy_.empty()) {
+        return std::unexpected("recovery: cannot read committed seq " + std::to_string(next) +
+                               " to make it visible");
+      }
+      batch = apply_copy_;
+    }
+    if (auto opened = apply_reader_.open(batch); !opened) {
+      return std::unexpected("recovery: a committed batch no longer reads at seq " +
+                             std::to_string(opened.error().seq));
+    }
+    for (const fb::Frame* frame : apply_reader_.frames()) {
+      if (frame->seq() < next) continue;
+      if (frame->seq() > target) break;
+      visible_.note(*frame);
+      state_.apply(*frame);
+    }
+  }
+  return {};
+}
+
+void RecoveryService::answer_parked(RecoveryOutbox& out) {
+  if (parked_.empty()) return;
   auto kept = parked_.begin();
   for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    if (it->request.from > last_seq_) {
+    if (it->request.from > head_for(it->request).last_seq) {
       if (kept != it) *kept = std::move(*it);
       ++kept;
       continue;
@@ -121,7 +186,6 @@ std::expected<void, std::string> RecoveryService::on_committed(std::span<const u
     bump(counters_.parked_answered);
   }
   parked_.erase(kept, parked_.end());
-  return {};
 }
 
 void RecoveryService::handle(std::string_view identity, std::string_view text, uint64_t now_ns,
@@ -129,8 +193,8 @@ void RecoveryService::handle(std::string_view identity, std::string_view text, u
   reply.clear();
   auto request = recovery::parse_request(text);
   if (request && request->kind == recovery::RequestKind::kAck) {
-    if (request->from > last_seq_) bump(counters_.acks_beyond_last);
-    acked_seq_ = std::max(acked_seq_, std::min(request->from, last_seq_));
+    if (request->from > committed_.last_seq) bump(counters_.acks_beyond_last);
+    acked_seq_ = std::max(acked_seq_, std::min(request->from, committed_.last_seq));
     last_ack_ns_ = now_ns;
     bump(counters_.acks);
     return;
@@ -153,10 +217,11 @@ void RecoveryService::handle(std::string_view identity, std::string_view text, u
       return;
     case recovery::RequestKind::kRange:
       bump(counters_.range_requests);
-      if (request->from <= last_seq_) {
+      if (request->replica) bump(counters_.replica_ranges);
+      if (request->from <= head_for(*request).last_seq) {
         bucket.frames -= static_cast<double>(serve_range(*request, reply));
       } else if (request->wait_ms == 0) {
-        write_range_header(request->from, 0, reply);
+        write_range_header(request->from, 0, head_for(*request), reply);
       } else if (parked_.size() >= config_.max_parked) {
         bump(counters_.busy);
         recovery::ReplyHeader busy;
@@ -185,9 +250,8 @@ void RecoveryService::refuse(std::string_view identity, std::string_view detail,
 void RecoveryService::reset() {
   ring_ = FrameRing(std::max<size_t>(config_.ring_slots, 1), config_.ring_bytes);
   state_.clear();
-  last_seq_ = 0;
-  epoch_ = 1;
-  epoch_start_ = 1;
+  committed_ = Head{};
+  visible_ = Head{};
   snapshot_chunks_.clear();
   snapshot_seq_ = UINT64_MAX;
   bump(counters_.resets);
@@ -202,7 +266,7 @@ void RecoveryService::on_tick(uint64_t now_ns, RecoveryOutbox& out) {
       ++kept;
       continue;
     }
-    write_range_header(it->request.from, 0, out.add(it->identity));
+    write_range_header(it->request.from, 0, head_for(it->request), out.add(it->identity));
     bump(counters_.parked_expired);
   }
   parked_.erase(kept, parked_.end());
@@ -266,22 +330,22 @@ void RecoveryService::serve_status(RecoveryReply& reply) const {
   recovery::ReplyHeader status;
   status.kind = recovery::ReplyKind::kStatus;
   status.node = config_.node;
-  status.epoch = epoch_;
-  status.epoch_start = epoch_start_;
-  status.last_seq = last_seq_;
+  status.epoch = visible_.epoch;
+  status.epoch_start = visible_.epoch_start;
+  status.last_seq = visible_.last_seq;
   status.primary = primary_;
   reply.header_ = recovery::format_reply_header(status);
 }
 
-void RecoveryService::write_range_header(uint64_t from, uint64_t served_to,
+void RecoveryService::write_range_header(uint64_t from, uint64_t served_to, const Head& head,
                                          RecoveryReply& reply) const {
   recovery::ReplyHeader range;
   range.kind = recovery::ReplyKind::kRange;
   range.from = from;
   range.served_to = served_to;
-  range.last_seq = last_seq_;
-  range.epoch = epoch_;
-  range.epoch_start = epoch_start_;
+  range.last_seq = head.last_seq;
+  range.epoch = head.epoch;
+  range.epoch_start = head.epoch_start;
   reply.header_ = recovery::format_reply_header(range);
 }
 
@@ -297,11 +361,13 @@ void RecoveryService::write_error(std::string_view reason, std::string_view deta
 }
 
 uint64_t RecoveryService::serve_range(const recovery::Request& request, RecoveryReply& reply) {
-  const uint64_t to = std::min(request.to, last_seq_);
+  const Head& head = head_for(request);
+  const uint64_t to = std::min(request.to, head.last_seq);
   uint64_t cur = request.from;
   uint64_t frames = 0;
   uint64_t bytes = 0;
   bool capped = false;
+  bool at_limit = false;  // the next batch reaches past what this requester may see
   // Whether one more batch covering cur..last, `size` bytes, fits in this reply.
   const auto fits = [&](uint64_t last, size_t size) {
     if (reply.parts_.empty()) return true;  // at least one batch, or nothing would progress
@@ -313,10 +379,14 @@ uint64_t RecoveryService::serve_range(const recovery::Request& request, Recovery
     cur = last + 1;
   };
 
-  while (cur <= to && !capped) {
+  while (cur <= to && !capped && !at_limit) {
     if (std::span<const uint8_t> batch = ring_.find(cur); !batch.empty()) {
       const std::optional<BatchRange> range = batch_range(batch);
       assert(range);  // verified when committed
+      if (range->last > head.last_seq) {
+        at_limit = true;
+        break;
+      }
       if (!fits(range->last, batch.size())) {
         capped = true;
         break;
@@ -341,6 +411,10 @@ uint64_t RecoveryService::serve_range(const recovery::Request& request, Recovery
         gone_oldest = range->first;
         return false;
       }
+      if (range->last > head.last_seq) {
+        at_limit = true;
+        return false;
+      }
       if (!fits(range->last, record.size())) {
         capped = true;
         return false;
@@ -357,7 +431,7 @@ uint64_t RecoveryService::serve_range(const recovery::Request& request, Recovery
     if (log_ == nullptr || (gone_oldest != 0 && reply.parts_.empty())) {
       const uint64_t oldest = log_ != nullptr    ? gone_oldest
                               : oldest_held != 0 ? oldest_held
-                                                 : last_seq_ + 1;
+                                                 : committed_.last_seq + 1;
       recovery::ReplyHeader gone;
       gone.kind = recovery::ReplyKind::kGone;
       gone.from = request.from;
@@ -366,7 +440,7 @@ uint64_t RecoveryService::serve_range(const recovery::Request& request, Recovery
       bump(counters_.gone);
       return 0;
     }
-    if (!scanned || damaged || (cur == before && !capped)) {
+    if (!scanned || damaged || (cur == before && !capped && !at_limit)) {
       if (!reply.parts_.empty()) break;  // serve what was read; the client asks again
       bump(counters_.internal_errors);
       write_error("internal",
@@ -384,17 +458,17 @@ uint64_t RecoveryService::serve_range(const recovery::Request& request, Recovery
   bump(counters_.frames_served, frames);
   bump(counters_.batches_served, reply.parts_.size());
   bump(counters_.bytes_served, bytes);
-  write_range_header(request.from, served_to, reply);
+  write_range_header(request.from, served_to, head, reply);
   return frames;
 }
 
 uint64_t RecoveryService::serve_snapshot(RecoveryReply& reply) {
-  if (snapshot_seq_ != state_.seq() || snapshot_epoch_ != epoch_) {
-    snapshot_chunks_ = encode_snapshot(state_, config_.channel, epoch_, epoch_start_,
-                                       config_.snapshot_markets_per_chunk);
+  if (snapshot_seq_ != state_.seq() || snapshot_epoch_ != visible_.epoch) {
+    snapshot_chunks_ = encode_snapshot(state_, config_.channel, visible_.epoch,
+                                       visible_.epoch_start, config_.snapshot_markets_per_chunk);
     snapshot_digest_ = state_digest(state_);
     snapshot_seq_ = state_.seq();
-    snapshot_epoch_ = epoch_;
+    snapshot_epoch_ = visible_.epoch;
     bump(counters_.snapshots_encoded);
   }
   recovery::ReplyHeader header;

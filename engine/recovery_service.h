@@ -2,11 +2,17 @@
 // (status, range, snapshot, ack) from what a node has committed.
 //
 // It follows the journal: the owner feeds every committed batch, in seq order, to on_committed().
-// From them it keeps its own FrameRing of recent batches and its own MarketState (every frame
-// applied, so a snapshot is served at its current seq), and tracks the epoch and the seq at which
-// it began (EpochChange frames). Ranges the ring no longer holds are read from a BatchLog (the
-// journal). A range asked for past the last seq with WAIT_MS is parked, and answered by the
-// on_committed() that brings FROM, or with SERVED_TO 0 by the on_tick() that finds it expired.
+// From them it keeps its own FrameRing of recent batches and its own MarketState, and tracks the
+// epoch and the seq at which it began (EpochChange frames). Ranges the ring no longer holds are
+// read from a BatchLog (the journal). A range asked for past the last seq with WAIT_MS is parked,
+// and answered by the call that makes FROM servable, or with SERVED_TO 0 by the on_tick() that
+// finds it expired.
+//
+// Visibility (sync replication, engine/sync_gate.h): the owner says how far frames may be seen
+// (set_visible_limit()). Ranges, the LAST_SEQ and epoch that replies state, and snapshots stop
+// there: the state applies committed frames only up to it, so a snapshot is taken at or below it.
+// Only a range marked `replica` (the secondary replicating) is served to the last committed seq.
+// With no limit (the default) everything committed is visible at once.
 //
 // Bounded everywhere: a range reply is capped in frames and bytes (it says how far it got), parked
 // requests are capped in number, and every requester (ZeroMQ routing identity) has a token bucket
@@ -14,12 +20,13 @@
 // table is bounded too, evicting the least recently seen. Acks are never limited (they cost
 // nothing and get no reply).
 //
-// Sans-I/O: no sockets, threads or clock (`now_ns` comes in). It reads LMDB only through the
-// BatchLog it is given. Replies are values the owner sends.
+// Sans-I/O: no sockets, threads or clock (`now_ns` comes in: a monotonic clock, since it times
+// rate limits and long-poll deadlines). It reads LMDB only through the BatchLog it is given.
+// Replies are values the owner sends.
 // Thread safety: none; owned by one thread (the recovery server's). counters() may be read from
 // any thread (relaxed atomics).
 // Invariants: last_seq() is the last seq of the last batch fed; batches are fed gap-free from seq
-// 1; state().seq() == last_seq() (heartbeats are never journaled).
+// 1; state().seq() == visible_seq() <= last_seq() (heartbeats are never journaled).
 #pragma once
 
 #include <atomic>
@@ -83,6 +90,7 @@ struct alignas(64) RecoveryCounters {
   std::atomic<uint64_t> committed_batches{0};
   std::atomic<uint64_t> committed_frames{0};
   std::atomic<uint64_t> resets{0};  // the followed history was forgotten (journal rewritten)
+  std::atomic<uint64_t> replica_ranges{0};  // range requests marked replica (served past the limit)
 };
 
 // Committed batches older than the ring, in seq order: the journal. An interface so the core holds
@@ -192,16 +200,29 @@ class RecoveryService {
   // Answers parked requests whose wait ran out at `now_ns` (SERVED_TO 0) into `out`.
   void on_tick(uint64_t now_ns, RecoveryOutbox& out);
 
+  // How far committed frames may be visible (kNoLimit: all). Applies the frames it uncovers to
+  // the state and answers parked requests they satisfy into `out`. A limit below what is already
+  // visible hides nothing again (what was shown stays shown). A frame to uncover that cannot be
+  // read (older than the ring, and the journal read failed) is counted in internal_errors and
+  // tried again at the next call or commit.
+  static constexpr uint64_t kNoLimit = UINT64_MAX;
+  void set_visible_limit(uint64_t limit, RecoveryOutbox& out);
+
   // The role `status` reports; the node sets it.
   void set_primary(bool primary) { primary_ = primary; }
 
-  uint64_t last_seq() const { return last_seq_; }
-  uint32_t epoch() const { return epoch_; }
-  uint64_t epoch_start() const { return epoch_start_; }
+  // The last committed seq followed, and its epoch (what a replica is served up to).
+  uint64_t last_seq() const { return committed_.last_seq; }
+  uint32_t epoch() const { return committed_.epoch; }
+  uint64_t epoch_start() const { return committed_.epoch_start; }
+  // The last visible seq (what everyone else is told and served), its epoch, and the state at it.
+  uint64_t visible_seq() const { return visible_.last_seq; }
+  uint32_t visible_epoch() const { return visible_.epoch; }
   const MarketState& state() const { return state_; }
   // The highest seq a requester acknowledged (0: none), and when (now_ns of the last ack). An ack
   // past last_seq() is clamped to it: a secondary cannot hold frames this service has not served,
   // and a stray `ack 18446744073709551615` must not release a sync primary's held batches.
+  // `now_ns` of the last ack is on the caller's (monotonic) clock.
   uint64_t acked_seq() const { return acked_seq_; }
   uint64_t last_ack_ns() const { return last_ack_ns_; }
   size_t parked() const { return parked_.size(); }
@@ -221,16 +242,34 @@ class RecoveryService {
     recovery::Request request;
     uint64_t deadline_ns = 0;
   };
+  // The head of a followed history: its last seq, epoch and the seq that epoch began at.
+  struct Head {
+    uint64_t last_seq = 0;
+    uint32_t epoch = 1;
+    uint64_t epoch_start = 1;
+    void note(const fb::Frame& frame);
+  };
 
   Bucket& bucket_for(std::string_view identity, uint64_t now_ns);
   // True when admitted; else writes `busy` into reply.
   bool admit(Bucket& bucket, RecoveryReply& reply);
   void serve_status(RecoveryReply& reply) const;
-  // Serves FROM..TO (FROM <= last_seq()); returns the frames served (for the frame bucket).
+  // What `request` may see: the committed head for a replica, the visible one for anyone else.
+  const Head& head_for(const recovery::Request& request) const {
+    return request.replica ? committed_ : visible_;
+  }
+  // Serves FROM..TO (FROM <= head_for(request).last_seq); returns the frames served (for the
+  // frame bucket). Never serves a batch reaching past that head.
   uint64_t serve_range(const recovery::Request& request, RecoveryReply& reply);
+  // Applies committed frames up to min(limit, last seq) to the state (failures counted).
+  void apply_visible();
+  std::expected<void, std::string> apply_through(uint64_t seq);
+  // Answers parked requests that can now be served into `out`.
+  void answer_parked(RecoveryOutbox& out);
   // Serves the state image; returns its cost in frames (its markets, at least 1).
   uint64_t serve_snapshot(RecoveryReply& reply);
-  void write_range_header(uint64_t from, uint64_t served_to, RecoveryReply& reply) const;
+  void write_range_header(uint64_t from, uint64_t served_to, const Head& head,
+                          RecoveryReply& reply) const;
   void write_error(std::string_view reason, std::string_view detail, RecoveryReply& reply);
 
   RecoveryServiceConfig config_;
@@ -238,9 +277,11 @@ class RecoveryService {
   FrameRing ring_;
   MarketState state_;
   BatchReader reader_;
-  uint64_t last_seq_ = 0;
-  uint32_t epoch_ = 1;
-  uint64_t epoch_start_ = 1;
+  BatchReader apply_reader_;
+  std::vector<uint8_t> apply_copy_;  // a batch read from the log to apply (older than the ring)
+  Head committed_;
+  Head visible_;  // state_ reflects frames through visible_.last_seq
+  uint64_t limit_ = kNoLimit;
   bool primary_ = false;
   uint64_t acked_seq_ = 0;
   uint64_t last_ack_ns_ = 0;

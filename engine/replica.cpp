@@ -63,6 +63,7 @@ void Replica::send_follow() {
   request.from = sequencer_.last_seq() + 1;
   request.to = request.from + kFollowRange - 1;
   request.wait_ms = config_.long_poll_ms;
+  request.replica = true;  // served past the acknowledged seq, or sync replication deadlocks
   const std::string text = recovery::format_request(request);
   if (follow_.send(zmq::buffer(text), zmq::send_flags::dontwait)) {
     follow_outstanding_ = true;
@@ -138,6 +139,7 @@ std::expected<void, std::string> Replica::handle_output(uint64_t now_ns) {
         request.kind = recovery::RequestKind::kRange;
         request.from = action.from;
         request.to = action.to;
+        request.replica = true;
         const std::string text = recovery::format_request(request);
         (void)requests_.send(zmq::buffer(text), zmq::send_flags::dontwait);
         break;

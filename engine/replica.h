@@ -7,6 +7,8 @@
 //
 // In sync replication it acknowledges every journaled seq to the primary (`ack SEQ`), and the
 // primary publishes only what was acknowledged; the long poll is then how the frames arrive.
+// Its range requests (the long poll and gap fills) are marked `replica`: the primary serves
+// everyone else only up to the acknowledged seq, and the secondary must fetch past it to ack.
 // When the primary's history turns out to have diverged from what this node journaled (a higher
 // epoch that started at or below its last seq), the lost frames are set aside in the journal
 // directory (set-aside/epoch-E-from-S.batches, never deleted) and the sequencer is rebuilt.

@@ -58,19 +58,24 @@ std::expected<Request, std::string> parse_request(std::string_view text) {
     if (!parse_number(w[1], r.from)) return std::unexpected("ack: bad seq " + quoted(w[1]));
     return r;
   }
-  if (w[0] == "range" && (n == 3 || n == 4)) {
+  if (w[0] == "range" && n >= 3 && n <= 5) {
     r.kind = RequestKind::kRange;
     if (!parse_number(w[1], r.from) || !parse_number(w[2], r.to) || r.from == 0 || r.to < r.from) {
-      return std::unexpected("range: want 'range FROM TO [WAIT_MS]' with 1 <= FROM <= TO, got " +
-                             quoted(text));
+      return std::unexpected(
+          "range: want 'range FROM TO [WAIT_MS [replica]]' with 1 <= FROM <= TO, got " +
+          quoted(text));
     }
-    if (n == 4 && !parse_number(w[3], r.wait_ms)) {
+    if (n >= 4 && !parse_number(w[3], r.wait_ms)) {
       return std::unexpected("range: bad WAIT_MS " + quoted(w[3]));
     }
+    if (n == 5 && w[4] != "replica") {
+      return std::unexpected("range: after WAIT_MS only 'replica' may follow, got " + quoted(w[4]));
+    }
+    r.replica = n == 5;
     return r;
   }
   return std::unexpected("unknown request " + quoted(text) +
-                         " (want status, range FROM TO [WAIT_MS], snapshot or ack SEQ)");
+                         " (want status, range FROM TO [WAIT_MS [replica]], snapshot or ack SEQ)");
 }
 
 std::string format_request(const Request& r) {
@@ -85,7 +90,8 @@ std::string format_request(const Request& r) {
       return out;
     case RequestKind::kRange:
       append_printf(out, "range %" PRIu64 " %" PRIu64, r.from, r.to);
-      if (r.wait_ms != 0) append_printf(out, " %u", r.wait_ms);
+      if (r.wait_ms != 0 || r.replica) append_printf(out, " %u", r.wait_ms);
+      if (r.replica) out += " replica";
       return out;
   }
   return out;

@@ -4,7 +4,8 @@
 //
 // Every request is one message part of ASCII text, so an operator can speak it by hand:
 //   status                    -> status NODE EPOCH EPOCH_START LAST_SEQ ROLE
-//   range FROM TO [WAIT_MS]   -> range FROM SERVED_TO LAST_SEQ EPOCH EPOCH_START, then one part per
+//   range FROM TO [WAIT_MS [replica]]
+//                             -> range FROM SERVED_TO LAST_SEQ EPOCH EPOCH_START, then one part per
 //                                batch (schemas/batch.h) covering FROM..SERVED_TO in order. A batch
 //                                may begin below FROM (journal records are whole batches): the
 //                                client drops what it already has. SERVED_TO < TO means the reply
@@ -12,9 +13,16 @@
 //                                SERVED_TO 0 means nothing at FROM yet (FROM > LAST_SEQ); with
 //                                WAIT_MS the service holds the request up to that long for FROM to
 //                                be committed first (a replicating secondary's long poll).
+//                                In sync replication a primary serves others, and says LAST_SEQ,
+//                                only up to what its secondary acknowledged (what subscribers may
+//                                see); the word `replica` marks the secondary's own requests,
+//                                served up to the last committed seq, or replication could never
+//                                get past the acknowledged seq it is meant to advance.
 //                             -> gone FROM OLDEST: FROM is no longer held; take a snapshot.
 //   snapshot                  -> snapshot SEQ EPOCH DIGEST CHUNKS, then CHUNKS parts, each one
 //                                SnapshotChunk (schemas/snapshot.fbs): the state image at SEQ.
+//                                A client checks each chunk's CRC32C and the image's digest
+//                                (DESIGN section 7) against DIGEST before installing it.
 //   ack SEQ                   -> no reply: a secondary says it journaled every frame up to SEQ
 //                                (sync replication).
 // Any request may instead be answered
@@ -42,6 +50,7 @@ struct Request {
   uint64_t from = 0;  // kRange: first seq wanted; kAck: the acknowledged seq
   uint64_t to = 0;    // kRange: last seq wanted (inclusive)
   uint32_t wait_ms = 0;
+  bool replica = false;  // kRange: the secondary replicating (served past the acknowledged seq)
 };
 
 // Parses one request part; the error says what is wrong (sent back as `error bad-request ...`).

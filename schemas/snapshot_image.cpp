@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "flatbuffers/flatbuffers.h"
+#include "schemas/crc32c.h"
 #include "schemas/snapshot_generated.h"
+#include "schemas/state_digest.h"
 
 namespace oddsbus {
 
@@ -29,6 +32,25 @@ flatbuffers::Offset<fb::MarketImage> build_market(
   return fb::CreateMarketImage(fbb, market.id, market.event, name, market.status, market.reason,
                                selections, winners, market.market_seq, market.last_seq,
                                market.updated_ns, market.voided);
+}
+
+constexpr uint32_t kSnapshotCrcPlaceholder = 0xFFFFFFFF;  // snapshot.fbs, SnapshotChunk.crc
+
+// Where a verified chunk's crc field lies, as an offset into its bytes; nullopt when it has none.
+// (The generated table hides flatbuffers::Table's accessors; the table is one, at one address.)
+std::optional<size_t> crc_offset(std::span<const uint8_t> bytes) {
+  const auto* table =
+      reinterpret_cast<const flatbuffers::Table*>(fb::GetSnapshotChunk(bytes.data()));
+  const uint8_t* at = table->GetAddressOf(fb::SnapshotChunk::VT_CRC);
+  if (at == nullptr) return std::nullopt;
+  return static_cast<size_t>(at - bytes.data());
+}
+
+// CRC32C of `bytes` with the crc field at `offset` holding the placeholder.
+uint32_t chunk_crc(std::span<const uint8_t> bytes, size_t offset, std::vector<uint8_t>& scratch) {
+  scratch.assign(bytes.begin(), bytes.end());
+  flatbuffers::WriteScalar<uint32_t>(scratch.data() + offset, kSnapshotCrcPlaceholder);
+  return crc32c(scratch.data(), scratch.size());
 }
 
 std::string describe(size_t index, std::string_view problem) {
@@ -100,15 +122,25 @@ std::vector<std::vector<uint8_t>> encode_snapshot(const MarketState& state, uint
     chunk.add_index(static_cast<uint32_t>(index));
     chunk.add_count(static_cast<uint32_t>(count));
     chunk.add_markets(vector);
+    chunk.add_crc(kSnapshotCrcPlaceholder);
     fb::FinishSnapshotChunkBuffer(fbb, chunk.Finish());
-    chunks.emplace_back(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    std::vector<uint8_t>& bytes =
+        chunks.emplace_back(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    const size_t offset = crc_offset(bytes).value();  // just written
+    flatbuffers::WriteScalar<uint32_t>(bytes.data() + offset, crc32c(bytes.data(), bytes.size()));
   }
   return chunks;
 }
 
-std::expected<SnapshotImage, std::string> decode_snapshot(
+namespace {
+
+std::expected<SnapshotImage, SnapshotRejection> decode(
     std::span<const std::span<const uint8_t>> chunks) {
-  if (chunks.empty()) return std::unexpected(std::string("snapshot has no chunks"));
+  const auto malformed = [](std::string detail) {
+    return std::unexpected(SnapshotRejection{SnapshotRefusal::kMalformed, std::move(detail)});
+  };
+  if (chunks.empty()) return malformed("snapshot has no chunks");
+  std::vector<uint8_t> scratch;
   SnapshotImage image;
   std::map<uint64_t, MarketRecord> markets;
   std::vector<uint64_t> aligned;  // chunks from ZeroMQ or LMDB need not be 8-byte aligned
@@ -121,7 +153,14 @@ std::expected<SnapshotImage, std::string> decode_snapshot(
     }
     flatbuffers::Verifier verifier(bytes.data(), bytes.size());
     if (!fb::VerifySnapshotChunkBuffer(verifier)) {
-      return std::unexpected(describe(index, "fails the FlatBuffers verifier"));
+      return malformed(describe(index, "fails the FlatBuffers verifier"));
+    }
+    if (const std::optional<size_t> offset = crc_offset(bytes)) {
+      const uint32_t stated = flatbuffers::ReadScalar<uint32_t>(bytes.data() + *offset);
+      if (chunk_crc(bytes, *offset, scratch) != stated) {
+        return std::unexpected(SnapshotRejection{
+            SnapshotRefusal::kBadCrc, describe(index, "its CRC32C does not match its bytes")});
+      }
     }
     const fb::SnapshotChunk& chunk = *fb::GetSnapshotChunk(bytes.data());
     if (index == 0) {
@@ -131,23 +170,22 @@ std::expected<SnapshotImage, std::string> decode_snapshot(
       image.seq = chunk.seq();
     } else if (chunk.channel() != image.channel || chunk.epoch() != image.epoch ||
                chunk.epoch_start() != image.epoch_start || chunk.seq() != image.seq) {
-      return std::unexpected(describe(index, "belongs to a different snapshot"));
+      return malformed(describe(index, "belongs to a different snapshot"));
     }
     if (chunk.count() != chunks.size()) {
-      return std::unexpected(describe(index, "says the snapshot has " +
-                                                 std::to_string(chunk.count()) + " chunks, got " +
-                                                 std::to_string(chunks.size())));
+      return malformed(describe(index, "says the snapshot has " + std::to_string(chunk.count()) +
+                                           " chunks, got " + std::to_string(chunks.size())));
     }
     if (chunk.index() != index) {
-      return std::unexpected(describe(index, "is chunk " + std::to_string(chunk.index()) +
-                                                 " (missing, repeated or out of order)"));
+      return malformed(describe(index, "is chunk " + std::to_string(chunk.index()) +
+                                           " (missing, repeated or out of order)"));
     }
     if (chunk.markets() == nullptr) continue;
     for (const fb::MarketImage* market : *chunk.markets()) {
       auto record = read_market(*market);
-      if (!record) return std::unexpected(describe(index, record.error()));
+      if (!record) return malformed(describe(index, record.error()));
       if (!markets.empty() && markets.rbegin()->first >= record->id) {
-        return std::unexpected(
+        return malformed(
             describe(index, "markets not ascending by id at market " + std::to_string(record->id)));
       }
       const uint64_t id = record->id;
@@ -155,6 +193,41 @@ std::expected<SnapshotImage, std::string> decode_snapshot(
     }
   }
   image.state.load(image.seq, image.epoch, std::move(markets));
+  return image;
+}
+
+}  // namespace
+
+std::expected<SnapshotImage, std::string> decode_snapshot(
+    std::span<const std::span<const uint8_t>> chunks) {
+  auto image = decode(chunks);
+  if (!image) return std::unexpected(std::move(image.error().detail));
+  return std::move(*image);
+}
+
+std::expected<SnapshotImage, SnapshotRejection> decode_checked_snapshot(
+    std::span<const std::span<const uint8_t>> chunks, uint64_t seq, uint32_t epoch, uint64_t digest,
+    uint32_t chunk_count) {
+  if (chunks.size() != chunk_count) {
+    return std::unexpected(SnapshotRejection{SnapshotRefusal::kHeaderMismatch,
+                                             "the reply says " + std::to_string(chunk_count) +
+                                                 " chunks, " + std::to_string(chunks.size()) +
+                                                 " came"});
+  }
+  auto image = decode(chunks);
+  if (!image) return image;
+  if (image->seq != seq || image->epoch != epoch) {
+    return std::unexpected(SnapshotRejection{SnapshotRefusal::kHeaderMismatch,
+                                             "the image is at seq " + std::to_string(image->seq) +
+                                                 " epoch " + std::to_string(image->epoch) +
+                                                 ", the reply says seq " + std::to_string(seq) +
+                                                 " epoch " + std::to_string(epoch)});
+  }
+  if (const uint64_t actual = state_digest(image->state); actual != digest) {
+    return std::unexpected(SnapshotRejection{
+        SnapshotRefusal::kDigestMismatch,
+        "the image's digest is " + digest_hex(actual) + ", the reply says " + digest_hex(digest)});
+  }
   return image;
 }
 

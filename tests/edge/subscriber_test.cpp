@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -144,6 +146,18 @@ class FakeRecovery {
           header.epoch = 1;
           header.digest = state_digest(state);
           header.chunks = static_cast<uint32_t>(parts.size());
+          if (bad_crc_snapshots > 0) {
+            // A market's name garbled in transit: the verifier and the digest cannot see it.
+            --bad_crc_snapshots;
+            std::vector<uint8_t>& chunk = parts.back();
+            const std::string_view name = "match";
+            auto at = std::search(chunk.begin(), chunk.end(), name.begin(), name.end());
+            EXPECT_NE(at, chunk.end());
+            if (at != chunk.end()) at[1] = 'b';
+          } else if (lying_digest_snapshots > 0) {
+            --lying_digest_snapshots;
+            header.digest ^= 1;
+          }
         }
       } else {
         FAIL() << "unexpected request " << text.to_string();
@@ -162,6 +176,8 @@ class FakeRecovery {
   int ranges = 0;
   int snapshots = 0;
   int corrupt_snapshots = 0;
+  int bad_crc_snapshots = 0;       // sound FlatBuffers, one chunk altered after its CRC
+  int lying_digest_snapshots = 0;  // sound chunks, the header's DIGEST wrong
 
  private:
   zmq::socket_t socket_;
@@ -331,6 +347,36 @@ TEST(Subscriber, StartsFromASnapshotAndContinuesWithLiveFrames) {
   EXPECT_EQ(owner.seqs.front(), committed + 1);
   EXPECT_EQ(state_digest(owner.state), state_digest(reference.state_at(n)));
   EXPECT_EQ(recovery.snapshots, 2);
+}
+
+// A snapshot is installed only when every chunk's CRC32C and the image's digest check out; a
+// refused one is counted, changes nothing, and is asked for again.
+TEST(Subscriber, RefusesASnapshotWithABadChunkOrALyingDigestAndAsksAgain) {
+  const Reference reference(60);
+  zmq::context_t context;
+  const SubscriberConfig config = config_for("refuse", ResyncMode::kSnapshot);
+  zmq::socket_t pub0 = bound_pub(context, config.publisher_urls[0]);
+  zmq::socket_t pub1 = bound_pub(context, config.publisher_urls[1]);
+  FakeRecovery recovery(context, config.recovery_urls[0], reference);
+  recovery.bad_crc_snapshots = 1;
+  recovery.lying_digest_snapshots = 1;
+  Subscriber subscriber(context, config);
+  Owner owner;
+  const uint64_t committed = 40;
+  run_until(
+      [&] {
+        send(pub0, reference.heartbeat(committed));
+        owner.poll(subscriber);
+        recovery.serve(committed);
+      },
+      [&] { return subscriber.arbiter().positioned(); }, "a sound snapshot");
+  EXPECT_EQ(recovery.snapshots, 3);
+  ASSERT_EQ(owner.images, std::vector<uint64_t>{committed}) << "only the sound one installed";
+  EXPECT_EQ(subscriber.counters().snapshot_failures, 2u);
+  EXPECT_EQ(subscriber.counters().bad_crc_chunks, 1u);
+  EXPECT_EQ(subscriber.counters().bad_digests, 1u);
+  EXPECT_EQ(subscriber.counters().snapshots_loaded, 1u);
+  EXPECT_EQ(state_digest(owner.state), state_digest(reference.state_at(committed)));
 }
 
 }  // namespace

@@ -28,10 +28,10 @@ class Desk {
 
   void send(const std::string& request) { socket_.send(zmq::buffer(request)); }
 
-  // The next reply's text; "<timeout>" when none came within 10 s.
-  std::string receive() {
+  // The next reply's text; "<timeout>" when none came within `timeout`.
+  std::string receive(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::seconds(10)) == 0) return "<timeout>";
+    if (zmq::poll(&item, 1, timeout) == 0) return "<timeout>";
     zmq::message_t reply;
     if (!socket_.recv(reply)) return "<timeout>";
     return reply.to_string();
@@ -201,6 +201,43 @@ TEST(DeskService, SettlesAMarket) {
   EXPECT_EQ(frames[0].type, fb::Payload::Settlement);
   EXPECT_EQ(desk.ask_reply("trader r2 set-price 1001 1 2.0").reason,
             desk::RejectReason::kMarketSettled);
+}
+
+// Sync replication: the market definitions of DeskNode's start are seqs 1-4, acknowledged by the
+// secondary (visible); the desk's frame at seq 5 is journaled but not yet acknowledged.
+TEST(DeskService, SyncAckWaitsUntilTheSecondaryAcknowledgedTheFrame) {
+  std::atomic<uint64_t> visible{4};
+  DeskNode node("tcp://127.0.0.1:*", &visible);
+  Desk desk(node.context(), node.endpoint());
+  desk.send("trader s1 set-price 1001 1 5/2");
+  ASSERT_TRUE(node.wait_for_seq_past(4)) << "the request was never journaled";
+  // Journaled here only: a takeover now would lose it, so no ack may say otherwise.
+  EXPECT_EQ(desk.receive(std::chrono::milliseconds(200)), "<timeout>");
+  visible.store(5);
+  auto reply = desk::parse_reply(desk.receive());
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(reply->ok) << desk::format_reply(*reply);
+  EXPECT_EQ(reply->seq, 5u);
+  EXPECT_EQ(node.service().counters().acks_held.load(), 1u);
+  EXPECT_EQ(node.service().counters().applied.load(), 1u);
+}
+
+TEST(DeskService, SyncRequestUnacknowledgedWhenPrimacyIsLostIsAnsweredUnconfirmed) {
+  std::atomic<uint64_t> visible{4};
+  DeskNode node("tcp://127.0.0.1:*", &visible);
+  Desk desk(node.context(), node.endpoint());
+  desk.send("trader s2 suspend 1001");
+  ASSERT_TRUE(node.wait_for_seq_past(4)) << "the request was never journaled";
+  node.service().set_not_primary("tcp://other:1");  // fenced, or about to be taken over
+  visible.store(UINT64_MAX);  // replication from the new primary: not this request's doing
+  auto reply = desk::parse_reply(desk.receive());
+  ASSERT_TRUE(reply);
+  EXPECT_FALSE(reply->ok) << desk::format_reply(*reply);
+  EXPECT_EQ(reply->reason, desk::RejectReason::kUnconfirmed);
+  EXPECT_EQ(node.service().counters().applied.load(), 0u);
+  // A retry is told the same, never a late ack.
+  EXPECT_EQ(desk::parse_reply(desk.ask("trader s2 suspend 1001"))->reason,
+            desk::RejectReason::kUnconfirmed);
 }
 
 }  // namespace

@@ -97,7 +97,9 @@ class DeskNode {
   static constexpr size_t kFeedProducer = 0;
   static constexpr size_t kDeskProducer = 1;
 
-  explicit DeskNode(const std::string& url = "tcp://127.0.0.1:*") {
+  // `visible_seq`: sync replication's gate (DeskServiceConfig::visible_seq); null: async.
+  explicit DeskNode(const std::string& url = "tcp://127.0.0.1:*",
+                    const std::atomic<uint64_t>* visible_seq = nullptr) {
     JournalConfig config;
     config.dir = dir_.sub("journal");
     auto journal = Journal::open(config);
@@ -107,6 +109,7 @@ class DeskNode {
     desk.url = url;
     desk.producer = kDeskProducer;
     desk.poll_ms = 10;
+    desk.visible_seq = visible_seq;
     service_ = std::make_unique<DeskService>(context_, desk, queues_);
     agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, ring_, nullptr,
                                               SequencerAgentConfig{});

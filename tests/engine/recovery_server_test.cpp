@@ -47,6 +47,12 @@ bool eventually(F done, std::chrono::milliseconds timeout = 5s) {
   return true;
 }
 
+// Clocks a test steps by hand (RecoveryServerClocks takes plain functions).
+std::atomic<uint64_t> test_monotonic{0};
+std::atomic<uint64_t> test_wall{0};
+uint64_t test_monotonic_ns() { return test_monotonic.load(); }
+uint64_t test_wall_ns() { return test_wall.load(); }
+
 // A journal in a temporary directory, a RecoveryServer on loopback following it on its own
 // thread, and a DEALER to talk to it.
 class RecoveryServerTest : public ::testing::Test {
@@ -65,9 +71,10 @@ class RecoveryServerTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
-  void start(RecoveryServiceConfig config = {}) {
+  void start(RecoveryServiceConfig config = {}, RecoveryServerClocks clocks = {}) {
     config.node = 3;
-    server_ = std::make_unique<RecoveryServer>(context_, "tcp://127.0.0.1:*", *journal_, config);
+    server_ =
+        std::make_unique<RecoveryServer>(context_, "tcp://127.0.0.1:*", *journal_, config, clocks);
     thread_ = std::thread([this] { server_->run(stop_); });
     dealer_ = connect();
   }
@@ -347,6 +354,65 @@ TEST(RecoveryServer, ABindThatFailsThrows) {
   RecoveryServer first(context, "tcp://127.0.0.1:*", **journal, {});
   EXPECT_THROW(RecoveryServer(context, first.endpoint(), **journal, {}), zmq::error_t);
   EXPECT_THROW(RecoveryServer(context, "nonsense://x", **journal, {}), zmq::error_t);
+}
+
+// DESIGN section 4, "Clocks": an NTP step of the wall clock must not stall a requester's rate
+// limit (a bucket last refilled "in the future") nor hold a long poll for the size of the step.
+TEST_F(RecoveryServerTest, AWallClockSteppedBackStallsNeitherRateLimitsNorLongPolls) {
+  constexpr uint64_t kS = 1'000'000'000;
+  test_monotonic = 1'000 * kS;
+  test_wall = 1'800'000'000 * kS;
+  RecoveryServiceConfig config;
+  config.requests_per_s = 1;
+  config.request_burst = 1;
+  append_batches(1, 4);
+  start(config, {test_monotonic_ns, test_wall_ns});
+  await_followed();
+  EXPECT_EQ(ask("status").header.kind, ReplyKind::kStatus);
+  EXPECT_EQ(ask("status").header.kind, ReplyKind::kBusy) << "the burst is spent";
+
+  test_wall -= 3'600 * kS;  // stepped back an hour
+  test_monotonic += 2 * kS;
+  EXPECT_EQ(ask("status").header.kind, ReplyKind::kStatus) << "refilled by the 2 s that passed";
+
+  test_monotonic += 2 * kS;
+  dealer_.send(zmq::buffer(std::string_view("range 100 200 50")));
+  ASSERT_TRUE(eventually([&] { return server_->counters().parked.load() == 1; }));
+  test_wall -= 3'600 * kS;
+  test_monotonic += 60'000'000;  // past the 50 ms wait
+  auto expired = receive(dealer_, 5s);
+  ASSERT_TRUE(expired) << "the long poll was held past its wait";
+  EXPECT_EQ(expired->header.kind, ReplyKind::kRange) << expired->text;
+  EXPECT_EQ(expired->header.served_to, 0u);
+
+  dealer_.send(zmq::buffer(std::string_view("ack 5")));
+  ASSERT_TRUE(eventually([&] { return server_->acked_seq().load() == 5; }));
+  EXPECT_EQ(server_->last_ack_ns().load(), test_wall.load()) << "stamped by the wall clock";
+}
+
+// Sync replication: the server serves others up to the gate's visible seq, read every turn.
+TEST_F(RecoveryServerTest, ServesOthersOnlyUpToTheVisibleSeq) {
+  std::atomic<uint64_t> visible{5};
+  append_batches(3, 4);  // 1-5, 6-9, 10-13
+  RecoveryServiceConfig config;
+  config.node = 3;
+  server_ = std::make_unique<RecoveryServer>(context_, "tcp://127.0.0.1:*", *journal_, config);
+  server_->limit_to(visible);
+  thread_ = std::thread([this] { server_->run(stop_); });
+  dealer_ = connect();
+  await_followed();
+  Reply range = ask("range 1 100");
+  EXPECT_EQ(range.header.served_to, 5u) << range.text;
+  EXPECT_EQ(range.header.last_seq, 5u);
+  EXPECT_EQ(ask("snapshot").header.seq, 5u);
+  EXPECT_EQ(ask("range 1 100 0 replica").header.served_to, 13u);
+  dealer_.send(zmq::buffer(std::string_view("range 6 100 5000")));  // parked
+  ASSERT_TRUE(eventually([&] { return server_->counters().parked.load() == 1; }));
+  visible = 9;
+  auto answered = receive(dealer_, 5s);
+  ASSERT_TRUE(answered) << "the parked range was not answered when the visible seq moved";
+  EXPECT_EQ(answered->header.served_to, 9u) << answered->text;
+  EXPECT_EQ(seqs_in(answered->parts), iota_seqs(6, 9));
 }
 
 }  // namespace

@@ -515,5 +515,115 @@ TEST_F(RecoveryServiceTest, OnCommittedRefusesGapsHeartbeatsAndDamage) {
   EXPECT_EQ(service_->counters().committed_frames.load(), 7u);
 }
 
+// Sync replication: committed 1-5, 6-9, 10-13; the secondary acknowledged (the gate published)
+// only 1-5. Nothing past 5 may reach anyone but the replica.
+TEST_F(RecoveryServiceTest, SyncLimitStopsRangesStatusAndSnapshotsAtTheVisibleSeq) {
+  start();
+  service_->set_visible_limit(0, outbox_);
+  commit(script_.prices(4));
+  const uint64_t digest_at_5 = state_digest(script_.state());
+  service_->set_visible_limit(5, outbox_);
+  commit_batches(2, 4);
+
+  ReplyHeader range = ask("range 1 100");
+  ASSERT_EQ(range.kind, ReplyKind::kRange) << reply_.header();
+  EXPECT_EQ(range.served_to, 5u);
+  EXPECT_EQ(range.last_seq, 5u) << "the advertised last seq stops at the visible seq";
+  EXPECT_EQ(seqs_in(reply_.parts()), iota_seqs(1, 5));
+  range = ask("range 6 100");
+  EXPECT_EQ(range.served_to, 0u) << "nothing at 6 yet, for anyone but the replica";
+  EXPECT_TRUE(reply_.parts().empty());
+  EXPECT_EQ(ask("status").last_seq, 5u);
+
+  const ReplyHeader snapshot = ask("snapshot");
+  ASSERT_EQ(snapshot.kind, ReplyKind::kSnapshot) << reply_.header();
+  EXPECT_EQ(snapshot.seq, 5u) << "taken at the visible seq, not the committed one";
+  EXPECT_EQ(snapshot.digest, digest_at_5);
+  auto image = decode_snapshot(reply_.parts());
+  ASSERT_TRUE(image) << image.error();
+  EXPECT_EQ(image->seq, 5u);
+  EXPECT_EQ(state_digest(image->state), digest_at_5);
+
+  // The secondary replicating must fetch past the acknowledged seq, or it could never ack more.
+  range = ask("range 6 100 0 replica", kT0, "secondary");
+  EXPECT_EQ(range.served_to, 13u);
+  EXPECT_EQ(range.last_seq, 13u);
+  EXPECT_EQ(seqs_in(reply_.parts()), iota_seqs(6, 13));
+  EXPECT_EQ(service_->counters().replica_ranges.load(), 1u);
+  EXPECT_EQ(service_->last_seq(), 13u);
+  EXPECT_EQ(service_->visible_seq(), 5u);
+
+  service_->set_visible_limit(9, outbox_);  // acknowledged up to 9
+  range = ask("range 6 100");
+  EXPECT_EQ(range.served_to, 9u);
+  EXPECT_EQ(range.last_seq, 9u);
+  EXPECT_EQ(ask("snapshot").seq, 9u);
+  service_->set_visible_limit(RecoveryService::kNoLimit, outbox_);  // async, or alone
+  EXPECT_EQ(ask("range 10 100").served_to, 13u);
+  EXPECT_EQ(ask("snapshot").digest, state_digest(script_.state()));
+}
+
+TEST_F(RecoveryServiceTest, SyncLimitInsideABatchServesNoneOfIt) {
+  start();
+  service_->set_visible_limit(7, outbox_);
+  commit_batches(2, 4);  // 1-5, 6-9
+  const ReplyHeader range = ask("range 6 9");
+  EXPECT_EQ(range.served_to, 0u) << "the batch 6-9 holds 8 and 9, not yet visible";
+  EXPECT_TRUE(reply_.parts().empty());
+  EXPECT_EQ(ask("snapshot").seq, 7u);
+}
+
+TEST_F(RecoveryServiceTest, SyncLimitAnswersParkedRangesWhenItMovesAndReplicasOnCommit) {
+  start();
+  service_->set_visible_limit(0, outbox_);
+  service_->handle("edge-1", "range 1 100 1000", kT0, reply_);
+  ASSERT_TRUE(reply_.empty()) << "parked";
+  service_->handle("secondary", "range 1 100 1000 replica", kT0, reply_);
+  ASSERT_TRUE(reply_.empty()) << "parked";
+  commit(script_.prices(4));
+  ASSERT_EQ(outbox_.size(), 1u) << "only the replica is answered on commit";
+  EXPECT_EQ(outbox_.identity(0), "secondary");
+  EXPECT_EQ(header_of(outbox_.reply(0)).served_to, 5u);
+  outbox_.clear();
+  service_->set_visible_limit(5, outbox_);
+  ASSERT_EQ(outbox_.size(), 1u) << "the edge, once the secondary acknowledged";
+  EXPECT_EQ(outbox_.identity(0), "edge-1");
+  EXPECT_EQ(header_of(outbox_.reply(0)).served_to, 5u);
+  EXPECT_EQ(seqs_in(outbox_.reply(0).parts()), iota_seqs(1, 5));
+}
+
+TEST_F(RecoveryServiceTest, SyncLimitUncoversFramesTheRingNoLongerHoldsFromTheJournal) {
+  RecoveryServiceConfig config;
+  config.ring_slots = 1;
+  start(config);
+  service_->set_visible_limit(0, outbox_);
+  commit_batches(5, 4);
+  EXPECT_EQ(ask("snapshot").seq, 0u);
+  service_->set_visible_limit(21, outbox_);
+  const ReplyHeader snapshot = ask("snapshot");
+  EXPECT_EQ(snapshot.seq, 21u);
+  EXPECT_EQ(snapshot.digest, state_digest(script_.state()));
+  EXPECT_EQ(service_->counters().internal_errors.load(), 0u);
+}
+
+TEST_F(RecoveryServiceTest, SyncLimitHidesAnEpochChangeUntilItIsVisible) {
+  start();
+  service_->set_visible_limit(5, outbox_);
+  commit(script_.prices(4));        // 1-5
+  commit(script_.epoch_change(2));  // 6, not acknowledged yet
+  ReplyHeader status = ask("status");
+  EXPECT_EQ(status.epoch, 1u);
+  EXPECT_EQ(status.last_seq, 5u);
+  EXPECT_EQ(ask("snapshot").epoch, 1u);
+  const ReplyHeader replica = ask("range 6 6 0 replica", kT0, "secondary");
+  EXPECT_EQ(replica.epoch, 2u);
+  EXPECT_EQ(replica.epoch_start, 6u);
+  service_->set_visible_limit(6, outbox_);
+  status = ask("status");
+  EXPECT_EQ(status.epoch, 2u);
+  EXPECT_EQ(status.epoch_start, 6u);
+  EXPECT_EQ(ask("snapshot").epoch, 2u);
+}
+
 }  // namespace
 }  // namespace oddsbus::engine

@@ -132,5 +132,84 @@ TEST(SyncGate, HeldBytesBoundMeansCarryingOnAlone) {
   EXPECT_TRUE(gate.counters().alone.load());
 }
 
+// visible_seq() is what the recovery service and the desk service may show: never a seq that
+// was not published, so never one the secondary has not acknowledged (unless alone).
+TEST(SyncGate, VisibleSeqIsWhatWasPublished) {
+  RecordingSink sink;
+  std::atomic<uint64_t> acked{0};
+  SyncGateConfig config;
+  config.sync = true;
+  config.alone_after_ns = 100 * kMs;
+  config.journaled_seq = 4;  // the journal at start: its history
+  SyncGate gate(sink, acked, config);
+  EXPECT_EQ(gate.visible_seq().load(), 4u);
+  gate.poll(1 * kMs);
+  gate.publish(batch_bytes(5, 3));  // committed 5-7, held
+  EXPECT_EQ(gate.visible_seq().load(), 4u);
+  acked = 7;
+  gate.poll(2 * kMs);
+  EXPECT_EQ(gate.visible_seq().load(), 7u);
+  gate.publish(batch_bytes(8, 1));  // acked already? no: held
+  EXPECT_EQ(gate.visible_seq().load(), 7u);
+  acked = 8;
+  gate.publish(batch_bytes(9, 1));  // held behind 8 (order)
+  gate.poll(3 * kMs);
+  EXPECT_EQ(gate.visible_seq().load(), 8u);
+  acked = 9;
+  gate.poll(4 * kMs);
+  EXPECT_EQ(gate.visible_seq().load(), 9u);
+  acked = 10;  // (clamped by the service in real life) acked before publish: straight through
+  gate.publish(batch_bytes(10, 1));
+  EXPECT_EQ(gate.visible_seq().load(), 10u);
+
+  gate.publish(batch_bytes(11, 1));  // the secondary falls silent
+  gate.poll(5 * kMs);
+  gate.poll(200 * kMs);
+  ASSERT_TRUE(gate.counters().alone.load());
+  EXPECT_EQ(gate.visible_seq().load(), SyncGate::kNoLimit) << "alone: everything is published";
+  acked = 11;
+  gate.poll(201 * kMs);
+  ASSERT_FALSE(gate.counters().alone.load());
+  EXPECT_EQ(gate.visible_seq().load(), 11u);
+  gate.publish(batch_bytes(12, 1));
+  EXPECT_EQ(gate.visible_seq().load(), 11u);
+
+  gate.discard_held();  // fenced: 12 was never acknowledged, so it stays invisible
+  EXPECT_EQ(gate.visible_seq().load(), 11u);
+  gate.on_replicated();  // the journal now holds the new primary's history
+  EXPECT_EQ(gate.visible_seq().load(), SyncGate::kNoLimit);
+}
+
+TEST(SyncGate, AsyncHasNoVisibleLimit) {
+  RecordingSink sink;
+  std::atomic<uint64_t> acked{0};
+  SyncGate gate(sink, acked, SyncGateConfig{});
+  gate.publish(batch_bytes(1, 3));
+  EXPECT_EQ(gate.visible_seq().load(), SyncGate::kNoLimit);
+}
+
+// A takeover's EpochChange is journaled and published around the gate, so the gate does not know
+// the committed seq; stale acks (0 here) must not end the episode before a batch or heartbeat
+// says what must be acknowledged.
+TEST(SyncGate, ATakeoverStaysAloneUntilTheCommittedSeqIsAcknowledged) {
+  RecordingSink sink;
+  std::atomic<uint64_t> acked{0};
+  SyncGateConfig config;
+  config.sync = true;
+  config.journaled_seq = 6;  // a secondary's journal
+  SyncGate gate(sink, acked, config);
+  gate.start_alone();  // took over: EpochChange at seq 7, published directly
+  gate.poll(1 * kMs);
+  EXPECT_TRUE(gate.counters().alone.load()) << "acked 0 >= an unknown committed seq of 0";
+  EXPECT_EQ(gate.visible_seq().load(), SyncGate::kNoLimit);
+  gate.publish(batch_bytes(7, 1, kBatchHeartbeat));  // the sequencer's heartbeat: last seq 7
+  gate.poll(2 * kMs);
+  EXPECT_TRUE(gate.counters().alone.load());
+  acked = 7;  // a new secondary caught up
+  gate.poll(3 * kMs);
+  EXPECT_FALSE(gate.counters().alone.load());
+  EXPECT_EQ(gate.visible_seq().load(), 7u);
+}
+
 }  // namespace
 }  // namespace oddsbus::engine

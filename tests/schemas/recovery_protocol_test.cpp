@@ -41,6 +41,14 @@ TEST(RecoveryProtocol, ParsesEveryRequest) {
   EXPECT_EQ(wait.wait_ms, 250u);
 
   EXPECT_EQ(parsed("range 7 7").to, 7u) << "a one-frame range";
+  EXPECT_FALSE(wait.replica);
+
+  const Request replica = parsed("range 30 40 100 replica");
+  EXPECT_EQ(replica.kind, RequestKind::kRange);
+  EXPECT_EQ(replica.from, 30u);
+  EXPECT_EQ(replica.to, 40u);
+  EXPECT_EQ(replica.wait_ms, 100u);
+  EXPECT_TRUE(replica.replica);
 }
 
 TEST(RecoveryProtocol, ExtraSpacesBetweenWordsAreTolerated) {
@@ -59,6 +67,8 @@ TEST(RecoveryProtocol, RequestsRoundTrip) {
       {RequestKind::kRange, 1, 1, 0},
       {RequestKind::kRange, 5, 70000, 0},
       {RequestKind::kRange, 1, UINT64_MAX, UINT32_MAX},
+      {RequestKind::kRange, 1, 9, 0, true},
+      {RequestKind::kRange, 1, 9, 250, true},
   };
   for (const Request& request : requests) {
     const std::string text = format_request(request);
@@ -67,7 +77,9 @@ TEST(RecoveryProtocol, RequestsRoundTrip) {
     EXPECT_EQ(back.from, request.from) << text;
     EXPECT_EQ(back.to, request.to) << text;
     EXPECT_EQ(back.wait_ms, request.wait_ms) << text;
+    EXPECT_EQ(back.replica, request.replica) << text;
   }
+  EXPECT_EQ(format_request({RequestKind::kRange, 5, 9, 0, true}), "range 5 9 0 replica");
   EXPECT_EQ(format_request({RequestKind::kRange, 5, 9, 100}), "range 5 9 100");
   EXPECT_EQ(format_request({RequestKind::kRange, 5, 9, 0}), "range 5 9");
   EXPECT_EQ(format_request({RequestKind::kAck, 12, 0, 0}), "ack 12");
@@ -95,6 +107,8 @@ TEST(RecoveryProtocol, RefusesMalformedRequestsWithAReason) {
       "range 1 5 -3",
       "range 1 5 4294967296",  // WAIT_MS overflows u32
       "range 1 5 10 extra",
+      "range 1 5 replica",  // WAIT_MS comes first
+      "range 1 5 10 replica extra",
       "range 1 5 10 extra more words here",
       "range a b",
       "range 1 0x10",

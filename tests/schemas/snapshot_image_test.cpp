@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -260,6 +261,56 @@ TEST_F(SnapshotImageRefuses, ChunksOfDifferentSnapshots) {
   EXPECT_FALSE(decode(chunks_));
 }
 
+// A byte changed in transit where neither the verifier nor the digest can see it (a market's
+// name): only the chunk's CRC32C tells.
+TEST_F(SnapshotImageRefuses, AChunkAlteredAfterItsCrcWasWritten) {
+  const std::string_view name = "Total Goals";
+  bool altered = false;
+  for (auto& chunk : chunks_) {
+    auto at = std::search(chunk.begin(), chunk.end(), name.begin(), name.end());
+    if (at == chunk.end()) continue;
+    at[0] = 't';
+    altered = true;
+  }
+  ASSERT_TRUE(altered);
+  auto image = decode(chunks_);
+  ASSERT_FALSE(image) << "installed a chunk that was altered";
+  EXPECT_NE(image.error().find("CRC32C"), std::string::npos) << image.error();
+  const auto parts = views(chunks_);
+  auto checked = decode_checked_snapshot(parts, state_.seq(), 2, state_digest(state_), 3);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().reason, SnapshotRefusal::kBadCrc);
+}
+
+TEST_F(SnapshotImageRefuses, AnImageThatIsNotWhatTheReplySays) {
+  const auto parts = views(chunks_);
+  const uint64_t seq = state_.seq();
+  const uint64_t digest = state_digest(state_);
+  auto sound = decode_checked_snapshot(parts, seq, 2, digest, 3);
+  ASSERT_TRUE(sound) << sound.error().detail;
+  EXPECT_EQ(state_digest(sound->state), digest);
+
+  auto lying = decode_checked_snapshot(parts, seq, 2, digest ^ 1, 3);
+  ASSERT_FALSE(lying);
+  EXPECT_EQ(lying.error().reason, SnapshotRefusal::kDigestMismatch) << lying.error().detail;
+  EXPECT_EQ(decode_checked_snapshot(parts, seq + 1, 2, digest, 3).error().reason,
+            SnapshotRefusal::kHeaderMismatch);
+  EXPECT_EQ(decode_checked_snapshot(parts, seq, 3, digest, 3).error().reason,
+            SnapshotRefusal::kHeaderMismatch);
+  EXPECT_EQ(decode_checked_snapshot(parts, seq, 2, digest, 4).error().reason,
+            SnapshotRefusal::kHeaderMismatch);
+}
+
+TEST(SnapshotImage, EveryChunkCarriesACrc) {
+  MarketState state;
+  FrameScript script(state);
+  build_varied_state(script);
+  for (const auto& chunk : encode_snapshot(state, 0, 1, 1, 2)) {
+    const fb::SnapshotChunk* parsed = fb::GetSnapshotChunk(chunk.data());
+    EXPECT_NE(parsed->crc(), 0xFFFFFFFFu) << "the placeholder was left in place";
+  }
+}
+
 // Builds one chunk by hand: markets given as (id, selection ids).
 std::vector<uint8_t> hand_chunk(
     uint32_t index, uint32_t count,
@@ -280,6 +331,7 @@ std::vector<uint8_t> hand_chunk(
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
+// Hand-built chunks carry no CRC, as an older writer's: accepted on the verifier alone.
 TEST(SnapshotImage, AcceptsAHandBuiltSnapshot) {
   const Chunks chunks = {hand_chunk(0, 2, {{1, {1, 2}}, {2, {}}}), hand_chunk(1, 2, {{3, {5}}})};
   auto image = decode(chunks);

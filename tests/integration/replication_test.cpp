@@ -138,6 +138,8 @@ class LineServer {
     std::lock_guard lock(mutex_);
     return sent_;
   }
+  // While paused the provider sends no heartbeats: it is connected but silent.
+  void pause_heartbeats(bool paused) { paused_ = paused; }
 
  private:
   void run() {
@@ -145,7 +147,7 @@ class LineServer {
       const int fd = testing::accept_within(listener_, 50ms);
       std::lock_guard lock(mutex_);
       if (fd >= 0) clients_.push_back(fd);
-      broadcast("{\"type\":\"heartbeat\"}\n");
+      if (!paused_) broadcast("{\"type\":\"heartbeat\"}\n");
     }
   }
   void broadcast(const std::string& bytes) {
@@ -169,6 +171,7 @@ class LineServer {
   std::vector<int> clients_;
   std::string sent_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
   std::thread thread_;
 };
 
@@ -314,7 +317,7 @@ TEST_F(ReplicationTest, PartitionedPrimaryFencesItselfOnResume) {
 
 // Issue 10, defect 2: without a mapping the secondary used to keep no view of the markets, so
 // whatever the feed said between the primary's death and the takeover was lost for good.
-class UnmappedTakeoverTest : public ::testing::Test {
+class UnmappedFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::fresh_test_dir("unmapped_takeover");
@@ -353,7 +356,7 @@ class UnmappedTakeoverTest : public ::testing::Test {
   uint16_t ports_[5] = {};
 };
 
-TEST_F(UnmappedTakeoverTest, WhatTheFeedSaidBeforeTheTakeoverIsJournaledByTheNewPrimary) {
+TEST_F(UnmappedFeedTest, WhatTheFeedSaidBeforeTheTakeoverIsJournaledByTheNewPrimary) {
   auto primary = start_node(1, false);
   auto secondary = start_node(2, true);
   ASSERT_TRUE(wait_until([&] { return feed_.clients() == 2; }, 10s))
@@ -401,6 +404,40 @@ TEST_F(UnmappedTakeoverTest, WhatTheFeedSaidBeforeTheTakeoverIsJournaledByTheNew
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(digest((dir_ / "node2").string()), digest((dir_ / "ingest").string()))
       << secondary->log();
+}
+
+// Without a mapping, --stale-after-ms suspends a market feed-stale when its one feed falls
+// silent, and the feed's next word reopens it with fresh prices.
+TEST_F(UnmappedFeedTest, StaleAfterSuspendsAMarketWhoseFeedFallsSilentAndReopensIt) {
+  const std::string journal = (dir_ / "node1").string();
+  ChildProcess node({bin_dir() + "/odds-engine", "run", "--journal", journal, "--node", "1",
+                     "--pub", url(ports_[1]), "--feed", "oj=oddsjson@" + url(ports_[0]),
+                     "--stale-after-ms", "300", "--heartbeat-ms", "20"},
+                    (dir_ / "node1.log").string());
+  ASSERT_TRUE(wait_until([&] { return feed_.clients() == 1; }, 10s)) << node.log();
+  const auto market = [&] {
+    auto [code, out] = testing::run_to_completion(
+        {bin_dir() + "/odds-replay", "state", "--journal", journal, "--market", "1001", "--json"},
+        (dir_ / "state.log").string());
+    return out;
+  };
+  const auto shows = [&](const std::string& status, const std::string& price) {
+    const std::string m = market();
+    return m.find("\"status\": \"" + status + "\"") != std::string::npos &&
+           m.find("\"price_e4\": " + price) != std::string::npos;
+  };
+  feed_.send(R"({"type":"market","market":1001,"event":501,"name":"Match Odds",)"
+             R"("selections":[{"id":1,"name":"Home"}]})");
+  feed_.send(R"({"type":"price","market":1001,"selection":1,"odds":"2.50"})");
+  ASSERT_TRUE(wait_until([&] { return shows("open", "25000"); }, 10s)) << market() << node.log();
+  feed_.pause_heartbeats(true);
+  ASSERT_TRUE(wait_until([&] { return shows("suspended", "25000"); }, 10s))
+      << market() << node.log();
+  feed_.pause_heartbeats(false);
+  feed_.send(R"({"type":"price","market":1001,"selection":1,"odds":"3.00"})");
+  ASSERT_TRUE(wait_until([&] { return shows("open", "30000"); }, 10s)) << market() << node.log();
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait_for(10s), 0) << node.log();
 }
 
 }  // namespace

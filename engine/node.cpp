@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "engine/clocks.h"
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
 #include "engine/frame_ring.h"

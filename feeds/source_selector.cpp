@@ -56,7 +56,7 @@ SourceSelector::MarketSelection* SourceSelector::track(const Event& event) {
   auto it = markets_.find(event.market);
   if (it != markets_.end()) {
     MarketSelection& m = it->second;
-    if (!m.mapped) m.sources[0] = event.source;  // the feed that speaks of it now
+    if (!m.mapped && m.sources[0] != event.source) m.sources[0] = event.source;  // speaks now
     return &m;
   }
   if (unmapped_ >= config_.max_unmapped_markets) {

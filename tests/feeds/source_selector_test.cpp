@@ -478,5 +478,22 @@ TEST_F(UnmappedStaleTest, ASettledMarketIsNeverSuspendedStale) {
   EXPECT_TRUE(tick(60 * kSecond).empty());
 }
 
+TEST(UnmappedSelectorBound, MarketsBeyondTheBoundPassThroughUntrackedAndCounted) {
+  const Mapping none;
+  SourceSelectorConfig config;
+  config.max_unmapped_markets = 1;
+  SourceSelector selector(none, config);
+  std::vector<Event> out;
+  for (const uint64_t market : {77, 78}) {
+    Event e = price("oj", 1, 20000);
+    e.market = market;
+    selector.on_event(e, kSecond, out);
+  }
+  ASSERT_EQ(out.size(), 2u) << "both pass through";
+  EXPECT_EQ(selector.counters().untracked, 1u);
+  EXPECT_EQ(selector.active_source(77), "oj");
+  EXPECT_EQ(selector.active_source(78), "") << "not tracked";
+}
+
 }  // namespace
 }  // namespace oddsbus::feeds

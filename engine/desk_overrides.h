@@ -15,9 +15,10 @@
 // A selection the feed never priced keeps the desk's price until the feed prices it (no frame can
 // remove a price).
 //
-// Sans-I/O: `now_ns` is the only clock; no threads, sockets or files. Not thread-safe: owned by the
-// sequencer thread. Bounded: at most max_markets markets are held (take() refuses beyond that),
-// each with at most its selections' prices.
+// Sans-I/O: `now_ns` is the only clock, a monotonic one (a wall-clock step must not expire an
+// override); no threads, sockets or files. Not thread-safe: owned by the sequencer thread.
+// Bounded: at most max_markets markets are held (take() refuses beyond that), each with at most
+// its selections' prices.
 #pragma once
 
 #include <cstdint>

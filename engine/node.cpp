@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "engine/clocks.h"
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
 #include "engine/frame_ring.h"
@@ -92,7 +93,7 @@ struct ProviderFeed {
     if (!parsed) {
       const auto& rejection = parsed.error();
       self->rejected[static_cast<size_t>(rejection.reason)].fetch_add(1, std::memory_order_relaxed);
-      if (self->reject_log.allow(wall_clock_ns())) {
+      if (self->reject_log.allow(read_clocks().monotonic_ns)) {
         log(LogLevel::kWarn, "feed %s: rejected message: %s%s%s (%" PRIu64 " more suppressed)",
             self->spec.name.c_str(), feeds::to_string(rejection.reason).data(),
             rejection.detail.empty() ? "" : ": ", rejection.detail.c_str(),
@@ -102,7 +103,7 @@ struct ProviderFeed {
     }
     if ((counters.unknown_markets != self->last_unknown_markets ||
          counters.unknown_selections != self->last_unknown_selections) &&
-        self->reject_log.allow(wall_clock_ns())) {
+        self->reject_log.allow(read_clocks().monotonic_ns)) {
       std::string sample;
       for (const auto& id : self->adapter->unknown_ids())
         sample += (sample.empty() ? "" : ", ") + id;
@@ -176,15 +177,16 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     if (!loaded) return std::unexpected(loaded.error());
     mapping.emplace(std::move(*loaded));
   }
-  std::optional<feeds::SourceSelector> selector;
-  if (mapping) {
-    feeds::SourceSelectorConfig selector_config;
-    selector_config.stale_after_ns = config.stale_after_ns;
-    selector_config.tolerance_bps = config.tolerance_bps;
-    selector_config.disagree_after_ns = config.disagree_after_ns;
-    selector_config.suspend_on_disagreement = config.suspend_on_disagreement;
-    selector.emplace(*mapping, selector_config);
-  }
+  // Selection runs with or without a mapping: it keeps the feeds' view of every market they speak
+  // of, which a secondary reconciles at takeover (unmapped markets pass through as they come).
+  const feeds::Mapping no_mapping;
+  feeds::SourceSelectorConfig selector_config;
+  selector_config.stale_after_ns = config.stale_after_ns;
+  selector_config.tolerance_bps = config.tolerance_bps;
+  selector_config.disagree_after_ns = config.disagree_after_ns;
+  selector_config.suspend_on_disagreement = config.suspend_on_disagreement;
+  selector_config.stale_unmapped = config.stale_unmapped;
+  feeds::SourceSelector selector(mapping ? *mapping : no_mapping, selector_config);
 
   // One producer per feed, and one more for the desk.
   const size_t desk_producer = config.feeds.size();
@@ -236,8 +238,7 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
   SequencerAgentConfig agent_config;
   agent_config.max_batch_frames = config.max_batch_frames;
   agent_config.heartbeat_interval_ns = config.heartbeat_interval_ns;
-  SequencerAgent agent(sequencer, **journal, queues, ring, &gate, agent_config,
-                       selector ? &*selector : nullptr);
+  SequencerAgent agent(sequencer, **journal, queues, ring, &gate, agent_config, &selector);
   DeskOverrides overrides;
   std::unique_ptr<DeskService> desk;
   if (!config.desk_url.empty()) {
@@ -264,11 +265,11 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
       start_role = NodeRole::kSecondary;
     }
   }
-  if (selector && start_role == NodeRole::kPrimary) {
+  if (mapping && start_role == NodeRole::kPrimary) {
     // The mapping defines its markets, suspended until a source is heard.
     std::vector<feeds::Event> definitions;
-    selector->definitions(definitions);
-    if (auto ok = agent.sequence_now(definitions, wall_clock_ns()); !ok) {
+    selector.definitions(definitions);
+    if (auto ok = agent.sequence_now(definitions, read_clocks()); !ok) {
       return std::unexpected("journal write failed: " + ok.error());
     }
     log(LogLevel::kInfo, "node %u: %zu mapped markets defined from %s", config.node,
@@ -281,11 +282,11 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
                     gate,
                     *publisher,
                     queues,
-                    selector ? &*selector : nullptr,
+                    &selector,
                     recovery_server ? &recovery_server->primary_flag() : &no_recovery_role,
                     recovery_server.get(),
                     desk.get()};
-  NodeRoles roles(deps, config, start_role, wall_clock_ns());
+  NodeRoles roles(deps, config, start_role, read_clocks());
 
   std::atomic<bool> sequencer_stop{false};
   std::string failure;
@@ -295,7 +296,7 @@ std::expected<void, std::string> run_node(const NodeConfig& config, const std::a
     unsigned idle = 0;
     while (true) {
       const bool stopping = sequencer_stop.load(std::memory_order_acquire);
-      auto done = roles.do_work(wall_clock_ns());
+      auto done = roles.do_work(read_clocks());
       if (!done) {
         failure = done.error();
         failed.store(true, std::memory_order_release);

@@ -54,6 +54,9 @@ struct NodeConfig {
   std::string
       mapping_path;  // TOML mapping: provider ids and source priority (optional for oddsjson)
   uint64_t stale_after_ns = 3'000'000'000;
+  // Also suspend markets the mapping does not list (all of them, without a mapping) feed-stale
+  // when their feed goes unhealthy; odds-engine run sets it when --stale-after-ms is given.
+  bool stale_unmapped = false;
   uint32_t tolerance_bps = 1000;
   uint64_t disagree_after_ns = 5'000'000'000;
   bool suspend_on_disagreement = false;

@@ -12,10 +12,10 @@ constexpr uint64_t kSelectorTickNs = 50'000'000;
 }  // namespace
 
 NodeRoles::NodeRoles(const NodeRoleDeps& deps, const NodeConfig& config, NodeRole start,
-                     uint64_t now_ns)
+                     const Clocks& clocks)
     : deps_(deps), config_(config), role_(start) {
   if (start == NodeRole::kSecondary) {
-    become_secondary(now_ns, "started as secondary");
+    become_secondary(clocks.monotonic_ns, "started as secondary");
   } else {
     if (!config_.peer_pub.empty())
       watch_ = std::make_unique<PeerWatch>(deps_.context, config_.peer_pub);
@@ -24,7 +24,7 @@ NodeRoles::NodeRoles(const NodeRoleDeps& deps, const NodeConfig& config, NodeRol
   }
 }
 
-void NodeRoles::become_secondary(uint64_t now_ns, const char* why) {
+void NodeRoles::become_secondary(uint64_t monotonic_ns, const char* why) {
   deps_.gate.discard_held();
   watch_.reset();
   ReplicaConfig replica_config;
@@ -34,7 +34,7 @@ void NodeRoles::become_secondary(uint64_t now_ns, const char* why) {
   replica_config.heartbeat_interval_ns = config_.heartbeat_interval_ns;
   replica_ = std::make_unique<Replica>(deps_.context, deps_.journal, deps_.sequencer,
                                        &deps_.publisher, replica_config);
-  secondary_since_ns_ = now_ns;
+  secondary_since_ns_ = monotonic_ns;
   role_.store(NodeRole::kSecondary, std::memory_order_release);
   if (deps_.primary_flag != nullptr) deps_.primary_flag->store(false);
   if (deps_.desk != nullptr) deps_.desk->set_not_primary(config_.peer_desk_url);
@@ -61,7 +61,8 @@ size_t NodeRoles::drain_warm(uint64_t now_ns) {
   return drained;
 }
 
-std::expected<void, std::string> NodeRoles::take_over(uint64_t now_ns) {
+std::expected<void, std::string> NodeRoles::take_over(const Clocks& clocks) {
+  const uint64_t now_ns = clocks.monotonic_ns;
   const uint32_t epoch =
       std::max(deps_.sequencer.epoch(), replica_ ? replica_->highest_epoch_heard() : 0u) + 1;
   const uint64_t silent_ms =
@@ -71,7 +72,7 @@ std::expected<void, std::string> NodeRoles::take_over(uint64_t now_ns) {
   if (auto ok = deps_.journal.set_epoch(epoch); !ok) return ok;
   BatchWriter batch(4096);
   deps_.sequencer.begin_batch(batch);
-  const uint64_t seq = deps_.sequencer.change_epoch(epoch, now_ns, batch);
+  const uint64_t seq = deps_.sequencer.change_epoch(epoch, clocks.wall_ns, batch);
   if (auto ok = deps_.journal.append(seq, seq, batch.bytes()); !ok) return ok;
   deps_.publisher.publish(batch.bytes());
   deps_.gate.start_alone();
@@ -90,15 +91,18 @@ std::expected<void, std::string> NodeRoles::take_over(uint64_t now_ns) {
       feeds::SourceSelector::PublishedMarket& p = published[id];
       p.status = record.status;
       p.reason = record.reason;
+      p.event = record.event;
+      p.name = record.name;
       for (const SelectionState& s : record.selections) {
         if (s.price_e4 > 0) p.prices.emplace_back(s.id, s.price_e4);
+        p.selections.push_back({s.id, s.name});
       }
     }
     std::vector<feeds::Event> events;
     deps_.selector->reconcile(published, now_ns, events);
     deps_.selector->notices().clear();
     if (!events.empty()) {
-      if (auto ok = deps_.agent.sequence_now(events, now_ns); !ok) return ok;
+      if (auto ok = deps_.agent.sequence_now(events, clocks); !ok) return ok;
     }
     counters_.reconciled_events.fetch_add(events.size(), std::memory_order_relaxed);
     log(LogLevel::kInfo, "node %u: reconciled %zu differences between the feeds and the journal",
@@ -109,9 +113,10 @@ std::expected<void, std::string> NodeRoles::take_over(uint64_t now_ns) {
   return {};
 }
 
-std::expected<size_t, std::string> NodeRoles::do_work(uint64_t now_ns) {
+std::expected<size_t, std::string> NodeRoles::do_work(const Clocks& clocks) {
+  const uint64_t now_ns = clocks.monotonic_ns;
   if (role() == NodeRole::kPrimary) {
-    auto done = deps_.agent.do_work(now_ns);
+    auto done = deps_.agent.do_work(clocks);
     if (done && *done > 0 && deps_.recovery != nullptr) deps_.recovery->wake();
     deps_.gate.poll(now_ns);
     if (!done) return done;
@@ -129,14 +134,14 @@ std::expected<size_t, std::string> NodeRoles::do_work(uint64_t now_ns) {
     }
     return done;
   }
-  auto replicated = replica_->do_work(now_ns, 1);
+  auto replicated = replica_->do_work(clocks, 1);
   if (!replicated) return replicated;
   if (*replicated > 0) deps_.gate.on_replicated();  // the journal is the primary's history now
   if (*replicated > 0 && deps_.recovery != nullptr) deps_.recovery->wake();
   const size_t warm = drain_warm(now_ns);
   const uint64_t heard = std::max(secondary_since_ns_, replica_->last_heard_ns());
   if (now_ns - heard >= config_.failover_after_ns) {
-    if (auto ok = take_over(now_ns); !ok) return std::unexpected(ok.error());
+    if (auto ok = take_over(clocks); !ok) return std::unexpected(ok.error());
   }
   return *replicated + warm;
 }

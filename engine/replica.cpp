@@ -176,7 +176,8 @@ std::expected<void, std::string> Replica::handle_output(uint64_t now_ns) {
   return stored;
 }
 
-std::expected<size_t, std::string> Replica::do_work(uint64_t now_ns, int timeout_ms) {
+std::expected<size_t, std::string> Replica::do_work(const Clocks& clocks, int timeout_ms) {
+  const uint64_t now_ns = clocks.monotonic_ns;
   if (follow_outstanding_ &&
       now_ns - follow_sent_ns_ > (uint64_t{config_.long_poll_ms} + 1000) * 1'000'000) {
     reset_follow();
@@ -228,7 +229,7 @@ std::expected<size_t, std::string> Replica::do_work(uint64_t now_ns, int timeout
   arbiter_.on_tick(now_ns, out_);
   if (auto ok = handle_output(now_ns); !ok) return std::unexpected(ok.error());
   if (republish_ != nullptr && now_ns - last_publish_ns_ >= config_.heartbeat_interval_ns) {
-    sequencer_.heartbeat(now_ns, heartbeat_batch_);
+    sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_);
     republish_->publish(heartbeat_batch_.bytes());
     last_publish_ns_ = now_ns;
   }

@@ -24,6 +24,7 @@
 #include <zmq.hpp>
 
 #include "edge/arbiter.h"
+#include "engine/clocks.h"
 #include "engine/journal.h"
 #include "engine/publisher.h"
 #include "engine/sequencer.h"
@@ -54,10 +55,12 @@ class Replica {
           const ReplicaConfig& config);
 
   // Waits up to timeout_ms for anything from the primary; journals and republishes what arrived
-  // in order. Returns the frames journaled, or the journal error that stops the node.
-  std::expected<size_t, std::string> do_work(uint64_t now_ns, int timeout_ms);
+  // in order. Returns the frames journaled, or the journal error that stops the node. Timeouts
+  // run on clocks.monotonic_ns; the heartbeats it republishes are stamped with clocks.wall_ns.
+  std::expected<size_t, std::string> do_work(const Clocks& clocks, int timeout_ms);
 
-  // When anything valid (frame, heartbeat or reply) last came from the primary; 0: never.
+  // When anything valid (frame, heartbeat or reply) last came from the primary, on the monotonic
+  // clock; 0: never.
   uint64_t last_heard_ns() const { return last_heard_ns_; }
   // The highest epoch any frame or reply from the primary carried.
   uint32_t highest_epoch_heard() const { return highest_epoch_; }

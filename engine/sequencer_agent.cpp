@@ -26,12 +26,12 @@ void SequencerAgent::set_desk(DeskOverrides* overrides, DeskAckQueue* acks) {
 }
 
 std::expected<uint64_t, feeds::RejectReason> SequencerAgent::sequence_one(const feeds::Event& e,
-                                                                          uint64_t now_ns) {
-  auto result = sequencer_.sequence(e, now_ns, batch_);
+                                                                          const Clocks& clocks) {
+  auto result = sequencer_.sequence(e, clocks.wall_ns, batch_);
   if (!result) {
     const auto reason = static_cast<size_t>(result.error());
     counters_.rejected[reason].fetch_add(1, std::memory_order_relaxed);
-    if (reject_log_.allow(now_ns)) {
+    if (reject_log_.allow(clocks.monotonic_ns)) {
       log(LogLevel::kWarn,
           "rejected event for market %" PRIu64 " from %s: %s (%" PRIu64
           " more rejections suppressed)",
@@ -44,21 +44,21 @@ std::expected<uint64_t, feeds::RejectReason> SequencerAgent::sequence_one(const 
   return result;
 }
 
-void SequencerAgent::sequence_feed(const feeds::Event& e, uint64_t now_ns) {
+void SequencerAgent::sequence_feed(const feeds::Event& e, const Clocks& clocks) {
   if (overrides_ == nullptr) {
-    sequence_one(e, now_ns);
+    sequence_one(e, clocks);
     return;
   }
   if (overrides_->hold(e)) {
     counters_.desk_held.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (sequence_one(e, now_ns) && e.type == feeds::EventType::kSettle) {
+  if (sequence_one(e, clocks) && e.type == feeds::EventType::kSettle) {
     overrides_->on_settled(e.market);
   }
 }
 
-void SequencerAgent::sequence_desk(const feeds::Event& e, uint64_t now_ns) {
+void SequencerAgent::sequence_desk(const feeds::Event& e, const Clocks& clocks) {
   counters_.desk_requests.fetch_add(1, std::memory_order_relaxed);
   DeskAck ack;
   ack.token = e.request_token;
@@ -83,14 +83,14 @@ void SequencerAgent::sequence_desk(const feeds::Event& e, uint64_t now_ns) {
     }
     uint64_t last = 0;
     for (const feeds::Event& restore : desk_events_) {
-      if (auto seq = sequence_one(restore, now_ns); seq && *seq != 0) last = *seq;
+      if (auto seq = sequence_one(restore, clocks); seq && *seq != 0) last = *seq;
     }
     // A release always ends in frames (its status frame at least); none means it went wrong.
     return last != 0 ? applied(last) : rejected(desk::RejectReason::kInternal);
   }
 
   if (e.type == feeds::EventType::kSettle) {
-    auto seq = sequence_one(e, now_ns);
+    auto seq = sequence_one(e, clocks);
     if (!seq) return rejected(desk::from_sequencer(seq.error()));
     overrides_->on_settled(e.market);
     return applied(*seq);
@@ -103,20 +103,23 @@ void SequencerAgent::sequence_desk(const feeds::Event& e, uint64_t now_ns) {
   const bool was_held = overrides_->holds(e.market);
   const std::string_view feed_source =
       selector_ != nullptr ? selector_->active_source(e.market) : std::string_view{};
-  if (!was_held && !overrides_->take(*record, feed_source, now_ns, e.override_for_ns)) {
+  if (!was_held &&
+      !overrides_->take(*record, feed_source, clocks.monotonic_ns, e.override_for_ns)) {
     return rejected(desk::RejectReason::kOverrideLimit);
   }
-  auto seq = sequence_one(e, now_ns);
+  auto seq = sequence_one(e, clocks);
   if (!seq) {
     if (!was_held) overrides_->forget(e.market);
     return rejected(desk::from_sequencer(seq.error()));
   }
   if (was_held)
-    overrides_->take(*sequencer_.state().find(e.market), feed_source, now_ns, e.override_for_ns);
+    overrides_->take(*sequencer_.state().find(e.market), feed_source, clocks.monotonic_ns,
+                     e.override_for_ns);
   applied(*seq);
 }
 
-void SequencerAgent::expire_overrides(uint64_t now_ns) {
+void SequencerAgent::expire_overrides(const Clocks& clocks) {
+  const uint64_t now_ns = clocks.monotonic_ns;
   if (overrides_ == nullptr || overrides_->next_expiry_ns() == 0 ||
       now_ns < overrides_->next_expiry_ns()) {
     return;
@@ -125,7 +128,7 @@ void SequencerAgent::expire_overrides(uint64_t now_ns) {
   const size_t expired = overrides_->on_tick(now_ns, sequencer_.state(), desk_events_);
   counters_.desk_expiries.fetch_add(expired, std::memory_order_relaxed);
   log(LogLevel::kInfo, "desk: %zu market override(s) expired; handed back to their feeds", expired);
-  for (const feeds::Event& restore : desk_events_) sequence_one(restore, now_ns);
+  for (const feeds::Event& restore : desk_events_) sequence_one(restore, clocks);
 }
 
 void SequencerAgent::flush_acks() {
@@ -135,11 +138,11 @@ void SequencerAgent::flush_acks() {
   pending_acks_.clear();
 }
 
-void SequencerAgent::log_notices(uint64_t now_ns) {
+void SequencerAgent::log_notices(uint64_t monotonic_ns) {
   if (selector_ == nullptr) return;
   auto& notices = selector_->notices();
   for (const feeds::SelectorNotice& n : notices) {
-    if (!notice_log_.allow(now_ns)) continue;
+    if (!notice_log_.allow(monotonic_ns)) continue;
     using Kind = feeds::SelectorNotice::Kind;
     const char* what = n.kind == Kind::kSwitched         ? "active source is now"
                        : n.kind == Kind::kSuspendedStale ? "suspended feed-stale: no healthy source"
@@ -155,7 +158,7 @@ void SequencerAgent::log_notices(uint64_t now_ns) {
   notices.clear();
 }
 
-std::expected<void, std::string> SequencerAgent::commit(uint64_t now_ns) {
+std::expected<void, std::string> SequencerAgent::commit(const Clocks& clocks) {
   if (batch_.empty()) return {};
   const auto start = std::chrono::steady_clock::now();
   const uint64_t first = batch_.first_seq();
@@ -167,47 +170,48 @@ std::expected<void, std::string> SequencerAgent::commit(uint64_t now_ns) {
       std::memory_order_relaxed);
   ring_.store(first, last, batch_.bytes());
   if (sink_ != nullptr) sink_->publish(batch_.bytes());
-  last_publish_ns_ = now_ns;
+  last_publish_ns_ = clocks.monotonic_ns;
   counters_.frames.fetch_add(batch_.count(), std::memory_order_relaxed);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   return {};
 }
 
 std::expected<void, std::string> SequencerAgent::sequence_now(
-    const std::vector<feeds::Event>& events, uint64_t now_ns) {
+    const std::vector<feeds::Event>& events, const Clocks& clocks) {
   sequencer_.begin_batch(batch_);
-  for (const feeds::Event& e : events) sequence_one(e, now_ns);
-  return commit(now_ns);
+  for (const feeds::Event& e : events) sequence_one(e, clocks);
+  return commit(clocks);
 }
 
-std::expected<size_t, std::string> SequencerAgent::do_work(uint64_t now_ns) {
+std::expected<size_t, std::string> SequencerAgent::do_work(const Clocks& clocks) {
+  const uint64_t now_ns = clocks.monotonic_ns;
   sequencer_.begin_batch(batch_);
   const size_t consumed = queues_.drain(config_.max_batch_frames, [&](size_t, feeds::Event& e) {
     if (e.request_token != 0 && overrides_ != nullptr) {
-      sequence_desk(e, now_ns);
+      sequence_desk(e, clocks);
       return;
     }
     if (selector_ == nullptr) {
-      sequence_feed(e, now_ns);
+      sequence_feed(e, clocks);
       return;
     }
     selected_.clear();
     selector_->on_event(e, now_ns, selected_);
-    for (const feeds::Event& s : selected_) sequence_feed(s, now_ns);
+    for (const feeds::Event& s : selected_) sequence_feed(s, clocks);
   });
   if (selector_ != nullptr && now_ns - last_tick_ns_ >= config_.selector_tick_ns) {
     last_tick_ns_ = now_ns;
     selected_.clear();
     selector_->on_tick(now_ns, selected_);
-    for (const feeds::Event& s : selected_) sequence_feed(s, now_ns);
+    for (const feeds::Event& s : selected_) sequence_feed(s, clocks);
   }
-  expire_overrides(now_ns);
+  expire_overrides(clocks);
   log_notices(now_ns);
   if (!batch_.empty()) {
-    if (auto ok = commit(now_ns); !ok) return std::unexpected(ok.error());
+    if (auto ok = commit(clocks); !ok) return std::unexpected(ok.error());
     flush_acks();  // only now: every acked frame is journaled
   } else if (sink_ != nullptr && now_ns - last_publish_ns_ >= config_.heartbeat_interval_ns) {
-    sequencer_.heartbeat(now_ns, heartbeat_batch_);
+    sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_);
     sink_->publish(heartbeat_batch_.bytes());
     last_publish_ns_ = now_ns;
     counters_.heartbeats.fetch_add(1, std::memory_order_relaxed);

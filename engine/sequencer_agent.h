@@ -11,6 +11,9 @@
 // after the batch holding it was journaled. Feed events for markets the desk holds are held back
 // (counted in desk_held); expired overrides are released on the way.
 //
+// Clocks (engine/clocks.h): frames and heartbeats are stamped with the wall clock; every interval
+// (heartbeats, selector ticks, source staleness, desk override expiry) runs on the monotonic one.
+//
 // Thread safety: do_work() is called by one thread only (the sequencer's). counters() may be read
 // from any thread (relaxed atomics on their own cache line).
 #pragma once
@@ -21,6 +24,7 @@
 #include <expected>
 #include <string>
 
+#include "engine/clocks.h"
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
 #include "engine/frame_ring.h"
@@ -64,11 +68,11 @@ class SequencerAgent {
   // Sequences `events` (e.g. the mapping's market definitions at start-up) as one batch,
   // bypassing the queues and the selector: journaled, ringed and published like any other.
   std::expected<void, std::string> sequence_now(const std::vector<feeds::Event>& events,
-                                                uint64_t now_ns);
+                                                const Clocks& clocks);
 
-  // One unit of work at `now_ns`: returns the number of events consumed (0: idle), or the journal
+  // One unit of work at `clocks`: returns the number of events consumed (0: idle), or the journal
   // error that makes the node unable to go on.
-  std::expected<size_t, std::string> do_work(uint64_t now_ns);
+  std::expected<size_t, std::string> do_work(const Clocks& clocks);
 
   // Turns on desk requests: `overrides` holds the desk's markets, `acks` receives the outcome of
   // every request (DeskService::acks()). Both must outlive the agent. Call before do_work().
@@ -78,13 +82,13 @@ class SequencerAgent {
 
  private:
   std::expected<uint64_t, feeds::RejectReason> sequence_one(const feeds::Event& event,
-                                                            uint64_t now_ns);
-  void sequence_feed(const feeds::Event& event, uint64_t now_ns);
-  void sequence_desk(const feeds::Event& event, uint64_t now_ns);
-  void expire_overrides(uint64_t now_ns);
+                                                            const Clocks& clocks);
+  void sequence_feed(const feeds::Event& event, const Clocks& clocks);
+  void sequence_desk(const feeds::Event& event, const Clocks& clocks);
+  void expire_overrides(const Clocks& clocks);
   void flush_acks();
-  std::expected<void, std::string> commit(uint64_t now_ns);
-  void log_notices(uint64_t now_ns);
+  std::expected<void, std::string> commit(const Clocks& clocks);
+  void log_notices(uint64_t monotonic_ns);
 
   Sequencer& sequencer_;
   Journal& journal_;
@@ -94,11 +98,11 @@ class SequencerAgent {
   SequencerAgentConfig config_;
   feeds::SourceSelector* selector_;
   std::vector<feeds::Event> selected_;
-  uint64_t last_tick_ns_ = 0;
+  uint64_t last_tick_ns_ = 0;  // monotonic
   LogLimiter notice_log_{100'000'000};
   BatchWriter batch_;
   BatchWriter heartbeat_batch_{4096};
-  uint64_t last_publish_ns_ = 0;
+  uint64_t last_publish_ns_ = 0;  // monotonic
   SequencerCounters counters_;
   LogLimiter reject_log_;
   DeskOverrides* overrides_ = nullptr;

@@ -8,7 +8,9 @@ SourceSelector::SourceSelector(const Mapping& mapping, const SourceSelectorConfi
     : mapping_(mapping), config_(config) {
   for (const MarketMapping& market : mapping_.markets()) {
     MarketSelection& m = markets_[market.id];
-    m.mapping = &market;
+    m.id = market.id;
+    m.mapped = true;
+    m.sources = market.sources;
     m.views.resize(market.sources.size());
     // Defined suspended: a market never opens before a source has been heard.
     m.published.has_status = true;
@@ -42,12 +44,57 @@ bool SourceSelector::healthy(std::string_view source, uint64_t now_ns) const {
 std::string_view SourceSelector::active_source(uint64_t market) const {
   auto it = markets_.find(market);
   if (it == markets_.end() || it->second.active < 0) return {};
-  return it->second.mapping->sources[static_cast<size_t>(it->second.active)];
+  return it->second.sources[static_cast<size_t>(it->second.active)];
+}
+
+bool SourceSelector::source_ok(const MarketSelection& m, size_t source, uint64_t now_ns) const {
+  if (!m.mapped && !config_.stale_unmapped) return true;  // its feed's silence suspends nothing
+  return healthy(m.sources[source], now_ns);
+}
+
+SourceSelector::MarketSelection* SourceSelector::track(const Event& event) {
+  auto it = markets_.find(event.market);
+  if (it != markets_.end()) {
+    MarketSelection& m = it->second;
+    if (!m.mapped && m.sources[0] != event.source) m.sources[0] = event.source;  // speaks now
+    return &m;
+  }
+  if (unmapped_ >= config_.max_unmapped_markets) {
+    ++counters_.untracked;
+    return nullptr;
+  }
+  ++unmapped_;
+  MarketSelection& m = markets_[event.market];
+  m.id = event.market;
+  m.sources = {event.source};
+  m.views.resize(1);
+  m.active = 0;  // passes through from its first event, as an unselected market always did
+  return &m;
 }
 
 void SourceSelector::record(MarketView& view, const Event& event) {
   view.has_data = true;
   switch (event.type) {
+    case EventType::kMarket: {
+      // As MarketState applies a definition: name and selection list replaced, prices of the
+      // selections that remain kept, the status set (its reason cleared).
+      view.defined = true;
+      view.event = event.event;
+      view.name = event.name;
+      view.selections = event.selections;
+      std::sort(
+          view.selections.begin(), view.selections.end(),
+          [](const SelectionDefinition& a, const SelectionDefinition& b) { return a.id < b.id; });
+      std::erase_if(view.prices, [&](const auto& price) {
+        return std::none_of(view.selections.begin(), view.selections.end(),
+                            [&](const SelectionDefinition& s) { return s.id == price.first; });
+      });
+      view.has_status = true;
+      view.status = event.status;
+      view.reason = fb::StatusReason::None;
+      if (view.status != fb::MarketStatus::Settled) view.winners.clear();
+      break;
+    }
     case EventType::kPrice: {
       PriceView& p = view.prices[event.selection];
       p.price_e4 = event.odds.price_e4;
@@ -73,11 +120,51 @@ void SourceSelector::record(MarketView& view, const Event& event) {
       view.reason = fb::StatusReason::Settlement;
       view.winners.clear();
       break;
-    case EventType::kMarket:
     case EventType::kHeartbeat:
     case EventType::kSourceStatus:
       break;
   }
+}
+
+void SourceSelector::adopt_status(MarketSelection& m) const {
+  // An unmapped market whose feed was not heard to define it or set its status (a node that
+  // started after it did) is, as far as the feed is known to say, as it was published.
+  MarketView& view = m.views[0];
+  const bool stale = m.published.status == fb::MarketStatus::Suspended &&
+                     m.published.reason == fb::StatusReason::FeedStale;
+  if (m.mapped || view.has_status || !m.published.has_status || stale) return;
+  view.has_status = true;
+  view.status = m.published.status;
+  view.reason = m.published.reason;
+}
+
+void SourceSelector::define(MarketSelection& m, const PublishedMarket* journal,
+                            std::vector<Event>& out) {
+  const MarketView& view = m.views[0];
+  if (m.mapped || !view.defined || finished(m.published)) return;
+  if (journal != nullptr && journal->event == view.event && journal->name == view.name &&
+      journal->selections.size() == view.selections.size() &&
+      std::equal(view.selections.begin(), view.selections.end(), journal->selections.begin(),
+                 [](const SelectionDefinition& a, const SelectionDefinition& b) {
+                   return a.id == b.id && a.name == b.name;
+                 })) {
+    return;
+  }
+  Event e;
+  e.type = EventType::kMarket;
+  e.market = m.id;
+  e.event = view.event;
+  e.name = view.name;
+  e.selections = view.selections;
+  e.source = m.sources[0];
+  if (journal != nullptr) {
+    e.status = m.published.status;  // the definition changes what it defines, and no more
+  } else {
+    // A market the journal never had: defined as the feed has it now. A settlement cannot be a
+    // definition's status: it is defined suspended and settled by the re-evaluation after.
+    e.status = view.status == fb::MarketStatus::Settled ? fb::MarketStatus::Suspended : view.status;
+  }
+  publish(m, e, out);
 }
 
 void SourceSelector::publish(MarketSelection& m, const Event& event, std::vector<Event>& out) {
@@ -90,7 +177,7 @@ Event SourceSelector::status_event(const MarketSelection& m, fb::MarketStatus st
                                    fb::StatusReason reason) const {
   Event e;
   e.type = EventType::kStatus;
-  e.market = m.mapping->id;
+  e.market = m.id;
   e.status = status;
   e.reason = reason;
   return e;
@@ -102,9 +189,16 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
   const bool reopening = m.active < 0;
   m.active = source;
   const MarketView& view = m.views[static_cast<size_t>(source)];
-  const std::string& name = m.mapping->sources[static_cast<size_t>(source)];
-  const fb::MarketStatus target = view.has_status ? view.status : fb::MarketStatus::Open;
-  const fb::StatusReason target_reason = view.has_status ? view.reason : fb::StatusReason::Provider;
+  const std::string& name = m.sources[static_cast<size_t>(source)];
+  // A mapped source with data but no status of its own means open; an unmapped market whose
+  // status the feed never told keeps the one published.
+  const bool status_known = view.has_status || m.mapped;
+  const fb::MarketStatus target = view.has_status ? view.status
+                                  : status_known  ? fb::MarketStatus::Open
+                                                  : m.published.status;
+  const fb::StatusReason target_reason = view.has_status ? view.reason
+                                         : status_known  ? fb::StatusReason::Provider
+                                                         : m.published.reason;
   const bool status_differs = m.published.status != target || m.published.reason != target_reason;
 
   auto emit_status = [&] {
@@ -112,7 +206,7 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
     if (target == fb::MarketStatus::Settled) {
       Event e;
       e.type = EventType::kSettle;
-      e.market = m.mapping->id;
+      e.market = m.id;
       e.winners = view.winners;
       e.source = name;
       publish(m, e, out);
@@ -132,7 +226,7 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
     }
     Event e;
     e.type = EventType::kPrice;
-    e.market = m.mapping->id;
+    e.market = m.id;
     e.selection = selection;
     e.odds = price.odds;
     e.odds_text = price.text;
@@ -144,10 +238,10 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
 
   if (reopening && m.stale_suspended) {
     ++counters_.reopens;
-    notices_.push_back({SelectorNotice::Kind::kReopened, m.mapping->id, 0, name, ""});
+    notices_.push_back({SelectorNotice::Kind::kReopened, m.id, 0, name, ""});
   } else {
     ++counters_.switches;
-    notices_.push_back({SelectorNotice::Kind::kSwitched, m.mapping->id, 0, name, ""});
+    notices_.push_back({SelectorNotice::Kind::kSwitched, m.id, 0, name, ""});
   }
   m.stale_suspended = false;
 }
@@ -155,9 +249,10 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
 void SourceSelector::suspend_stale(MarketSelection& m, std::vector<Event>& out) {
   m.active = -1;
   if (m.stale_suspended) return;
+  adopt_status(m);  // so that it reopens as it was
   m.stale_suspended = true;
   ++counters_.stale_suspensions;
-  notices_.push_back({SelectorNotice::Kind::kSuspendedStale, m.mapping->id, 0, "", ""});
+  notices_.push_back({SelectorNotice::Kind::kSuspendedStale, m.id, 0, "", ""});
   if (m.published.status == fb::MarketStatus::Suspended &&
       m.published.reason == fb::StatusReason::FeedStale) {
     return;
@@ -167,7 +262,7 @@ void SourceSelector::suspend_stale(MarketSelection& m, std::vector<Event>& out) 
 
 int SourceSelector::best_source(const MarketSelection& m, uint64_t now_ns) const {
   for (size_t i = 0; i < m.views.size(); ++i) {
-    if (m.views[i].has_data && healthy(m.mapping->sources[i], now_ns)) return static_cast<int>(i);
+    if (m.views[i].has_data && source_ok(m, i, now_ns)) return static_cast<int>(i);
   }
   return -1;
 }
@@ -189,7 +284,7 @@ void SourceSelector::check_agreement(MarketSelection& m, uint64_t now_ns, std::v
   bool any_reported = false;
   for (int i = 0; i < static_cast<int>(m.views.size()); ++i) {
     if (i == m.active) continue;
-    const bool other_healthy = healthy(m.mapping->sources[static_cast<size_t>(i)], now_ns);
+    const bool other_healthy = healthy(m.sources[static_cast<size_t>(i)], now_ns);
     for (const auto& [selection, price] : active.prices) {
       const auto key = std::make_pair(selection, i);
       const auto& other_prices = m.views[static_cast<size_t>(i)].prices;
@@ -205,8 +300,8 @@ void SourceSelector::check_agreement(MarketSelection& m, uint64_t now_ns, std::v
       if (!disagree) {
         if (it != m.disagreements.end()) {
           if (it->second.reported) {
-            notices_.push_back({SelectorNotice::Kind::kAgreed, m.mapping->id, selection,
-                                m.mapping->sources[static_cast<size_t>(i)], ""});
+            notices_.push_back({SelectorNotice::Kind::kAgreed, m.id, selection,
+                                m.sources[static_cast<size_t>(i)], ""});
           }
           m.disagreements.erase(it);
         }
@@ -217,8 +312,8 @@ void SourceSelector::check_agreement(MarketSelection& m, uint64_t now_ns, std::v
       if (!it->second.reported && now_ns - it->second.since_ns >= config_.disagree_after_ns) {
         it->second.reported = true;
         ++counters_.disagreements;
-        notices_.push_back({SelectorNotice::Kind::kDisagreement, m.mapping->id, selection,
-                            m.mapping->sources[static_cast<size_t>(i)],
+        notices_.push_back({SelectorNotice::Kind::kDisagreement, m.id, selection,
+                            m.sources[static_cast<size_t>(i)],
                             "price_e4 " + std::to_string(other->second.price_e4) + " vs active " +
                                 std::to_string(price.price_e4)});
       }
@@ -234,7 +329,7 @@ void SourceSelector::check_agreement(MarketSelection& m, uint64_t now_ns, std::v
     const fb::MarketStatus status = active.has_status ? active.status : fb::MarketStatus::Open;
     if (status != m.published.status) {
       Event e = status_event(m, status, fb::StatusReason::Provider);
-      e.source = m.mapping->sources[static_cast<size_t>(m.active)];
+      e.source = m.sources[static_cast<size_t>(m.active)];
       publish(m, e, out);
     }
   }
@@ -253,9 +348,8 @@ void SourceSelector::on_event(const Event& event, uint64_t now_ns, std::vector<E
     return;
   }
   auto it = markets_.find(event.market);
-  if (it == markets_.end()) {
-    out.push_back(event);  // not a mapped market: no selection
-    ++counters_.passed;
+  if (it == markets_.end() || !it->second.mapped) {
+    on_unmapped(event, now_ns, out);
     if (health_changed) on_tick(now_ns, out);
     return;
   }
@@ -264,7 +358,7 @@ void SourceSelector::on_event(const Event& event, uint64_t now_ns, std::vector<E
     ++counters_.ignored_definitions;
     return;
   }
-  const auto& sources = m.mapping->sources;
+  const auto& sources = m.sources;
   const auto pos = std::find(sources.begin(), sources.end(), event.source);
   if (pos == sources.end()) {
     ++counters_.shadowed;  // a source the mapping does not list for this market
@@ -284,30 +378,62 @@ void SourceSelector::on_event(const Event& event, uint64_t now_ns, std::vector<E
   check_agreement(m, now_ns, out);
 }
 
+void SourceSelector::on_unmapped(const Event& event, uint64_t now_ns, std::vector<Event>& out) {
+  MarketSelection* m = track(event);
+  if (m == nullptr) {
+    out.push_back(event);
+    ++counters_.passed;
+    return;
+  }
+  record(m->views[0], event);
+  if (m->active == 0) {
+    publish(*m, event, out);
+    return;
+  }
+  // Suspended feed-stale, and its feed is heard again. A definition is published as it came, but
+  // keeps the market suspended: the re-evaluation below reopens it after its fresh prices.
+  if (event.type == EventType::kMarket) {
+    Event definition = event;
+    if (!finished(m->views[0])) definition.status = fb::MarketStatus::Suspended;
+    publish(*m, definition, out);
+  }
+  reevaluate(*m, now_ns, out);
+}
+
 void SourceSelector::reconcile(const std::map<uint64_t, PublishedMarket>& published,
                                uint64_t now_ns, std::vector<Event>& out) {
   for (auto& [id, m] : markets_) {
     auto it = published.find(id);
-    if (it == published.end()) continue;  // not defined in the journal: nothing to reconcile
+    const PublishedMarket* journal = it == published.end() ? nullptr : &it->second;
+    // A mapped market the journal does not define, or an unmapped one whose definition was not
+    // heard, cannot be reconciled.
+    if (journal == nullptr && (m.mapped || !m.views[0].defined)) continue;
+    const size_t before = out.size();
     MarketView view;
-    view.has_data = true;
-    view.has_status = true;
-    view.status = it->second.status;
-    view.reason = it->second.reason;
-    for (const auto& [selection, price_e4] : it->second.prices) {
-      view.prices[selection].price_e4 = price_e4;
+    if (journal != nullptr) {
+      view.has_data = true;
+      view.has_status = true;
+      view.status = journal->status;
+      view.reason = journal->reason;
+      for (const auto& [selection, price_e4] : journal->prices) {
+        view.prices[selection].price_e4 = price_e4;
+      }
     }
     m.published = std::move(view);
     m.active = -1;
+    m.disagreement_suspended = false;
+    adopt_status(m);
+    define(m, journal, out);
     m.stale_suspended = m.published.status == fb::MarketStatus::Suspended &&
                         m.published.reason == fb::StatusReason::FeedStale;
-    m.disagreement_suspended = false;
     reevaluate(m, now_ns, out);
+    if (out.size() != before) ++counters_.reconciled_markets;
   }
 }
 
 void SourceSelector::on_tick(uint64_t now_ns, std::vector<Event>& out) {
   for (auto& [id, m] : markets_) {
+    if (!m.mapped && !config_.stale_unmapped) continue;  // nothing to re-evaluate
     reevaluate(m, now_ns, out);
     check_agreement(m, now_ns, out);
   }

@@ -1,7 +1,8 @@
 // Source selection per market (DESIGN section 3): each mapped market has an ordered list of
 // sources; the active source is the highest-priority healthy one that has data for the market.
-// A source is healthy while it is connected and was heard from (data or heartbeat) within
-// stale_after.
+// A market the mapping does not list (an oddsjson feed with canonical ids) has one source: the
+// feed that speaks of it (the last one, should several). A source is healthy while it is connected
+// and was heard from (data or heartbeat) within stale_after.
 //
 // What it does with events: an event from the market's active source passes through to be
 // sequenced; an event from any other source only updates that source's view of the market (kept
@@ -15,11 +16,18 @@
 // active one by more than tolerance_bps for longer than disagree_after is reported (a notice and a
 // counter) and, if suspend_on_disagreement, the market is suspended until they agree again.
 //
-// Markets the mapping does not know (oddsjson feeds with canonical ids) are not selected: their
-// events pass through unchanged.
+// Markets the mapping does not list pass through unchanged (definitions too) while their source
+// is healthy, and are tracked all the same: the selector keeps the feed's view of every market it
+// hears of, so a takeover reconciles them like mapped ones (DESIGN section 4, "Takeover": "every
+// market its feeds speak of, mapped or not"). Their feed-stale suspension is opt-in
+// (stale_unmapped): without it an unmapped market is never suspended for its feed's silence, which
+// keeps a node's journal equal to `odds-engine ingest` of the same input. With one source there is
+// no cross-feed check for them.
 //
-// Sans-I/O: time comes in as `now_ns`; no clock, threads or sockets. Not thread-safe: owned by the
-// sequencer thread. Memory is bounded by mapping markets x their sources x selections.
+// Sans-I/O: time comes in as `now_ns`, a monotonic clock (durations only); no clock, threads or
+// sockets. Not thread-safe: owned by the sequencer thread. Memory is bounded by mapping markets x
+// their sources x selections, plus at most max_unmapped_markets unmapped markets (one view and
+// their definition each); markets beyond that pass through untracked (counted).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +47,10 @@ struct SourceSelectorConfig {
   uint32_t tolerance_bps = 1000;  // 10%: |other - active| / active
   uint64_t disagree_after_ns = 5'000'000'000;
   bool suspend_on_disagreement = false;
+  // Also suspend (feed-stale) a market the mapping does not list when its feed goes unhealthy,
+  // and reopen it with the feed's fresh state when the feed is heard again.
+  bool stale_unmapped = false;
+  size_t max_unmapped_markets = 1 << 20;
 };
 
 struct SelectorCounters {
@@ -49,6 +61,8 @@ struct SelectorCounters {
   uint64_t reopens = 0;              // markets reopened after feed-stale
   uint64_t disagreements = 0;        // cross-feed disagreements reported
   uint64_t ignored_definitions = 0;  // kMarket events for mapped markets (the mapping defines them)
+  uint64_t untracked = 0;            // events of unmapped markets beyond max_unmapped_markets
+  uint64_t reconciled_markets = 0;   // markets a reconcile() emitted events for
 };
 
 // Something an operator should see in the log; drained by the caller.
@@ -76,20 +90,25 @@ class SourceSelector {
   void on_tick(uint64_t now_ns, std::vector<Event>& out);
 
   // Takeover (DESIGN section 4): a node that ran its feeds without sequencing becomes primary.
-  // Treats `published` (the journal's state: status, reason and price_e4 per selection of each
-  // mapped market) as what was published, then re-evaluates every market: the events appended to
-  // `out` publish exactly where the feeds' current view differs from the journal (the best healthy
-  // source's prices and status; feed-stale suspension where no source is healthy). Settled or
-  // closed markets in the journal are left as they are.
+  // Treats `published` (the journal's state: definition, status, reason and price_e4 per selection
+  // of each market) as what was published, then re-evaluates every market it tracks, mapped or
+  // not: the events appended to `out` publish exactly where the feeds' current view differs from
+  // the journal (the best healthy source's prices and status; feed-stale suspension where no source
+  // is healthy). An unmapped market the journal lacks, or whose name or selections the feed has
+  // since redefined, is (re)defined first. Settled or closed markets in the journal are left as
+  // they are.
   struct PublishedMarket {
     fb::MarketStatus status = fb::MarketStatus::Open;
     fb::StatusReason reason = fb::StatusReason::None;
     std::vector<std::pair<uint64_t, uint32_t>> prices;  // (selection, price_e4), price_e4 > 0
+    uint64_t event = 0;
+    std::string name;
+    std::vector<SelectionDefinition> selections;  // ascending by id
   };
   void reconcile(const std::map<uint64_t, PublishedMarket>& published, uint64_t now_ns,
                  std::vector<Event>& out);
 
-  // The market's active source ("" when none, or when the market is not mapped).
+  // The market's active source ("" when none, or when the selector does not track the market).
   std::string_view active_source(uint64_t market) const;
   bool healthy(std::string_view source, uint64_t now_ns) const;
 
@@ -106,6 +125,10 @@ class SourceSelector {
   // What one source (or the published stream) says about one market.
   struct MarketView {
     bool has_data = false;
+    bool defined = false;  // unmapped markets: a definition was heard (the fields below)
+    uint64_t event = 0;
+    std::string name;
+    std::vector<SelectionDefinition> selections;  // ascending by id
     bool has_status = false;
     fb::MarketStatus status = fb::MarketStatus::Open;
     fb::StatusReason reason = fb::StatusReason::None;
@@ -122,16 +145,23 @@ class SourceSelector {
     bool reported = false;
   };
   struct MarketSelection {
-    const MarketMapping* mapping = nullptr;
-    std::vector<MarketView> views;  // one per source, in priority order
-    MarketView published;           // what has been passed on for sequencing
-    int active = -1;                // index into views / mapping->sources; -1: none
+    uint64_t id = 0;
+    bool mapped = false;
+    std::vector<std::string> sources;  // priority order; an unmapped market's one feed
+    std::vector<MarketView> views;     // one per source, in priority order
+    MarketView published;              // what has been passed on for sequencing
+    int active = -1;                   // index into views / mapping->sources; -1: none
     bool stale_suspended = false;
     bool disagreement_suspended = false;
     std::map<std::pair<uint64_t, int>, Disagreement> disagreements;  // (selection, source)
   };
 
-  void record(MarketView& view, const Event& event);
+  static void record(MarketView& view, const Event& event);
+  bool source_ok(const MarketSelection& m, size_t source, uint64_t now_ns) const;
+  MarketSelection* track(const Event& event);
+  void adopt_status(MarketSelection& m) const;
+  void define(MarketSelection& m, const PublishedMarket* journal, std::vector<Event>& out);
+  void on_unmapped(const Event& event, uint64_t now_ns, std::vector<Event>& out);
   void publish(MarketSelection& m, const Event& event, std::vector<Event>& out);
   void activate(MarketSelection& m, int source, uint64_t now_ns, std::vector<Event>& out);
   void suspend_stale(MarketSelection& m, std::vector<Event>& out);
@@ -148,6 +178,7 @@ class SourceSelector {
   const Mapping& mapping_;
   SourceSelectorConfig config_;
   std::map<uint64_t, MarketSelection> markets_;  // ordered: ticks emit in market order
+  size_t unmapped_ = 0;                          // unmapped markets tracked in markets_
   std::unordered_map<std::string, SourceHealth> health_;
   SelectorCounters counters_;
   std::vector<SelectorNotice> notices_;

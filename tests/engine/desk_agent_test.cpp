@@ -39,7 +39,7 @@ class DeskAgent : public ::testing::Test {
     // Market 1001 open with the feed's prices Home 2.0, Draw 3.0 (seq 1..3).
     auto ok = agent_->sequence_now(
         {market_event(1001, 501, "Match Odds", home_draw_away()), feed(1, "2.0"), feed(2, "3.0")},
-        now_);
+        Clocks{now_, now_});
     ASSERT_TRUE(ok) << ok.error();
   }
 
@@ -55,7 +55,7 @@ class DeskAgent : public ::testing::Test {
 
   // One round of the agent at the current time; returns the acks it handed back.
   std::vector<DeskAck> work() {
-    auto done = agent_->do_work(now_);
+    auto done = agent_->do_work(Clocks{now_, now_});
     EXPECT_TRUE(done) << done.error();
     std::vector<DeskAck> acks;
     acks_.drain([&](const DeskAck& a) { acks.push_back(a); });
@@ -189,7 +189,8 @@ TEST_F(DeskAgent, ASettlementEndsDeskControl) {
 }
 
 TEST_F(DeskAgent, FeedEventsOfOtherMarketsPassWhileTheDeskHoldsOne) {
-  ASSERT_TRUE(agent_->sequence_now({market_event(1002, 502, "Other", home_draw_away())}, now_));
+  ASSERT_TRUE(agent_->sequence_now({market_event(1002, 502, "Other", home_draw_away())},
+                                   Clocks{now_, now_}));
   push(kDesk, desk_event(status_event(1001, fb::MarketStatus::Suspended), 1));
   push(kFeed, feed(1, "4.0", 1002));
   work();

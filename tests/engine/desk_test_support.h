@@ -117,11 +117,11 @@ class DeskNode {
     auto ok = agent_->sequence_now(
         {market_event(1001, 501, "Match Odds", home_draw_away()), feed_price(1001, 1, "2.0"),
          feed_price(1001, 2, "3.0"), market_event(1002, 502, "Other", home_draw_away())},
-        wall_clock_ns());
+        read_clocks());
     if (!ok) throw std::runtime_error(ok.error());
     sequencer_thread_ = std::thread([this] {
       while (!stop_sequencer_.load(std::memory_order_acquire)) {
-        auto done = agent_->do_work(wall_clock_ns());
+        auto done = agent_->do_work(read_clocks());
         if (!done) {
           failed_.store(true);
           return;

@@ -103,7 +103,7 @@ TEST(Pipeline, SeveralProducersMillionEventsGapFreeAndJournaledOnce) {
     uint64_t consumed = 0;
     auto last_progress = std::chrono::steady_clock::now();
     while (consumed < total_events) {
-      auto done = agent.do_work(wall_clock_ns());
+      auto done = agent.do_work(read_clocks());
       if (!done) {
         sequencer_error = done.error();
         break;

@@ -292,5 +292,208 @@ TEST(SourceSelectorSuspending, SuspendsOnDisagreementAndReopensWhenTheyAgree) {
   EXPECT_EQ(out[0].status, fb::MarketStatus::Open);
 }
 
+// Markets no mapping lists (an oddsjson feed with canonical ids): the selector keeps the feed's
+// view of each, so a takeover reconciles them too (issue 10, defect 2).
+class UnmappedSelectorTest : public ::testing::Test {
+ protected:
+  explicit UnmappedSelectorTest(bool stale_unmapped = false)
+      : selector_(mapping_, config(stale_unmapped)) {}
+
+  static SourceSelectorConfig config(bool stale_unmapped) {
+    SourceSelectorConfig c;
+    c.stale_after_ns = 3 * kSecond;
+    c.stale_unmapped = stale_unmapped;
+    return c;
+  }
+  static Event definition(uint64_t market, std::vector<SelectionDefinition> selections,
+                          fb::MarketStatus s = fb::MarketStatus::Open) {
+    Event e;
+    e.type = EventType::kMarket;
+    e.market = market;
+    e.event = 501;
+    e.name = "Match Odds";
+    e.selections = std::move(selections);
+    e.status = s;
+    e.source = "oj";
+    return e;
+  }
+  static Event on(uint64_t market, Event e) {
+    e.market = market;
+    return e;
+  }
+  // The journal's record of a market as the feed defined it.
+  static SourceSelector::PublishedMarket journal(fb::MarketStatus s,
+                                                 std::vector<std::pair<uint64_t, uint32_t>> prices,
+                                                 std::vector<SelectionDefinition> selections = {
+                                                     {1, "Home"}, {2, "Away"}}) {
+    SourceSelector::PublishedMarket p;
+    p.status = s;
+    p.prices = std::move(prices);
+    p.event = 501;
+    p.name = "Match Odds";
+    p.selections = std::move(selections);
+    return p;
+  }
+  std::vector<Event> feed(const Event& e, uint64_t now) {
+    std::vector<Event> out;
+    selector_.on_event(e, now, out);
+    return out;
+  }
+  std::vector<Event> tick(uint64_t now) {
+    std::vector<Event> out;
+    selector_.on_tick(now, out);
+    return out;
+  }
+
+  Mapping mapping_;  // empty: no market is mapped
+  SourceSelector selector_;
+};
+
+TEST_F(UnmappedSelectorTest, EveryEventPassesThroughAsItCame) {
+  const auto def = definition(77, {{1, "Home"}, {2, "Away"}});
+  auto out = feed(def, kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kMarket);
+  out = feed(on(77, price("oj", 1, 25000)), kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].odds.price_e4, 25000u);
+  out = feed(on(77, status("oj", fb::MarketStatus::Suspended)), kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(selector_.active_source(77), "oj");
+  // Without stale_unmapped a silent feed suspends nothing.
+  EXPECT_TRUE(tick(60 * kSecond).empty());
+}
+
+TEST_F(UnmappedSelectorTest, TakeoverPublishesWhatTheFeedSaidSinceTheJournal) {
+  // What the feed said; the journal (the dead primary's) stopped before the last two lines.
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  feed(on(77, price("oj", 1, 25000)), kSecond);
+  feed(on(77, price("oj", 2, 30000)), kSecond);
+  feed(on(77, status("oj", fb::MarketStatus::Suspended)), 2 * kSecond);
+  feed(on(77, price("oj", 2, 32000)), 2 * kSecond);
+  // Market 78 was defined in the window only; market 79 is settled in the journal.
+  feed(definition(78, {{1, "Yes"}}), 2 * kSecond);
+  feed(on(78, price("oj", 1, 15000)), 2 * kSecond);
+  feed(definition(79, {{1, "Home"}, {2, "Away"}}), kSecond);
+  feed(on(79, price("oj", 1, 40000)), 2 * kSecond);
+
+  std::vector<Event> out;
+  selector_.reconcile({{77, journal(fb::MarketStatus::Open, {{1, 25000}, {2, 30000}})},
+                       {79, journal(fb::MarketStatus::Settled, {})}},
+                      60 * kSecond, out);
+  ASSERT_EQ(out.size(), 4u) << "the settled 79 is left alone";
+  // 77: suspended first (it stays suspended), then its moved price; the unchanged one not again.
+  EXPECT_EQ(out[0].market, 77u);
+  EXPECT_EQ(out[0].type, EventType::kStatus);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::Provider);
+  EXPECT_EQ(out[1].market, 77u);
+  EXPECT_EQ(out[1].type, EventType::kPrice);
+  EXPECT_EQ(out[1].selection, 2u);
+  EXPECT_EQ(out[1].odds.price_e4, 32000u);
+  // 78: defined as the feed has it, then priced.
+  EXPECT_EQ(out[2].market, 78u);
+  EXPECT_EQ(out[2].type, EventType::kMarket);
+  EXPECT_EQ(out[2].status, fb::MarketStatus::Open);
+  ASSERT_EQ(out[2].selections.size(), 1u);
+  EXPECT_EQ(out[3].market, 78u);
+  EXPECT_EQ(out[3].type, EventType::kPrice);
+  EXPECT_EQ(out[3].odds.price_e4, 15000u);
+
+  // A journal that agrees with the feed: nothing to publish.
+  out.clear();
+  auto suspended = journal(fb::MarketStatus::Suspended, {{1, 25000}, {2, 32000}});
+  suspended.reason = fb::StatusReason::Provider;  // as the status frame set it
+  selector_.reconcile({{77, suspended},
+                       {78, journal(fb::MarketStatus::Open, {{1, 15000}}, {{1, "Yes"}})},
+                       {79, journal(fb::MarketStatus::Settled, {})}},
+                      60 * kSecond, out);
+  EXPECT_TRUE(out.empty()) << out.size() << " events, first for market " << out[0].market;
+}
+
+TEST_F(UnmappedSelectorTest, TakeoverRedefinesAMarketTheFeedRedefined) {
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  feed(on(77, price("oj", 1, 25000)), kSecond);
+  feed(definition(77, {{1, "Home"}, {3, "Draw"}}), 2 * kSecond);  // in the window
+  std::vector<Event> out;
+  selector_.reconcile({{77, journal(fb::MarketStatus::Open, {{1, 25000}})}}, 3 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kMarket);
+  ASSERT_EQ(out[0].selections.size(), 2u);
+  EXPECT_EQ(out[0].selections[1].id, 3u);
+}
+
+TEST_F(UnmappedSelectorTest, AMarketHeardOnlyByItsPricesKeepsTheJournalsStatus) {
+  // This node started after the definition and never heard a status: it cannot know better.
+  feed(on(77, price("oj", 1, 26000)), kSecond);
+  std::vector<Event> out;
+  selector_.reconcile({{77, journal(fb::MarketStatus::Suspended, {{1, 25000}})}}, 3 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].odds.price_e4, 26000u);
+}
+
+class UnmappedStaleTest : public UnmappedSelectorTest {
+ protected:
+  UnmappedStaleTest() : UnmappedSelectorTest(true) {}
+};
+
+TEST_F(UnmappedStaleTest, ItsOneFeedGoingStaleSuspendsItAndItsReturnReopensItFresh) {
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  feed(on(77, price("oj", 1, 25000)), kSecond);
+  EXPECT_TRUE(tick(3 * kSecond).empty());
+  auto out = tick(5 * kSecond);  // oj silent for 4 s
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+  EXPECT_TRUE(tick(6 * kSecond).empty()) << "suspended once";
+  // The feed is back with a new price: the price first, then open again.
+  out = feed(on(77, price("oj", 1, 27000)), 7 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].odds.price_e4, 27000u);
+  EXPECT_EQ(out[1].type, EventType::kStatus);
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open);
+  EXPECT_EQ(selector_.counters().reopens, 1u);
+  // A trader suspension from the feed while it is healthy passes through and is not undone.
+  out = feed(on(77, status("oj", fb::MarketStatus::Suspended)), 8 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  out = tick(20 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+  out = feed(heartbeat("oj"), 21 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended) << "back as the feed left it";
+  EXPECT_EQ(out[0].reason, fb::StatusReason::Provider);
+}
+
+TEST_F(UnmappedStaleTest, ASettledMarketIsNeverSuspendedStale) {
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 77;
+  settle.winners = {1};
+  settle.source = "oj";
+  feed(settle, kSecond);
+  EXPECT_TRUE(tick(60 * kSecond).empty());
+}
+
+TEST(UnmappedSelectorBound, MarketsBeyondTheBoundPassThroughUntrackedAndCounted) {
+  const Mapping none;
+  SourceSelectorConfig config;
+  config.max_unmapped_markets = 1;
+  SourceSelector selector(none, config);
+  std::vector<Event> out;
+  for (const uint64_t market : {77, 78}) {
+    Event e = price("oj", 1, 20000);
+    e.market = market;
+    selector.on_event(e, kSecond, out);
+  }
+  ASSERT_EQ(out.size(), 2u) << "both pass through";
+  EXPECT_EQ(selector.counters().untracked, 1u);
+  EXPECT_EQ(selector.active_source(77), "oj");
+  EXPECT_EQ(selector.active_source(78), "") << "not tracked";
+}
+
 }  // namespace
 }  // namespace oddsbus::feeds

@@ -196,6 +196,25 @@ TEST(EngineCommandLine, RejectsBadArgumentsWithOneLine) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
+// Without a mapping every market has one source: a cross-feed check has nothing to compare, so
+// its flags are refused by name instead of doing nothing (issue 10, defect 2).
+TEST(EngineCommandLine, RefusesCrossFeedFlagsWithoutAMapping) {
+  const std::string dir = ::testing::TempDir();
+  for (const std::vector<std::string>& flag :
+       std::vector<std::vector<std::string>>{{"--tolerance-bps", "50"},
+                                             {"--disagree-after-ms", "100"},
+                                             {"--suspend-on-disagreement"}}) {
+    std::vector<std::string> argv{
+        bin_dir() + "/odds-engine", "run", "--journal", dir + "/nomapping", "--node", "1", "--pub",
+        "tcp://127.0.0.1:1"};
+    argv.insert(argv.end(), flag.begin(), flag.end());
+    auto [code, out] = testing::run_to_completion(argv, dir + "/nomapping.log");
+    EXPECT_NE(code, 0) << flag[0];
+    EXPECT_NE(out.find(flag[0] + " needs --mapping"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
+}
+
 TEST(EngineCommandLine, RefusesADirectoryThatIsNotAJournal) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / "not_a_journal";
   std::filesystem::create_directories(dir);

@@ -5,8 +5,14 @@
 //    the old primary restarts, rejoins as secondary, and its journal converges;
 //  - kill -9 of the primary in sync replication: no frame the subscriber saw is lost;
 //  - a partition (SIGSTOP the primary until the secondary took over, then SIGCONT): the old
-//    primary fences itself and every digest agrees with the new primary's.
+//    primary fences itself and every digest agrees with the new primary's;
+//  - an oddsjson feed without a mapping, played by the test: what it says between the kill -9 of
+//    the primary and the takeover, and never repeats, still reaches the new primary's journal,
+//    which ends equal to `odds-engine ingest` of the same lines (issue 10, defect 2).
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -100,6 +106,72 @@ class TestSubscriber {
   std::atomic<uint64_t> last_seq_{0};
   std::atomic<uint32_t> epoch_{0};
   std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// An oddsjson provider played by the test on one loopback port: every line goes to every engine
+// connected at the time (each engine is one line of the same provider), and a heartbeat every
+// 50 ms keeps the source healthy. Connections that died are dropped quietly.
+class LineServer {
+ public:
+  LineServer() : listener_(testing::listen_loopback(port_)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LineServer() {
+    stop_ = true;
+    thread_.join();
+    for (int fd : clients_) ::close(fd);
+    ::close(listener_);
+  }
+  uint16_t port() const { return port_; }
+  size_t clients() {
+    std::lock_guard lock(mutex_);
+    return clients_.size();
+  }
+  // Sends one line to every engine; the data lines sent make up the ingest file.
+  void send(const std::string& line) {
+    std::lock_guard lock(mutex_);
+    broadcast(line + "\n");
+    sent_ += line + "\n";
+  }
+  std::string sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+  // While paused the provider sends no heartbeats: it is connected but silent.
+  void pause_heartbeats(bool paused) { paused_ = paused; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      const int fd = testing::accept_within(listener_, 50ms);
+      std::lock_guard lock(mutex_);
+      if (fd >= 0) clients_.push_back(fd);
+      if (!paused_) broadcast("{\"type\":\"heartbeat\"}\n");
+    }
+  }
+  void broadcast(const std::string& bytes) {
+    std::erase_if(clients_, [&](int fd) {
+      size_t at = 0;
+      while (at < bytes.size()) {
+        const ssize_t n = ::send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+        if (n <= 0) {
+          ::close(fd);
+          return true;
+        }
+        at += static_cast<size_t>(n);
+      }
+      return false;
+    });
+  }
+
+  uint16_t port_ = 0;
+  int listener_;
+  std::mutex mutex_;
+  std::vector<int> clients_;
+  std::string sent_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
   std::thread thread_;
 };
 
@@ -241,6 +313,131 @@ TEST_F(ReplicationTest, PartitionedPrimaryFencesItselfOnResume) {
   const std::string d1 = replay({"digest", "--journal", journal(1)});
   const uint64_t seq1 = std::stoull(d1.substr(d1.find(':') + 1));
   EXPECT_EQ(d1, replay({"digest", "--journal", journal(2), "--at-seq", std::to_string(seq1)}));
+}
+
+// Issue 10, defect 2: without a mapping the secondary used to keep no view of the markets, so
+// whatever the feed said between the primary's death and the takeover was lost for good.
+class UnmappedFeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::fresh_test_dir("unmapped_takeover");
+    ports_[0] = feed_.port();
+    for (size_t i = 1; i < 5; ++i) ports_[i] = free_port();
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+  // The pair's arguments fed by the test's provider, without --mapping.
+  std::unique_ptr<ChildProcess> start_node(int node, bool secondary) {
+    std::vector<std::string> argv = testing::pair_node_argv(dir_, ports_, node, secondary);
+    auto mapping = std::find(argv.begin(), argv.end(), "--mapping");
+    if (mapping != argv.end()) argv.erase(mapping, mapping + 2);
+    return std::make_unique<ChildProcess>(
+        argv, (dir_ / ("node" + std::to_string(node) + ".log")).string());
+  }
+  std::optional<recovery::ReplyHeader> status(int node) {
+    zmq::context_t context(1);
+    auto reply = engine::probe_status(context, url(ports_[node == 1 ? 2 : 4]), 500);
+    if (!reply) return std::nullopt;
+    return *reply;
+  }
+  // The "digest" of `odds-replay digest` for a journal.
+  std::string digest(const std::string& journal) {
+    auto [code, out] =
+        testing::run_to_completion({bin_dir() + "/odds-replay", "digest", "--journal", journal},
+                                   (dir_ / "replay.log").string());
+    EXPECT_EQ(code, 0) << out;
+    const size_t at = out.find("\"digest\"");
+    return at == std::string::npos ? out : out.substr(at);
+  }
+
+  LineServer feed_;
+  std::filesystem::path dir_;
+  uint16_t ports_[5] = {};
+};
+
+TEST_F(UnmappedFeedTest, WhatTheFeedSaidBeforeTheTakeoverIsJournaledByTheNewPrimary) {
+  auto primary = start_node(1, false);
+  auto secondary = start_node(2, true);
+  ASSERT_TRUE(wait_until([&] { return feed_.clients() == 2; }, 10s))
+      << primary->log() << secondary->log();
+  for (int m = 1001; m <= 1003; ++m) {
+    const std::string id = std::to_string(m);
+    feed_.send(R"({"type":"market","market":)" + id + R"(,"event":501,"name":"Match Odds",)" +
+               R"("selections":[{"id":1,"name":"Home"},{"id":2,"name":"Away"}]})");
+    feed_.send(R"({"type":"price","market":)" + id + R"(,"selection":1,"odds":"2.50"})");
+    feed_.send(R"({"type":"price","market":)" + id + R"(,"selection":2,"odds":"3/2"})");
+  }
+  // Both nodes journaled all nine frames (the secondary by replication).
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s1 = status(1);
+        auto s2 = status(2);
+        return s1 && s2 && s1->last_seq == 9 && s2->last_seq == 9;
+      },
+      10s))
+      << primary->log() << secondary->log();
+
+  primary->signal(SIGKILL);
+  ASSERT_TRUE(primary->wait_for(5s).has_value());
+  // The window: said once, never again. A trader suspension, a price, a new market.
+  feed_.send(R"({"type":"status","market":1001,"status":"suspended","reason":"trader"})");
+  feed_.send(R"({"type":"price","market":1002,"selection":2,"odds":"+200"})");
+  feed_.send(R"({"type":"market","market":1004,"event":502,"name":"Winner",)"
+             R"("selections":[{"id":7,"name":"Yes"}]})");
+  feed_.send(R"({"type":"price","market":1004,"selection":7,"odds":"1.80"})");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s2 = status(2);
+        return s2 && s2->primary && s2->epoch == 2;
+      },
+      10s))
+      << secondary->log();
+  secondary->signal(SIGTERM);
+  ASSERT_EQ(secondary->wait_for(10s), 0) << secondary->log();
+
+  const std::filesystem::path input = dir_ / "feed.jsonl";
+  std::ofstream(input) << feed_.sent();
+  auto [code, out] = testing::run_to_completion({bin_dir() + "/odds-engine", "ingest", "--journal",
+                                                 (dir_ / "ingest").string(), input.string()},
+                                                (dir_ / "ingest.log").string());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(digest((dir_ / "node2").string()), digest((dir_ / "ingest").string()))
+      << secondary->log();
+}
+
+// Without a mapping, --stale-after-ms suspends a market feed-stale when its one feed falls
+// silent, and the feed's next word reopens it with fresh prices.
+TEST_F(UnmappedFeedTest, StaleAfterSuspendsAMarketWhoseFeedFallsSilentAndReopensIt) {
+  const std::string journal = (dir_ / "node1").string();
+  ChildProcess node({bin_dir() + "/odds-engine", "run", "--journal", journal, "--node", "1",
+                     "--pub", url(ports_[1]), "--feed", "oj=oddsjson@" + url(ports_[0]),
+                     "--stale-after-ms", "300", "--heartbeat-ms", "20"},
+                    (dir_ / "node1.log").string());
+  ASSERT_TRUE(wait_until([&] { return feed_.clients() == 1; }, 10s)) << node.log();
+  const auto market = [&] {
+    auto [code, out] = testing::run_to_completion(
+        {bin_dir() + "/odds-replay", "state", "--journal", journal, "--market", "1001", "--json"},
+        (dir_ / "state.log").string());
+    return out;
+  };
+  const auto shows = [&](const std::string& status, const std::string& price) {
+    const std::string m = market();
+    return m.find("\"status\": \"" + status + "\"") != std::string::npos &&
+           m.find("\"price_e4\": " + price) != std::string::npos;
+  };
+  feed_.send(R"({"type":"market","market":1001,"event":501,"name":"Match Odds",)"
+             R"("selections":[{"id":1,"name":"Home"}]})");
+  feed_.send(R"({"type":"price","market":1001,"selection":1,"odds":"2.50"})");
+  ASSERT_TRUE(wait_until([&] { return shows("open", "25000"); }, 10s)) << market() << node.log();
+  feed_.pause_heartbeats(true);
+  ASSERT_TRUE(wait_until([&] { return shows("suspended", "25000"); }, 10s))
+      << market() << node.log();
+  feed_.pause_heartbeats(false);
+  feed_.send(R"({"type":"price","market":1001,"selection":1,"odds":"3.00"})");
+  ASSERT_TRUE(wait_until([&] { return shows("open", "30000"); }, 10s)) << market() << node.log();
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait_for(10s), 0) << node.log();
 }
 
 }  // namespace

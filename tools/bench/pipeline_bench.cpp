@@ -231,7 +231,7 @@ std::expected<PipelineResult, std::string> run_pipeline(const PipelineOptions& o
     unsigned idle = 0;
     while (true) {
       const bool stopping = sequencer_stop.load(std::memory_order_acquire);
-      auto done = agent.do_work(wall_clock_ns());
+      auto done = agent.do_work(engine::read_clocks());
       if (!done) {
         sequencer_error = done.error();
         sequencer_failed.store(true, std::memory_order_release);

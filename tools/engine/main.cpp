@@ -116,25 +116,27 @@ int main(int argc, char** argv) {
       "provider, e.g. bf=betfair-stream@tcp://10.0.0.1:9001,tcp://10.0.0.2:9001 (repeatable)");
   uint64_t stale_after_ms = 3000;
   uint64_t disagree_after_ms = 5000;
-  run_cmd
-      ->add_option("--stale-after-ms", stale_after_ms,
-                   "a source not heard from (data or heartbeat) for this long is unhealthy; "
-                   "markets with no healthy source are suspended feed-stale")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}))
-      ->capture_default_str();
-  run_cmd
-      ->add_option("--tolerance-bps", node.tolerance_bps,
-                   "cross-feed check: prices further apart than this (basis points of the "
-                   "active price) are a disagreement")
-      ->check(CLI::Range(1u, 100000u))
-      ->capture_default_str();
-  run_cmd
-      ->add_option("--disagree-after-ms", disagree_after_ms,
-                   "cross-feed check: report a disagreement that lasts this long")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{3'600'000}))
-      ->capture_default_str();
-  run_cmd->add_flag("--suspend-on-disagreement", node.suspend_on_disagreement,
-                    "also suspend a market while its sources disagree");
+  auto* stale_after_option = run_cmd->add_option(
+      "--stale-after-ms", stale_after_ms,
+      "a source not heard from (data or heartbeat) for this long is unhealthy; "
+      "markets with no healthy source are suspended feed-stale, and reopen with "
+      "fresh prices when one recovers. Mapped markets always are; markets the "
+      "mapping does not list (all, without --mapping: their one source is the "
+      "feed that speaks of them) only when this flag is given");
+  stale_after_option->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}))->capture_default_str();
+  auto* tolerance_option =
+      run_cmd->add_option("--tolerance-bps", node.tolerance_bps,
+                          "cross-feed check (needs --mapping): prices further apart than this "
+                          "(basis points of the active price) are a disagreement");
+  tolerance_option->check(CLI::Range(1u, 100000u))->capture_default_str();
+  auto* disagree_after_option =
+      run_cmd->add_option("--disagree-after-ms", disagree_after_ms,
+                          "cross-feed check (needs --mapping): report a disagreement that lasts "
+                          "this long");
+  disagree_after_option->check(CLI::Range(uint64_t{0}, uint64_t{3'600'000}))->capture_default_str();
+  auto* suspend_option = run_cmd->add_flag(
+      "--suspend-on-disagreement", node.suspend_on_disagreement,
+      "cross-feed check (needs --mapping): also suspend a market while its sources disagree");
   run_cmd->add_option("--durability", run_durability, "sync: fsync every commit; nosync: OS")
       ->check(CLI::IsMember({"sync", "nosync"}))
       ->capture_default_str();
@@ -228,7 +230,20 @@ int main(int argc, char** argv) {
       return fail(added.error());
     }
   }
+  // The cross-feed check compares the sources of a mapped market. Without a mapping every market
+  // has one source (the feed that speaks of it): there is nothing to compare, so a flag that asks
+  // for the check is refused rather than silently ignored.
+  if (node.mapping_path.empty()) {
+    for (const CLI::Option* option : {tolerance_option, disagree_after_option, suspend_option}) {
+      if (option->count() > 0) {
+        return fail(option->get_name() +
+                    " needs --mapping: the cross-feed check compares the sources the mapping "
+                    "lists for a market, and without a mapping each market has one source");
+      }
+    }
+  }
   node.stale_after_ns = stale_after_ms * 1'000'000;
+  node.stale_unmapped = stale_after_option->count() > 0;
   node.disagree_after_ns = disagree_after_ms * 1'000'000;
   node.durability = durability_of(run_durability);
   node.heartbeat_interval_ns = heartbeat_ms * 1'000'000;

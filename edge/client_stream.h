@@ -113,9 +113,13 @@ class ClientStream {
     uint64_t queued_ns = 0;  // set by enqueue()
   };
 
+  // kLeft: the market moved out of an event the client follows (it is told "removed").
+  enum class Match : uint8_t { kNone, kIn, kLeft };
+
   void subscribe(const ClientRequest& request, const StreamContext& ctx);
-  void unsubscribe(const ClientRequest& request);
-  bool matches(const MarketChange& market) const;
+  void unsubscribe(const ClientRequest& request, const StreamContext& ctx);
+  Match match(const MarketChange& market) const;
+  bool wants(const MarketRecord& market) const;
   void offer_delta(const std::shared_ptr<const FrameChange>& change, const StreamContext& ctx);
   bool behind(size_t next_bytes, uint64_t now_ns) const;
   void start_conflating(const FrameChange* change);

@@ -53,10 +53,12 @@ void append_snapshot_document(std::string& out, const MarketState& state, uint32
   append_market_list(out, state, fresh, nullptr);
 }
 
-void append_image_message(std::string& out, uint64_t seq, std::string_view reason,
+void append_image_message(std::string& out, uint64_t seq, uint32_t epoch, std::string_view reason,
                           const std::vector<const MarketRecord*>& markets, const Freshness& fresh) {
-  append_printf(out, "{\"type\": \"image\", \"seq\": %" PRIu64 ", \"stale\": %s, \"reason\": ", seq,
-                bool_text(fresh.stale));
+  append_printf(
+      out,
+      "{\"type\": \"image\", \"seq\": %" PRIu64 ", \"epoch\": %u, \"stale\": %s, \"reason\": ", seq,
+      epoch, bool_text(fresh.stale));
   append_json_string(out, reason);
   out += ", \"markets\": [";
   for (size_t i = 0; i < markets.size(); ++i) {
@@ -66,8 +68,13 @@ void append_image_message(std::string& out, uint64_t seq, std::string_view reaso
   out += "]}";
 }
 
-void append_heartbeat_message(std::string& out, uint64_t seq) {
-  append_printf(out, "{\"type\": \"heartbeat\", \"seq\": %" PRIu64 "}", seq);
+void append_heartbeat_message(std::string& out, uint64_t seq, uint32_t epoch) {
+  append_printf(out, "{\"type\": \"heartbeat\", \"seq\": %" PRIu64 ", \"epoch\": %u}", seq, epoch);
+}
+
+void append_resumed_message(std::string& out, uint64_t seq, uint32_t epoch, bool stale) {
+  append_printf(out, "{\"type\": \"resumed\", \"seq\": %" PRIu64 ", \"epoch\": %u, \"stale\": %s}",
+                seq, epoch, bool_text(stale));
 }
 
 void append_pong_message(std::string& out, uint64_t seq) {

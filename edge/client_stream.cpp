@@ -92,15 +92,16 @@ void ClientStream::subscribe(const ClientRequest& request, const StreamContext& 
       ctx.cache.can_resume(*request.resume_from, *request.resume_epoch)) {
     ++totals_.resumes;
     drop_pending_deltas_and_images();
+    // First, and at the client's own position: true whenever it is read. (A later seq could be
+    // read before the deltas it stands for, which may yet be conflated, and a client that lost
+    // its connection in between would resume past changes it never saw.)
+    std::string text;
+    append_resumed_message(text, *request.resume_from, *request.resume_epoch, ctx.fresh.stale);
+    queue_control(std::move(text), ctx);
     for (auto it = ctx.cache.changes_after(*request.resume_from); it != ctx.cache.changes_end();
          ++it) {
       offer_delta(*it, ctx);
     }
-    // After the missed deltas: the seq the client holds once it has read everything before it.
-    const uint64_t seq = std::max(*request.resume_from, consistent_seq(ctx));
-    std::string text;
-    append_resumed_message(text, seq, ctx.cache.epoch_at(seq), ctx.fresh.stale);
-    queue_control(std::move(text), ctx);
     return;
   }
   if (request.resume_from) ++totals_.resume_misses;

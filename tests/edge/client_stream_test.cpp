@@ -219,8 +219,8 @@ TEST_F(ClientStreamTest, ResumesWithOnlyTheMissedDeltasAndNoImage) {
   ClientStream& after = client();
   send(after, R"({"op": "subscribe", "markets": "all", "resume_from": 5, "resume_epoch": 1})");
   const std::vector<std::string> missed = read(after);
-  EXPECT_EQ(types_of(missed), (std::vector<std::string>{"delta", "delta", "delta", "resumed"}));
-  EXPECT_EQ(parse(missed.back()).seq, 8u) << "resumed says where the client now is";
+  EXPECT_EQ(types_of(missed), (std::vector<std::string>{"resumed", "delta", "delta", "delta"}));
+  EXPECT_EQ(parse(missed.front()).seq, 5u) << "resumed confirms where the client is";
   folded.fold_all(missed);
   EXPECT_EQ(folded.delta_seqs, (std::vector<uint64_t>{5, 6, 7, 8}));
   EXPECT_EQ(folded.images, 1u);
@@ -262,7 +262,7 @@ TEST_F(ClientStreamTest, SendsAnImageWhenResumeFromIsOlderThanTheWindow) {
 
   ClientStream& at_edge = client();
   send(at_edge, R"({"op": "subscribe", "markets": "all", "resume_from": 7, "resume_epoch": 1})");
-  EXPECT_EQ(types_of(read(at_edge)), (std::vector<std::string>{"delta", "delta", "resumed"}));
+  EXPECT_EQ(types_of(read(at_edge)), (std::vector<std::string>{"resumed", "delta", "delta"}));
 }
 
 TEST_F(ClientStreamTest, SendsAnImageWhenResumeFromIsAheadOfTheEdge) {
@@ -717,11 +717,11 @@ TEST_F(ClientStreamTest, ReimagesAClientWhoseSeqLiesInAHistoryThatLost) {
   ClientStream& before_takeover = client();
   send(before_takeover,
        R"({"op": "subscribe", "markets": "all", "resume_from": 7, "resume_epoch": 1})");
-  EXPECT_EQ(types_of(read(before_takeover)).back(), "resumed");
+  EXPECT_EQ(types_of(read(before_takeover)).front(), "resumed");
   ClientStream& in_new_epoch = client();
   send(in_new_epoch,
        R"({"op": "subscribe", "markets": "all", "resume_from": 9, "resume_epoch": 2})");
-  EXPECT_EQ(types_of(read(in_new_epoch)).back(), "resumed");
+  EXPECT_EQ(types_of(read(in_new_epoch)).front(), "resumed");
   // Without its epoch a resume cannot be checked; an epoch this edge never held is not resumed.
   for (const char* request :
        {R"({"op": "subscribe", "markets": "all", "resume_from": 9})",

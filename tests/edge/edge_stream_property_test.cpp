@@ -236,8 +236,14 @@ class Schedule {
       request += ", \"resume_from\": " + std::to_string(c.folded.last_seq) +
                  ", \"resume_epoch\": " + std::to_string(c.folded.last_epoch);
     }
-    if (std::getenv("ODDSBUS_PROPERTY_TRACE")) std::printf("%p -> %s}\n", (void*)&c, request.c_str());
+    if (std::getenv("ODDSBUS_PROPERTY_TRACE"))
+      std::printf("%p -> %s}\n", (void*)&c, request.c_str());
     c.stream->on_text(request + "}", parser_, ctx());
+    if (std::getenv("ODDSBUS_PROPERTY_TRACE")) {
+      std::printf("%p queued %zu conflating %d cache %llu window from %llu\n", (void*)&c,
+                  c.stream->queued_messages(), c.stream->conflating(),
+                  (unsigned long long)cache_.seq(), (unsigned long long)cache_.covered_after());
+    }
   }
   void connect(Client* again) {
     Client& c = again != nullptr ? *again : clients_.emplace_back();
@@ -289,7 +295,8 @@ class Schedule {
     }
     std::erase_if(c.folded.markets,
                   [&](const auto& m) { return !c.follows(m.first, m.second.event); });
-    if (std::getenv("ODDSBUS_PROPERTY_TRACE")) std::printf("%p -> %s\n", (void*)&c, request.c_str());
+    if (std::getenv("ODDSBUS_PROPERTY_TRACE"))
+      std::printf("%p -> %s\n", (void*)&c, request.c_str());
     c.stream->on_text(request, parser_, ctx());
   }
 
@@ -300,7 +307,8 @@ class Schedule {
         if (!c.in_flight) return;
       } else {
         c.folded.fold(*c.in_flight);
-        if (std::getenv("ODDSBUS_PROPERTY_TRACE")) std::printf("%p <- %s\n", (void*)&c, c.in_flight->c_str());
+        if (std::getenv("ODDSBUS_PROPERTY_TRACE"))
+          std::printf("%p <- %s\n", (void*)&c, c.in_flight->c_str());
         c.in_flight.reset();
         c.stream->on_written(ctx());
       }
@@ -324,7 +332,9 @@ class Schedule {
       if (!c.subscribed()) continue;
       ASSERT_TRUE(holds_state_of(c.folded, cache_.state(),
                                  [&](const MarketRecord& m) { return c.follows(m.id, m.event); }))
-          << "at seq " << cache_.seq() << " quiet point " << quiet_points_ << " all " << c.all << " markets " << id_list(c.markets) << " events " << id_list(c.events) << " holds " << held(c) << " types " << types(c);
+          << "at seq " << cache_.seq() << " quiet point " << quiet_points_ << " all " << c.all
+          << " markets " << id_list(c.markets) << " events " << id_list(c.events) << " holds "
+          << held(c) << " types " << types(c);
       if (stale_) {
         ASSERT_TRUE(c.folded.last_stale) << "the edge is not current and the client was not told";
       }

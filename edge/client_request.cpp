@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "edge/utf8_text.h"
+
 namespace oddsbus::edge {
 
 namespace {
@@ -80,7 +82,7 @@ std::expected<ClientRequest, std::string> ClientRequestParser::parse(std::string
     request.op = ClientRequest::Op::kUnsubscribe;
   } else {
     return Refusal("op: expected subscribe, unsubscribe or ping, not \"" +
-                   std::string(op.substr(0, 32)) + "\"");
+                   std::string(utf8_prefix(op, 32)) + "\"");
   }
 
   std::string error;

@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 
+#include "edge/utf8_text.h"
 #include "schemas/append_printf.h"
 #include "schemas/state_json.h"
 
@@ -49,6 +50,7 @@ void add_prices(FrameChange& change, const MarketRecord& market, const fb::Price
     }
   }
   entry.json += "]}";
+  repair_utf8(entry.json);  // odds text from feeds
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "edge/utf8_text.h"
 #include "schemas/append_printf.h"
 #include "schemas/state_digest.h"
 #include "schemas/state_json.h"
@@ -34,7 +35,9 @@ void append_served_market(std::string& out, const MarketRecord& market, const Fr
   char extra[64];
   std::snprintf(extra, sizeof extra, "\"age_ms\": %" PRIu64 ", \"stale\": %s", age_ms,
                 bool_text(fresh.stale));
+  const size_t start = out.size();
   append_market_json(out, market, extra);
+  repair_utf8(out, start);  // names from feeds: never an invalid text frame to a browser
 }
 
 void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,

@@ -886,6 +886,26 @@ TEST_F(ClientStreamTest, GivesWholeMarketsInDeltasTheirAgeAndStaleness) {
   EXPECT_EQ(entry["stale"].error(), simdjson::SUCCESS) << messages[0];
 }
 
+// Issue 18, item 6: names from frames and error replies never send invalid UTF-8 to a browser
+// (a WebSocket text frame must be valid UTF-8, RFC 6455 section 5.6).
+TEST_F(ClientStreamTest, SendsOnlyValidUtf8) {
+  publish(feed_->define(5, 30, "bad \xff name", {{51, "caf\xc3"}}));
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  std::string op = "a";
+  for (int i = 0; i < 20; ++i) op += "\xc3\xa9";  // e-acute: a cut at 32 bytes splits one
+  send(c, R"({"op": ")" + op + R"("})");
+  publish(feed_->define(5, 30, "surrogate \xed\xa0\x80", {{51, "x"}}));
+  publish(feed_->price(5, 51, "2.0"));
+  const std::vector<std::string> messages = read(c);
+  ASSERT_EQ(types_of(messages), (std::vector<std::string>{"image", "error", "delta", "delta"}));
+  for (const std::string& m : messages) {
+    EXPECT_TRUE(simdjson::validate_utf8(m.data(), m.size())) << m;
+  }
+  EXPECT_NE(messages[0].find("bad \xEF\xBF\xBD name"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[1].find("a\xc3\xa9"), std::string::npos) << messages[1];
+}
+
 // Random frames, writes, reconnects with resume_from and resyncs over 20 markets: every client's
 // delta seqs increase and, once drained, its folded state equals the edge's for its markets.
 TEST_F(ClientStreamTest, KeepsEveryRandomClientsFoldedStateEqualToTheEdges) {

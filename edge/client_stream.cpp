@@ -26,6 +26,25 @@ bool contains(const std::vector<uint64_t>& sorted, uint64_t id) {
 
 }  // namespace
 
+std::shared_ptr<const std::string> ImageCache::find(const std::string& key) const {
+  for (const Entry& entry : entries_) {
+    if (entry.key == key) {
+      ++hits_;
+      return entry.text;
+    }
+  }
+  return nullptr;
+}
+
+void ImageCache::put(std::string key, std::shared_ptr<const std::string> text) {
+  if (entries_.size() < kEntries) {
+    entries_.push_back(Entry{std::move(key), std::move(text)});
+    return;
+  }
+  entries_[next_] = Entry{std::move(key), std::move(text)};
+  next_ = (next_ + 1) % kEntries;
+}
+
 ClientStream::ClientStream(const ClientStreamConfig& config, StreamTotals& totals, uint64_t now_ns)
     : config_(config), totals_(totals), last_queued_ns_(now_ns), last_tick_ns_(now_ns) {}
 
@@ -105,6 +124,10 @@ void ClientStream::subscribe(const ClientRequest& request, const StreamContext& 
     return;
   }
   if (request.resume_from) ++totals_.resume_misses;
+  if (++requested_images_ > config_.max_unread_images) {
+    close("not reading: " + std::to_string(requested_images_) + " images asked for and none read");
+    return;
+  }
   queue_image(request.resume_from && !(was_subscribed && adds) ? "resume-unavailable" : "subscribe",
               ctx);
 }
@@ -253,12 +276,26 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
 
 void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx) {
   drop_pending_deltas_and_images();
-  std::vector<const MarketRecord*> markets;
-  for (const auto& [id, market] : ctx.cache.state().markets()) {
-    if (wants(market)) markets.push_back(&market);
+  std::string key;
+  std::shared_ptr<const std::string> text;
+  if (ctx.images != nullptr) {
+    key = std::to_string(ctx.cache.generation()) + ":" + std::to_string(ctx.cache.seq()) + ":" +
+          (ctx.fresh.stale ? "s" : "f") + ":" + std::to_string(ctx.fresh.now_ns / 1'000'000'000) +
+          ":" + std::string(reason) + ":" + (all_ ? "all" : "");
+    for (const uint64_t id : markets_) key += "m" + std::to_string(id);
+    for (const uint64_t id : events_) key += "e" + std::to_string(id);
+    text = ctx.images->find(key);
   }
-  auto text = std::make_shared<std::string>();
-  append_image_message(*text, ctx.cache.seq(), ctx.cache.epoch(), reason, markets, ctx.fresh);
+  if (!text) {
+    std::vector<const MarketRecord*> markets;
+    for (const auto& [id, market] : ctx.cache.state().markets()) {
+      if (wants(market)) markets.push_back(&market);
+    }
+    auto rendered = std::make_shared<std::string>();
+    append_image_message(*rendered, ctx.cache.seq(), ctx.cache.epoch(), reason, markets, ctx.fresh);
+    text = std::move(rendered);
+    if (ctx.images != nullptr) ctx.images->put(std::move(key), text);
+  }
   enqueue(Queued{std::move(text), Kind::kImage, nullptr, ctx.cache.seq()}, ctx.now_ns);
 }
 
@@ -333,7 +370,10 @@ void ClientStream::on_written(const StreamContext& ctx) {
   ++totals_.messages_sent;
   totals_.bytes_sent += done.text->size();
   if (done.kind == Kind::kDelta || done.kind == Kind::kConflatedDelta) ++totals_.deltas_sent;
-  if (done.kind == Kind::kImage) ++totals_.images_sent;
+  if (done.kind == Kind::kImage) {
+    ++totals_.images_sent;
+    requested_images_ = 0;
+  }
   if (done.seq != 0) written_seq_ = done.seq;
   queued_bytes_ -= done.text->size();
   if (done.kind == Kind::kControl) control_bytes_ -= done.text->size();

@@ -104,7 +104,7 @@ class EdgeServer::Impl final : public ServingHost {
     return route_request(method, target, ctx);
   }
   StreamContext stream_context() override {
-    return StreamContext{cache_, Freshness{stale_, wall_clock_ns()}, steady_now_ns()};
+    return StreamContext{cache_, Freshness{stale_, wall_clock_ns()}, steady_now_ns(), &images_};
   }
   ClientRequestParser& parser() override { return parser_; }
   const EdgeServerConfig& config() const override { return config_; }
@@ -289,6 +289,7 @@ class EdgeServer::Impl final : public ServingHost {
   ConnectionLimits limits_;
   ClientRequestParser parser_;
   StreamTotals totals_;
+  ImageCache images_;
   ServingCounters serving_;
   std::vector<WsSession*> clients_;
   std::vector<WsSession*> pumping_;

@@ -906,6 +906,49 @@ TEST_F(ClientStreamTest, SendsOnlyValidUtf8) {
   EXPECT_NE(messages[1].find("a\xc3\xa9"), std::string::npos) << messages[1];
 }
 
+// Issue 18, item 7: images were rendered once per client after a resync, and a client could
+// have full images rendered with small subscribe messages without ever reading them.
+TEST_F(ClientStreamTest, SharesOneRenderingOfAnImageBetweenClientsOfTheSameMarkets) {
+  ImageCache images;
+  ClientStream& a = client();
+  ClientStream& b = client();
+  ClientStream& one = client();
+  StreamContext shared = ctx();
+  shared.images = &images;
+  a.on_text(R"({"op": "subscribe", "markets": "all"})", parser_, shared);
+  b.on_text(R"({"op": "subscribe", "markets": "all"})", parser_, shared);
+  one.on_text(R"({"op": "subscribe", "markets": [1]})", parser_, shared);
+  const auto first_a = a.start_write(now_);
+  const auto first_b = b.start_write(now_);
+  const auto first_one = one.start_write(now_);
+  EXPECT_EQ(first_a.get(), first_b.get()) << "one rendering for both";
+  EXPECT_NE(first_a.get(), first_one.get());
+  EXPECT_EQ(images.hits(), 1u);
+  for (ClientStream* c : {&a, &b, &one}) c->on_written(shared);
+  feed_->install_snapshot();
+  for (ClientStream* c : {&a, &b, &one}) c->on_resync(shared);
+  const auto resync_a = a.start_write(now_);
+  ASSERT_TRUE(resync_a);
+  EXPECT_EQ(resync_a.get(), b.start_write(now_).get());
+  EXPECT_EQ(parse(*resync_a).reason, "resync");
+}
+
+TEST_F(ClientStreamTest, ClosesAClientThatAsksForImagesWithoutReadingThem) {
+  ClientStream& c = client();
+  for (int i = 0; i < 20 && !c.close_verdict(); ++i) {
+    send(c, R"({"op": "subscribe", "markets": "all"})");
+  }
+  ASSERT_TRUE(c.close_verdict());
+  EXPECT_NE(c.close_verdict()->reason.find("images"), std::string::npos);
+
+  ClientStream& reader = client();
+  for (int i = 0; i < 20; ++i) {
+    send(reader, R"({"op": "subscribe", "markets": "all"})");
+    read(reader);
+  }
+  EXPECT_FALSE(reader.close_verdict()) << "a client that reads its images may ask again";
+}
+
 // Random frames, writes, reconnects with resume_from and resyncs over 20 markets: every client's
 // delta seqs increase and, once drained, its folded state equals the edge's for its markets.
 TEST_F(ClientStreamTest, KeepsEveryRandomClientsFoldedStateEqualToTheEdges) {

@@ -108,6 +108,7 @@ void Arbiter::on_heartbeat(size_t, const fb::Frame& frame, uint64_t now_ns, Arbi
   const uint32_t epoch = frame.epoch();
   if (heartbeat->epoch_start() != 0) learn_epoch(epoch, heartbeat->epoch_start(), 0);
   note_newest(epoch, heartbeat->last_seq());
+  if (epoch >= newest_epoch_) last_live_ns_ = now_ns;
   check_divergence(now_ns, out);
 }
 
@@ -278,6 +279,7 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
   }
   if (!positioned_) {
     note_newest(epoch, seq);
+    if (epoch >= newest_epoch_) last_live_ns_ = now_ns;
     store(frame, bytes);
     return;
   }
@@ -299,6 +301,7 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
     return;
   }
   note_newest(epoch, seq);
+  if (epoch >= newest_epoch_) last_live_ns_ = now_ns;
   if (seq == last_seq_ + 1 && !probe_) {
     switch (judge_head(frame)) {
       case Verdict::kDeliver:
@@ -618,6 +621,8 @@ bool Arbiter::positioned() const { return positioned_; }
 uint64_t Arbiter::last_heard_ns(size_t line) const {
   return line < last_heard_ns_.size() ? last_heard_ns_[line] : 0;
 }
+uint64_t Arbiter::last_live_ns() const { return last_live_ns_; }
+uint64_t Arbiter::gap_open_since_ns() const { return gap_ ? gap_since_ns_ : 0; }
 const ArbiterCounters& Arbiter::counters() const { return counters_; }
 
 }  // namespace oddsbus::edge

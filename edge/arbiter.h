@@ -156,6 +156,11 @@ class Arbiter {
   bool positioned() const;
   // ns when a line last delivered anything valid (frame or heartbeat), 0 if never; per line.
   uint64_t last_heard_ns(size_t line) const;
+  // ns when any line last delivered a heartbeat or a new frame of the newest epoch heard of: a
+  // publisher that is not fenced (a deposed node's heartbeats and duplicates do not count).
+  uint64_t last_live_ns() const;
+  // ns since when a gap has been waiting to be filled (0: none). Lines filling it move it on.
+  uint64_t gap_open_since_ns() const;
   const ArbiterCounters& counters() const;
 
  private:
@@ -232,6 +237,7 @@ class Arbiter {
   uint64_t accept_at_ = 0;  // a probe's truncation point: the frame there starts the new history
 
   std::vector<uint64_t> last_heard_ns_;
+  uint64_t last_live_ns_ = 0;
 
   std::vector<std::vector<uint64_t>> output_blocks_;  // delivered frames' copies
   size_t output_block_ = 0;

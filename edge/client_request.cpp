@@ -3,6 +3,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdint>
+
+#include "edge/utf8_text.h"
 
 namespace oddsbus::edge {
 
@@ -79,7 +82,7 @@ std::expected<ClientRequest, std::string> ClientRequestParser::parse(std::string
     request.op = ClientRequest::Op::kUnsubscribe;
   } else {
     return Refusal("op: expected subscribe, unsubscribe or ping, not \"" +
-                   std::string(op.substr(0, 32)) + "\"");
+                   std::string(utf8_prefix(op, 32)) + "\"");
   }
 
   std::string error;
@@ -109,6 +112,14 @@ std::expected<ClientRequest, std::string> ClientRequestParser::parse(std::string
       return Refusal("resume_from: only with subscribe");
     }
     request.resume_from = seq;
+  }
+  if (object["resume_epoch"].get(value) == simdjson::SUCCESS) {
+    uint64_t epoch = 0;
+    if (value.get(epoch) != simdjson::SUCCESS || epoch > UINT32_MAX) {
+      return Refusal("resume_epoch: expected an epoch");
+    }
+    if (!request.resume_from) return Refusal("resume_epoch: only with resume_from");
+    request.resume_epoch = static_cast<uint32_t>(epoch);
   }
   if (!request.all && request.markets.empty() && request.events.empty()) {
     return Refusal(std::string(op) + ": name markets (a list or \"all\") or an event");

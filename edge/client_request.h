@@ -1,5 +1,6 @@
 // What a WebSocket client may ask of the stream (DESIGN section 10): subscribe (markets by id,
-// "all", or an event), unsubscribe, ping; with optional resume_from on a subscribe. Parsing is
+// "all", or an event), unsubscribe, ping; with optional resume_from (and resume_epoch, the epoch
+// of the state the client holds) on a subscribe. Parsing is
 // strict: unknown ops, ill-typed fields and oversized id lists are refused with a reason the
 // client is sent back, never guessed at.
 //
@@ -23,6 +24,7 @@ struct ClientRequest {
   std::vector<uint64_t> markets;  // "markets": [ID, ...]
   std::vector<uint64_t> events;   // "event": ID, or "events": [ID, ...]
   std::optional<uint64_t> resume_from;
+  std::optional<uint32_t> resume_epoch;  // without it a resume cannot be checked: it gets an image
 };
 
 class ClientRequestParser {

@@ -26,6 +26,25 @@ bool contains(const std::vector<uint64_t>& sorted, uint64_t id) {
 
 }  // namespace
 
+std::shared_ptr<const std::string> ImageCache::find(const std::string& key) const {
+  for (const Entry& entry : entries_) {
+    if (entry.key == key) {
+      ++hits_;
+      return entry.text;
+    }
+  }
+  return nullptr;
+}
+
+void ImageCache::put(std::string key, std::shared_ptr<const std::string> text) {
+  if (entries_.size() < kEntries) {
+    entries_.push_back(Entry{std::move(key), std::move(text)});
+    return;
+  }
+  entries_[next_] = Entry{std::move(key), std::move(text)};
+  next_ = (next_ + 1) % kEntries;
+}
+
 ClientStream::ClientStream(const ClientStreamConfig& config, StreamTotals& totals, uint64_t now_ns)
     : config_(config), totals_(totals), last_queued_ns_(now_ns), last_tick_ns_(now_ns) {}
 
@@ -48,13 +67,16 @@ void ClientStream::on_text(std::string_view text, ClientRequestParser& parser,
       subscribe(*request, ctx);
       break;
     case ClientRequest::Op::kUnsubscribe:
-      unsubscribe(*request);
+      unsubscribe(*request, ctx);
       break;
   }
 }
 
 void ClientStream::subscribe(const ClientRequest& request, const StreamContext& ctx) {
+  const bool was_subscribed = subscribed_;
+  bool adds = false;  // the request widens a subscription the client already holds
   if (request.all) {
+    adds = !all_;
     all_ = true;
     markets_.clear();
     events_.clear();
@@ -70,17 +92,31 @@ void ClientStream::subscribe(const ClientRequest& request, const StreamContext& 
              ctx);
       return;
     }
+    adds = markets.size() > markets_.size() || events.size() > events_.size();
     markets_ = std::move(markets);
     events_ = std::move(events);
   }
   subscribed_ = true;
   if (!ctx.cache.positioned()) {
-    image_wanted_ = "subscribe";  // sent by on_resync once the edge has a state
+    // Sent by on_resync once the edge has a state; meanwhile the client knows it is not current.
+    image_wanted_ = request.resume_from ? "resume-unavailable" : "subscribe";
+    std::string text;
+    append_stale_message(text, true);
+    queue_control(std::move(text), ctx);
     return;
   }
-  if (request.resume_from && ctx.cache.can_resume_after(*request.resume_from)) {
+  // A resume is honoured only when the client's (seq, epoch) lies in this edge's history and
+  // window, and when it adds no market the client does not hold yet (those need an image).
+  if (request.resume_from && request.resume_epoch && !(was_subscribed && adds) &&
+      ctx.cache.can_resume(*request.resume_from, *request.resume_epoch)) {
     ++totals_.resumes;
     drop_pending_deltas_and_images();
+    // First, and at the client's own position: true whenever it is read. (A later seq could be
+    // read before the deltas it stands for, which may yet be conflated, and a client that lost
+    // its connection in between would resume past changes it never saw.)
+    std::string text;
+    append_resumed_message(text, *request.resume_from, *request.resume_epoch, ctx.fresh.stale);
+    queue_control(std::move(text), ctx);
     for (auto it = ctx.cache.changes_after(*request.resume_from); it != ctx.cache.changes_end();
          ++it) {
       offer_delta(*it, ctx);
@@ -88,10 +124,20 @@ void ClientStream::subscribe(const ClientRequest& request, const StreamContext& 
     return;
   }
   if (request.resume_from) ++totals_.resume_misses;
-  queue_image(request.resume_from ? "resume-unavailable" : "subscribe", ctx);
+  if (++requested_images_ > config_.max_unread_images) {
+    close("not reading: " + std::to_string(requested_images_) + " images asked for and none read");
+    return;
+  }
+  queue_image(request.resume_from && !(was_subscribed && adds) ? "resume-unavailable" : "subscribe",
+              ctx);
 }
 
-void ClientStream::unsubscribe(const ClientRequest& request) {
+void ClientStream::unsubscribe(const ClientRequest& request, const StreamContext& ctx) {
+  if (!request.all && all_) {
+    // "all" names no ids to take out: say so rather than ignore the request.
+    refuse("unsubscribe: subscribed to \"all\"; unsubscribe \"all\", then subscribe to ids", ctx);
+    return;
+  }
   if (request.all) {
     all_ = false;
     markets_.clear();
@@ -102,10 +148,20 @@ void ClientStream::unsubscribe(const ClientRequest& request) {
   }
   subscribed_ = all_ || !markets_.empty() || !events_.empty();
   if (!subscribed_) image_wanted_.reset();
+  // A pending conflated delta names the markets it no longer follows only as removed: the
+  // client may hold an old copy that still places one in an event it follows.
 }
 
-bool ClientStream::matches(const MarketChange& market) const {
-  return all_ || contains(markets_, market.market) || contains(events_, market.event);
+bool ClientStream::wants(const MarketRecord& market) const {
+  return all_ || contains(markets_, market.id) || contains(events_, market.event);
+}
+
+ClientStream::Match ClientStream::match(const MarketChange& market) const {
+  if (all_ || contains(markets_, market.market) || contains(events_, market.event)) {
+    return Match::kIn;
+  }
+  if (market.moved_from && contains(events_, *market.moved_from)) return Match::kLeft;
+  return Match::kNone;
 }
 
 void ClientStream::on_change(const std::shared_ptr<const FrameChange>& change,
@@ -118,23 +174,35 @@ void ClientStream::offer_delta(const std::shared_ptr<const FrameChange>& change,
                                const StreamContext& ctx) {
   // The common case, every market (a client of "all", a single-market frame it wants), shares
   // the delta rendered once for everybody: no allocation per client.
-  size_t matched = 0;
-  for (const MarketChange& market : change->markets) matched += matches(market) ? 1 : 0;
-  if (matched == 0) return;
+  size_t in = 0;
+  size_t left = 0;
+  for (const MarketChange& market : change->markets) {
+    const Match m = match(market);
+    in += m == Match::kIn ? 1 : 0;
+    left += m == Match::kLeft ? 1 : 0;
+  }
+  if (in + left == 0) return;
   if (conflating_) {
     for (const MarketChange& market : change->markets) {
-      if (matches(market)) dirty_.insert(market.market);
+      if (match(market) != Match::kNone) dirty_.insert(market.market);
     }
     return;
   }
   std::shared_ptr<const std::string> text = change->all_delta;
-  if (matched != change->markets.size()) {
+  if (in != change->markets.size()) {
+    std::vector<std::string> removed;
+    removed.reserve(left);
     std::vector<const std::string*> entries;
     for (const MarketChange& market : change->markets) {
-      if (matches(market)) entries.push_back(&market.json);
+      const Match m = match(market);
+      if (m == Match::kIn) entries.push_back(&market.json);
+      if (m == Match::kLeft) {
+        append_removed_entry(removed.emplace_back(), market.market);
+        entries.push_back(&removed.back());
+      }
     }
     auto filtered = std::make_shared<std::string>();
-    append_delta_message(*filtered, change->seq, false, entries);
+    append_delta_message(*filtered, change->seq, change->epoch, false, entries);
     text = std::move(filtered);
   }
   if (behind(text->size(), ctx.now_ns)) {
@@ -161,14 +229,14 @@ void ClientStream::start_conflating(const FrameChange* change) {
       continue;
     }
     for (const MarketChange& market : it->change->markets) {
-      if (matches(market)) dirty_.insert(market.market);
+      if (match(market) != Match::kNone) dirty_.insert(market.market);
     }
     queued_bytes_ -= it->text->size();
     it = queue_.erase(it);
   }
   if (change != nullptr) {
     for (const MarketChange& market : change->markets) {
-      if (matches(market)) dirty_.insert(market.market);
+      if (match(market) != Match::kNone) dirty_.insert(market.market);
     }
   }
   // What the client will hold once the messages kept are written; later seqs wait for the flush.
@@ -187,8 +255,11 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
   std::vector<std::string> rendered;
   rendered.reserve(dirty_.size());
   for (const uint64_t id : dirty_) {
-    if (const MarketRecord* market = ctx.cache.state().find(id)) {
+    const MarketRecord* market = ctx.cache.state().find(id);
+    if (market != nullptr && wants(*market)) {
       append_served_market(rendered.emplace_back(), *market, ctx.fresh);
+    } else {
+      append_removed_entry(rendered.emplace_back(), id);  // it moved out of the client's view
     }
   }
   dirty_.clear();
@@ -197,7 +268,7 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
   entries.reserve(rendered.size());
   for (const std::string& entry : rendered) entries.push_back(&entry);
   auto text = std::make_shared<std::string>();
-  append_delta_message(*text, ctx.cache.seq(), true, entries);
+  append_delta_message(*text, ctx.cache.seq(), ctx.cache.epoch(), true, entries);
   ++totals_.conflated_deltas;
   // It stands for every change up to the current seq, so a later conflation keeps it.
   enqueue(Queued{std::move(text), Kind::kConflatedDelta, nullptr, ctx.cache.seq()}, ctx.now_ns);
@@ -205,14 +276,26 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
 
 void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx) {
   drop_pending_deltas_and_images();
-  std::vector<const MarketRecord*> markets;
-  for (const auto& [id, market] : ctx.cache.state().markets()) {
-    if (all_ || contains(markets_, id) || contains(events_, market.event)) {
-      markets.push_back(&market);
-    }
+  std::string key;
+  std::shared_ptr<const std::string> text;
+  if (ctx.images != nullptr) {
+    key = std::to_string(ctx.cache.generation()) + ":" + std::to_string(ctx.cache.seq()) + ":" +
+          (ctx.fresh.stale ? "s" : "f") + ":" + std::to_string(ctx.fresh.now_ns / 1'000'000'000) +
+          ":" + std::string(reason) + ":" + (all_ ? "all" : "");
+    for (const uint64_t id : markets_) key += "m" + std::to_string(id);
+    for (const uint64_t id : events_) key += "e" + std::to_string(id);
+    text = ctx.images->find(key);
   }
-  auto text = std::make_shared<std::string>();
-  append_image_message(*text, ctx.cache.seq(), reason, markets, ctx.fresh);
+  if (!text) {
+    std::vector<const MarketRecord*> markets;
+    for (const auto& [id, market] : ctx.cache.state().markets()) {
+      if (wants(market)) markets.push_back(&market);
+    }
+    auto rendered = std::make_shared<std::string>();
+    append_image_message(*rendered, ctx.cache.seq(), ctx.cache.epoch(), reason, markets, ctx.fresh);
+    text = std::move(rendered);
+    if (ctx.images != nullptr) ctx.images->put(std::move(key), text);
+  }
   enqueue(Queued{std::move(text), Kind::kImage, nullptr, ctx.cache.seq()}, ctx.now_ns);
 }
 
@@ -266,7 +349,7 @@ void ClientStream::on_tick(const StreamContext& ctx) {
   if (queue_.empty() && !conflating_ &&
       ctx.now_ns - last_queued_ns_ >= config_.heartbeat_interval_ns) {
     std::string text;
-    append_heartbeat_message(text, ctx.cache.seq());
+    append_heartbeat_message(text, ctx.cache.seq(), ctx.cache.epoch());
     ++totals_.heartbeats_sent;
     enqueue(Queued{std::make_shared<const std::string>(std::move(text)), Kind::kControl, nullptr},
             ctx.now_ns);
@@ -287,7 +370,10 @@ void ClientStream::on_written(const StreamContext& ctx) {
   ++totals_.messages_sent;
   totals_.bytes_sent += done.text->size();
   if (done.kind == Kind::kDelta || done.kind == Kind::kConflatedDelta) ++totals_.deltas_sent;
-  if (done.kind == Kind::kImage) ++totals_.images_sent;
+  if (done.kind == Kind::kImage) {
+    ++totals_.images_sent;
+    requested_images_ = 0;
+  }
   if (done.seq != 0) written_seq_ = done.seq;
   queued_bytes_ -= done.text->size();
   if (done.kind == Kind::kControl) control_bytes_ -= done.text->size();

@@ -15,7 +15,9 @@
 //    "conflated" gives those markets' current values at the current seq. Memory per client is
 //    thus about max_queue_bytes + one image + the set of markets touched meanwhile.
 //  - A client that does not read at all (one write stuck for write_stall_timeout), or that sends
-//    requests faster than it reads the answers, gets a close verdict (1008 and a reason); the
+//    requests faster than it reads the answers (replies, or images it asked for: an image
+//    superseded before it was written still cost its render), gets a close verdict (1008 and a
+//    reason); the
 //    transport closes the connection. One slow client never holds up any other.
 //  - A client subscribed to "all" sees strictly increasing delta seqs; folding the image and the
 //    deltas in order gives the edge's state of its markets.
@@ -46,6 +48,9 @@ struct ClientStreamConfig {
   uint64_t write_stall_timeout_ns = 10'000'000'000;  // one write stuck this long: disconnect
   uint64_t pause_threshold_ns = 1'000'000'000;  // ticks further apart: the edge itself was paused
   size_t max_subscribed_ids = 10000;            // market and event ids one client may name
+  // Images asked for (subscribes) and not yet read past which the client is closed: each costs a
+  // render of its markets, however small the request that asked for it.
+  size_t max_unread_images = 8;
 };
 
 // Totals over every client, kept by the edge (the streams add to them).
@@ -68,11 +73,35 @@ struct CloseVerdict {
   std::string reason;
 };
 
+// Images rendered for one state, shared by every client that asks for the same markets (after a
+// resync every client of "all" gets the same text, rendered once). An entry is reused only for the
+// same state (install generation and seq), staleness, reason, subscription and wall-clock second
+// (ages are whole milliseconds: within a second they may read up to that much younger).
+// Holds at most kEntries images; owned by the serving thread with the cache.
+class ImageCache {
+ public:
+  static constexpr size_t kEntries = 8;
+  // The image for `key` at this state, or nullptr (then the caller renders and put()s it).
+  std::shared_ptr<const std::string> find(const std::string& key) const;
+  void put(std::string key, std::shared_ptr<const std::string> text);
+  uint64_t hits() const { return hits_; }
+
+ private:
+  struct Entry {
+    std::string key;
+    std::shared_ptr<const std::string> text;
+  };
+  std::vector<Entry> entries_;
+  size_t next_ = 0;
+  mutable uint64_t hits_ = 0;
+};
+
 // What the stream needs to know about the edge at a call.
 struct StreamContext {
   const MarketCache& cache;
-  Freshness fresh;      // staleness and the wall clock, for served markets
-  uint64_t now_ns = 0;  // steady clock
+  Freshness fresh;               // staleness and the wall clock, for served markets
+  uint64_t now_ns = 0;           // steady clock
+  ImageCache* images = nullptr;  // when given, identical images are rendered once
 };
 
 class ClientStream {
@@ -113,9 +142,13 @@ class ClientStream {
     uint64_t queued_ns = 0;  // set by enqueue()
   };
 
+  // kLeft: the market moved out of an event the client follows (it is told "removed").
+  enum class Match : uint8_t { kNone, kIn, kLeft };
+
   void subscribe(const ClientRequest& request, const StreamContext& ctx);
-  void unsubscribe(const ClientRequest& request);
-  bool matches(const MarketChange& market) const;
+  void unsubscribe(const ClientRequest& request, const StreamContext& ctx);
+  Match match(const MarketChange& market) const;
+  bool wants(const MarketRecord& market) const;
   void offer_delta(const std::shared_ptr<const FrameChange>& change, const StreamContext& ctx);
   bool behind(size_t next_bytes, uint64_t now_ns) const;
   void start_conflating(const FrameChange* change);
@@ -149,6 +182,8 @@ class ClientStream {
   bool conflating_ = false;
   uint64_t conflation_base_seq_ = 0;  // the client is consistent as of this until it is flushed
   std::set<uint64_t> dirty_;          // markets touched by dropped or unqueued deltas
+
+  size_t requested_images_ = 0;  // images answering requests, queued since one was written
 
   std::optional<CloseVerdict> verdict_;
 };

@@ -104,7 +104,7 @@ class EdgeServer::Impl final : public ServingHost {
     return route_request(method, target, ctx);
   }
   StreamContext stream_context() override {
-    return StreamContext{cache_, Freshness{stale_, wall_clock_ns()}, steady_now_ns()};
+    return StreamContext{cache_, Freshness{stale_, wall_clock_ns()}, steady_now_ns(), &images_};
   }
   ClientRequestParser& parser() override { return parser_; }
   const EdgeServerConfig& config() const override { return config_; }
@@ -195,7 +195,7 @@ class EdgeServer::Impl final : public ServingHost {
   }
 
   void apply_output() {
-    const StreamContext ctx = stream_context();
+    const uint64_t now_ns = steady_now_ns();
     std::optional<SnapshotImage> image = subscriber_.take_snapshot();
     if (image) {
       const uint64_t before = cache_.seq();
@@ -205,34 +205,39 @@ class EdgeServer::Impl final : public ServingHost {
           "edge: installed a snapshot at seq %" PRIu64 " epoch %u (%zu markets; was at seq %" PRIu64
           ")",
           cache_.seq(), cache_.epoch(), cache_.state().markets().size(), before);
-      for (WsSession* client : clients_) client->stream().on_resync(ctx);
     }
-    if (out_.frames.empty() && !image) return;  // nothing new for any client
+    if (out_.frames.empty() && !image) {  // nothing new for any client
+      refresh_stale(now_ns);
+      return;
+    }
+    changes_.clear();
+    const Freshness fresh{stale_, wall_clock_ns()};
     for (const fb::Frame* frame : out_.frames) {
       if (frame->payload_type() == fb::Payload::EpochChange) {
         log(LogLevel::kInfo, "edge: following epoch %u from seq %" PRIu64, frame->epoch(),
             frame->seq());
       }
-      std::shared_ptr<const FrameChange> change = cache_.apply(*frame);
+      std::shared_ptr<const FrameChange> change = cache_.apply(*frame, fresh);
       ++serving_.frames_applied;
-      if (!change) continue;
-      for (WsSession* client : clients_) client->stream().on_change(change, ctx);
+      if (change && !image) changes_.push_back(std::move(change));
+    }
+    // Before clients are handed anything: what they are sent then states the current verdict.
+    refresh_stale(now_ns);
+    const StreamContext ctx = stream_context();
+    if (image) {
+      // One image at the newest seq stands for the snapshot and the frames applied after it.
+      for (WsSession* client : clients_) client->stream().on_resync(ctx);
+    } else {
+      for (const auto& change : changes_) {
+        for (WsSession* client : clients_) client->stream().on_change(change, ctx);
+      }
     }
     pump_all();
   }
 
   void on_tick() {
     drain();
-    const uint64_t now_ns = steady_now_ns();
-    const EdgeHealth health = assess(now_ns);
-    if (health.stale != stale_) {
-      stale_ = health.stale;
-      if (stale_) ++serving_.stale_transitions;
-      log(stale_ ? LogLevel::kWarn : LogLevel::kInfo, "edge: %s",
-          stale_ ? health.reason.c_str() : "a publisher is back: markets are fresh again");
-      const StreamContext ctx = stream_context();
-      for (WsSession* client : clients_) client->stream().on_stale(stale_, ctx);
-    }
+    refresh_stale(steady_now_ns());
     if (++ticks_ % kTicksPerClientTick == 0) {
       const StreamContext ctx = stream_context();
       for (WsSession* client : clients_) client->stream().on_tick(ctx);
@@ -248,13 +253,23 @@ class EdgeServer::Impl final : public ServingHost {
   }
 
   EdgeHealth assess(uint64_t now_ns) const {
-    uint64_t heard = 0;
-    for (size_t line = 0; line < config_.subscriber.publisher_urls.size(); ++line) {
-      heard = std::max(heard, subscriber_.arbiter().last_heard_ns(line));
-    }
     const Arbiter& arbiter = subscriber_.arbiter();
-    return assess_health(cache_.positioned() && arbiter.positioned(), heard, cache_.seq(),
-                         arbiter.newest_seq(), now_ns, config_.health);
+    return assess_health(
+        EdgeHealthInput{cache_.positioned() && arbiter.positioned(), arbiter.last_live_ns(),
+                        arbiter.gap_open_since_ns(), cache_.seq(), arbiter.newest_seq(), now_ns},
+        config_.health);
+  }
+
+  // The stream's stale flag follows /healthz's verdict: every client hears each change of it.
+  void refresh_stale(uint64_t now_ns) {
+    const EdgeHealth health = assess(now_ns);
+    if (health.stale == stale_) return;
+    stale_ = health.stale;
+    if (stale_) ++serving_.stale_transitions;
+    log(stale_ ? LogLevel::kWarn : LogLevel::kInfo, "edge: %s",
+        stale_ ? health.reason.c_str() : "current again: markets are fresh");
+    const StreamContext ctx = stream_context();
+    for (WsSession* client : clients_) client->stream().on_stale(stale_, ctx);
   }
 
   std::string render_metrics() const {
@@ -274,6 +289,7 @@ class EdgeServer::Impl final : public ServingHost {
   ConnectionLimits limits_;
   ClientRequestParser parser_;
   StreamTotals totals_;
+  ImageCache images_;
   ServingCounters serving_;
   std::vector<WsSession*> clients_;
   std::vector<WsSession*> pumping_;
@@ -285,6 +301,7 @@ class EdgeServer::Impl final : public ServingHost {
   asio::steady_timer tick_;
   std::vector<asio::posix::stream_descriptor> zmq_fds_;
   ArbiterOutput out_;
+  std::vector<std::shared_ptr<const FrameChange>> changes_;  // of the output being applied
   bool stale_ = true;
   uint64_t ticks_ = 0;
   LogLimiter refusal_log_;

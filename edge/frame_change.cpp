@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 
+#include "edge/utf8_text.h"
 #include "schemas/append_printf.h"
 #include "schemas/state_json.h"
 
@@ -22,11 +23,11 @@ void add_status_only(FrameChange& change, const MarketRecord& market) {
   entry.json += ", \"selections\": []}";
 }
 
-void add_full(FrameChange& change, const MarketRecord& market) {
+void add_full(FrameChange& change, const MarketRecord& market, const Freshness& fresh) {
   MarketChange& entry = change.markets.emplace_back();
   entry.market = market.id;
   entry.event = market.event;
-  append_market_json(entry.json, market);
+  append_served_market(entry.json, market, fresh);
 }
 
 void add_prices(FrameChange& change, const MarketRecord& market, const fb::PriceUpdate& update) {
@@ -49,6 +50,7 @@ void add_prices(FrameChange& change, const MarketRecord& market, const fb::Price
     }
   }
   entry.json += "]}";
+  repair_utf8(entry.json);  // odds text from feeds
 }
 
 }  // namespace
@@ -59,9 +61,10 @@ size_t FrameChange::bytes() const {
   return total;
 }
 
-void append_delta_message(std::string& out, uint64_t seq, bool conflated,
+void append_delta_message(std::string& out, uint64_t seq, uint32_t epoch, bool conflated,
                           const std::vector<const std::string*>& entries) {
-  append_printf(out, "{\"type\": \"delta\", \"seq\": %" PRIu64 ", \"markets\": [", seq);
+  append_printf(out, "{\"type\": \"delta\", \"seq\": %" PRIu64 ", \"epoch\": %u, \"markets\": [",
+                seq, epoch);
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i != 0) out += ", ";
     out += *entries[i];
@@ -69,14 +72,21 @@ void append_delta_message(std::string& out, uint64_t seq, bool conflated,
   out += conflated ? "], \"conflated\": true}" : "], \"conflated\": false}";
 }
 
-std::shared_ptr<const FrameChange> describe_change(const fb::Frame& frame,
-                                                   const MarketState& state) {
+void append_removed_entry(std::string& out, uint64_t market) {
+  append_printf(out, "{\"market\": %" PRIu64 ", \"removed\": true}", market);
+}
+
+std::shared_ptr<const FrameChange> describe_change(const fb::Frame& frame, const MarketState& state,
+                                                   std::optional<uint64_t> moved_from,
+                                                   const Freshness& fresh) {
   auto change = std::make_shared<FrameChange>();
   change->seq = frame.seq();
+  change->epoch = frame.epoch();
   switch (frame.payload_type()) {
     case fb::Payload::MarketDefinition:
       if (const MarketRecord* m = state.find(frame.payload_as_MarketDefinition()->market())) {
-        add_full(*change, *m);
+        add_full(*change, *m, fresh);
+        if (moved_from && *moved_from != m->event) change->markets.back().moved_from = moved_from;
       }
       break;
     case fb::Payload::PriceUpdate: {
@@ -117,7 +127,7 @@ std::shared_ptr<const FrameChange> describe_change(const fb::Frame& frame,
   entries.reserve(change->markets.size());
   for (const MarketChange& m : change->markets) entries.push_back(&m.json);
   auto message = std::make_shared<std::string>();
-  append_delta_message(*message, change->seq, false, entries);
+  append_delta_message(*message, change->seq, change->epoch, false, entries);
   change->all_delta = std::move(message);
   return change;
 }

@@ -4,7 +4,9 @@ namespace oddsbus::edge {
 namespace {
 
 // Names and odds come from feeds: the script only ever puts them into the page as textContent.
-// Prices are formatted from the integer price_e4, never through a binary float.
+// Prices are formatted from the integer price_e4, never through a binary float. Ids are kept as
+// the decimal text the edge sent (quoted before JSON.parse, compared as BigInt): a JavaScript
+// number holds integers exactly only below 2^53, and ids above it would collide.
 constexpr std::string_view kPage = R"page(<!doctype html>
 <html lang="en">
 <head>
@@ -56,11 +58,17 @@ constexpr std::string_view kPage = R"page(<!doctype html>
 </main>
 <script>
 "use strict";
-const markets = new Map();  // market id -> MARKET as the stream sent it, deltas folded in
+const markets = new Map();  // market id (decimal text) -> MARKET as sent, deltas folded in
 const bodies = new Map();   // market id -> its <tbody>
 const table = document.querySelector("table");
 const statusEl = document.getElementById("status");
-let lastSeq = 0, stale = false, connected = false;
+let lastSeq = 0, lastEpoch = 0, stale = false, connected = false;
+
+// Ids as text: "market", "selection" and "event" values are quoted before parsing. Inside JSON
+// strings a quote is escaped (\"), so the pattern never matches text within a name.
+const idField = /"(market|selection|event)": ?(\d+)/g;
+function parseMessage(text) { return JSON.parse(text.replace(idField, '"$1": "$2"')); }
+function idCompare(a, b) { const x = BigInt(a), y = BigInt(b); return x < y ? -1 : x > y ? 1 : 0; }
 let ws = null, backoffMs = 250, pinger = 0, watchdog = 0;
 
 // price_e4 -> decimal odds text with at least two decimals: 25000 -> "2.50", 19091 -> "1.9091".
@@ -104,7 +112,7 @@ function show(m, changed) {
   if (old) {
     old.replaceWith(body);
   } else {
-    const next = [...bodies.keys()].filter(id => id > m.market).sort((a, b) => a - b)[0];
+    const next = [...bodies.keys()].filter(id => idCompare(id, m.market) > 0).sort(idCompare)[0];
     table.insertBefore(body, next === undefined ? null : bodies.get(next));
   }
   bodies.set(m.market, body);
@@ -115,10 +123,18 @@ function renderAll() {
   for (const body of bodies.values()) body.remove();
   bodies.clear();
   document.getElementById("empty").hidden = markets.size > 0;
-  [...markets.keys()].sort((a, b) => a - b).forEach(id => show(markets.get(id), new Set()));
+  [...markets.keys()].sort(idCompare).forEach(id => show(markets.get(id), new Set()));
 }
 
 function applyDelta(entry) {
+  if (entry.removed) {  // the market left this view (moved to another event, or evicted)
+    markets.delete(entry.market);
+    const body = bodies.get(entry.market);
+    if (body) body.remove();
+    bodies.delete(entry.market);
+    document.getElementById("empty").hidden = markets.size > 0;
+    return;
+  }
   const old = markets.get(entry.market), changed = new Set();
   let m = old;
   if ("name" in entry) {  // a whole market: new, redefined or conflated
@@ -170,14 +186,19 @@ function onMessage(msg) {
     renderAll();
   } else if (msg.type === "delta") {
     msg.markets.forEach(applyDelta);
-  } else if (msg.type === "stale") {
+  } else if (msg.type === "stale" || msg.type === "resumed") {
     const cleared = stale && !msg.stale;
     setStale(msg.stale);
     if (cleared) renderAll();
   } else if (msg.type === "error") {
     statusEl.title = "edge error: " + msg.error;
   }
-  if (typeof msg.seq === "number" && msg.seq > lastSeq) lastSeq = msg.seq;
+  // The position to resume from: a seq and the epoch it belongs to, from the same message.
+  if (typeof msg.seq === "number" && typeof msg.epoch === "number" &&
+      (msg.seq > lastSeq || msg.type === "image")) {
+    lastSeq = msg.seq;
+    lastEpoch = msg.epoch;
+  }
   showStatus();
 }
 
@@ -193,7 +214,10 @@ function connect() {
   ws = socket;
   socket.onopen = () => {
     const subscribe = {op: "subscribe", markets: "all"};
-    if (lastSeq > 0) subscribe.resume_from = lastSeq;
+    if (lastSeq > 0) {
+      subscribe.resume_from = lastSeq;
+      subscribe.resume_epoch = lastEpoch;
+    }
     socket.send(JSON.stringify(subscribe));
     connected = true;
     pinger = setInterval(() => socket.send('{"op":"ping"}'), 10000);
@@ -204,7 +228,7 @@ function connect() {
     backoffMs = 250;  // reset only once the edge actually serves us
     kick();
     let msg;
-    try { msg = JSON.parse(event.data); } catch (e) { return; }
+    try { msg = parseMessage(event.data); } catch (e) { return; }
     onMessage(msg);
   };
   socket.onclose = () => {

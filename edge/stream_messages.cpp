@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "edge/utf8_text.h"
 #include "schemas/append_printf.h"
 #include "schemas/state_digest.h"
 #include "schemas/state_json.h"
@@ -34,7 +35,9 @@ void append_served_market(std::string& out, const MarketRecord& market, const Fr
   char extra[64];
   std::snprintf(extra, sizeof extra, "\"age_ms\": %" PRIu64 ", \"stale\": %s", age_ms,
                 bool_text(fresh.stale));
+  const size_t start = out.size();
   append_market_json(out, market, extra);
+  repair_utf8(out, start);  // names from feeds: never an invalid text frame to a browser
 }
 
 void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,
@@ -53,10 +56,12 @@ void append_snapshot_document(std::string& out, const MarketState& state, uint32
   append_market_list(out, state, fresh, nullptr);
 }
 
-void append_image_message(std::string& out, uint64_t seq, std::string_view reason,
+void append_image_message(std::string& out, uint64_t seq, uint32_t epoch, std::string_view reason,
                           const std::vector<const MarketRecord*>& markets, const Freshness& fresh) {
-  append_printf(out, "{\"type\": \"image\", \"seq\": %" PRIu64 ", \"stale\": %s, \"reason\": ", seq,
-                bool_text(fresh.stale));
+  append_printf(
+      out,
+      "{\"type\": \"image\", \"seq\": %" PRIu64 ", \"epoch\": %u, \"stale\": %s, \"reason\": ", seq,
+      epoch, bool_text(fresh.stale));
   append_json_string(out, reason);
   out += ", \"markets\": [";
   for (size_t i = 0; i < markets.size(); ++i) {
@@ -66,8 +71,13 @@ void append_image_message(std::string& out, uint64_t seq, std::string_view reaso
   out += "]}";
 }
 
-void append_heartbeat_message(std::string& out, uint64_t seq) {
-  append_printf(out, "{\"type\": \"heartbeat\", \"seq\": %" PRIu64 "}", seq);
+void append_heartbeat_message(std::string& out, uint64_t seq, uint32_t epoch) {
+  append_printf(out, "{\"type\": \"heartbeat\", \"seq\": %" PRIu64 ", \"epoch\": %u}", seq, epoch);
+}
+
+void append_resumed_message(std::string& out, uint64_t seq, uint32_t epoch, bool stale) {
+  append_printf(out, "{\"type\": \"resumed\", \"seq\": %" PRIu64 ", \"epoch\": %u, \"stale\": %s}",
+                seq, epoch, bool_text(stale));
 }
 
 void append_pong_message(std::string& out, uint64_t seq) {

@@ -4,9 +4,10 @@
 //
 // Extensions to the contract, all additive: each served market also carries "age_ms" (since its
 // last update, by the sequencer's clock) and "stale" (the edge has lost every publisher); state
-// documents carry "stale" and "epoch"; images carry "stale" and "reason" ("subscribe",
+// documents carry "stale" and "epoch"; images carry "epoch", "stale" and "reason" ("subscribe",
 // "resume-unavailable" when resume_from could not be honoured, "resync" after the edge reloaded
-// its state from a snapshot). Pure functions.
+// its state from a snapshot); heartbeats carry "epoch"; an honoured resume is acknowledged with
+// {"type": "resumed", "seq": N, "epoch": E, "stale": B}. Pure functions.
 #pragma once
 
 #include <cstdint>
@@ -34,11 +35,13 @@ void append_markets_document(std::string& out, const MarketState& state, uint32_
 void append_snapshot_document(std::string& out, const MarketState& state, uint32_t channel,
                               uint32_t epoch, const Freshness& fresh);
 
-// {"type": "image", "seq": N, "stale": B, "reason": R, "markets": [...]} over `markets`.
-void append_image_message(std::string& out, uint64_t seq, std::string_view reason,
+// {"type": "image", "seq": N, "epoch": E, "stale": B, "reason": R, "markets": [...]} over
+// `markets`.
+void append_image_message(std::string& out, uint64_t seq, uint32_t epoch, std::string_view reason,
                           const std::vector<const MarketRecord*>& markets, const Freshness& fresh);
 
-void append_heartbeat_message(std::string& out, uint64_t seq);
+void append_heartbeat_message(std::string& out, uint64_t seq, uint32_t epoch);
+void append_resumed_message(std::string& out, uint64_t seq, uint32_t epoch, bool stale);
 void append_pong_message(std::string& out, uint64_t seq);
 void append_stale_message(std::string& out, bool stale);
 void append_error_message(std::string& out, std::string_view error);

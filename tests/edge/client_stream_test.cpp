@@ -217,9 +217,10 @@ TEST_F(ClientStreamTest, ResumesWithOnlyTheMissedDeltasAndNoImage) {
   publish(feed_->define(2, 10, "Total goals", {{21, "Over"}, {22, "Under"}, {23, "Exactly"}}));
 
   ClientStream& after = client();
-  send(after, R"({"op": "subscribe", "markets": "all", "resume_from": 5})");
+  send(after, R"({"op": "subscribe", "markets": "all", "resume_from": 5, "resume_epoch": 1})");
   const std::vector<std::string> missed = read(after);
-  EXPECT_EQ(types_of(missed), (std::vector<std::string>{"delta", "delta", "delta"}));
+  EXPECT_EQ(types_of(missed), (std::vector<std::string>{"resumed", "delta", "delta", "delta"}));
+  EXPECT_EQ(parse(missed.front()).seq, 5u) << "resumed confirms where the client is";
   folded.fold_all(missed);
   EXPECT_EQ(folded.delta_seqs, (std::vector<uint64_t>{5, 6, 7, 8}));
   EXPECT_EQ(folded.images, 1u);
@@ -235,8 +236,10 @@ TEST_F(ClientStreamTest, ResumesWithOnlyTheMissedDeltasAndNoImage) {
 
 TEST_F(ClientStreamTest, ResumesFromTheNewestSeqWithNothingToSend) {
   ClientStream& c = client();
-  send(c, R"({"op": "subscribe", "markets": [1], "resume_from": 4})");
-  EXPECT_EQ(c.queued_messages(), 0u);
+  send(c, R"({"op": "subscribe", "markets": [1], "resume_from": 4, "resume_epoch": 1})");
+  const std::vector<std::string> ack = read(c);
+  ASSERT_EQ(types_of(ack), (std::vector<std::string>{"resumed"})) << "nothing missed, but heard";
+  EXPECT_EQ(parse(ack[0]).seq, 4u);
   EXPECT_TRUE(c.subscribed());
   publish(feed_->price(1, 11, "2.0"));
   EXPECT_EQ(types_of(read(c)), (std::vector<std::string>{"delta"}));
@@ -247,7 +250,7 @@ TEST_F(ClientStreamTest, SendsAnImageWhenResumeFromIsOlderThanTheWindow) {
   for (int i = 0; i < 5; ++i) publish(feed_->price(1, 11, i % 2 ? "2.0" : "3.0"));  // 5..9
   ASSERT_EQ(feed_->cache().covered_after(), 7u);
   ClientStream& c = client();
-  send(c, R"({"op": "subscribe", "markets": "all", "resume_from": 6})");
+  send(c, R"({"op": "subscribe", "markets": "all", "resume_from": 6, "resume_epoch": 1})");
   const std::vector<std::string> messages = read(c);
   ASSERT_EQ(messages.size(), 1u);
   const Parsed image = parse(messages[0]);
@@ -258,13 +261,13 @@ TEST_F(ClientStreamTest, SendsAnImageWhenResumeFromIsOlderThanTheWindow) {
   EXPECT_EQ(totals_.resumes, 0u);
 
   ClientStream& at_edge = client();
-  send(at_edge, R"({"op": "subscribe", "markets": "all", "resume_from": 7})");
-  EXPECT_EQ(types_of(read(at_edge)), (std::vector<std::string>{"delta", "delta"}));
+  send(at_edge, R"({"op": "subscribe", "markets": "all", "resume_from": 7, "resume_epoch": 1})");
+  EXPECT_EQ(types_of(read(at_edge)), (std::vector<std::string>{"resumed", "delta", "delta"}));
 }
 
 TEST_F(ClientStreamTest, SendsAnImageWhenResumeFromIsAheadOfTheEdge) {
   ClientStream& c = client();
-  send(c, R"({"op": "subscribe", "markets": [1], "resume_from": 5})");
+  send(c, R"({"op": "subscribe", "markets": [1], "resume_from": 5, "resume_epoch": 1})");
   const std::vector<std::string> messages = read(c);
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(parse(messages[0]).type, "image");
@@ -275,9 +278,9 @@ TEST_F(ClientStreamTest, SendsAnImageWhenResumeFromIsAheadOfTheEdge) {
 TEST_F(ClientStreamTest, SendsTheSubscribeImageOnceTheEdgeHasAState) {
   reset_feed({}, false);
   ClientStream& c = client();
-  send(c, R"({"op": "subscribe", "markets": "all", "resume_from": 2})");
+  send(c, R"({"op": "subscribe", "markets": [1]})");
   EXPECT_TRUE(c.subscribed());
-  EXPECT_EQ(c.queued_messages(), 0u);
+  EXPECT_EQ(types_of(read(c)), (std::vector<std::string>{"stale"})) << "told it is not current";
   publish(feed_->price(1, 11, "2.0"));
   EXPECT_EQ(c.queued_messages(), 0u) << "no delta before the image";
   feed_->install_snapshot();
@@ -289,6 +292,27 @@ TEST_F(ClientStreamTest, SendsTheSubscribeImageOnceTheEdgeHasAState) {
   EXPECT_EQ(types_of(messages), (std::vector<std::string>{"image", "delta"}));
   EXPECT_EQ(parse(messages[0]).reason, "subscribe");
   EXPECT_EQ(parse(messages[0]).seq, 5u);
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state(),
+                             [](const MarketRecord& m) { return m.id == 1; }));
+}
+
+// Issue 18, item 6: a resume before the edge has a state was answered as a plain subscribe.
+TEST_F(ClientStreamTest, AnswersAResumeBeforeTheEdgeHasAStateWithAResumeUnavailableImage) {
+  reset_feed({}, false);
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all", "resume_from": 2, "resume_epoch": 1})");
+  FoldedClient folded;
+  folded.fold_all(read(c));
+  EXPECT_EQ(folded.stales, 1u);
+  EXPECT_TRUE(folded.last_stale) << "a resuming client holds what may be old: say so";
+  feed_->install_snapshot();
+  stale_ = false;
+  c.on_resync(ctx());
+  const std::vector<std::string> messages = read(c);
+  folded.fold_all(messages);
+  ASSERT_EQ(types_of(messages), (std::vector<std::string>{"image"}));
+  EXPECT_EQ(parse(messages[0]).reason, "resume-unavailable");
+  EXPECT_FALSE(folded.last_stale);
   EXPECT_TRUE(holds_state_of(folded, feed_->cache().state()));
 }
 
@@ -644,6 +668,287 @@ TEST_F(ClientStreamTest, StopsSendingAMarketAfterUnsubscribe) {
   EXPECT_EQ(c.queued_messages(), 0u);
 }
 
+// Issue 18, item 1: a client that folded frames of a history that lost (the old primary's tail,
+// dropped by an async takeover) and resumes inside the new history's window must not be resumed
+// on its wrong state: its epoch ended here before its seq.
+TEST_F(ClientStreamTest, ReimagesAClientWhoseSeqLiesInAHistoryThatLost) {
+  // The lost history: epoch 1 ran on to seq 10 on the old primary.
+  EdgeFeed lost;
+  lost.define(1, 10, "Match odds", {{11, "Home"}, {12, "Draw"}, {13, "Away"}});
+  lost.define(2, 10, "Total goals", {{21, "Over"}, {22, "Under"}});
+  lost.define(3, 20, "Winner", {{31, "A"}, {32, "B"}});
+  lost.define(4, 30, "Top scorer", {{41, "X"}});
+  lost.install_snapshot();
+  ClientStream old_edge(ClientStreamConfig{}, totals_, now_);
+  const StreamContext lost_ctx{lost.cache(), Freshness{false, wall_ns_}, now_};
+  old_edge.on_text(R"({"op": "subscribe", "markets": "all"})", parser_, lost_ctx);
+  FoldedClient folded;
+  for (int i = 0; i < 6; ++i) {
+    const Change change = lost.price(1, 11, i % 2 ? "7.0" : "9.0");  // seqs 5..10
+    old_edge.on_change(change, lost_ctx);
+  }
+  folded.fold_all(drain(old_edge, lost_ctx));
+  ASSERT_EQ(folded.last_seq, 10u);
+  ASSERT_EQ(folded.last_epoch, 1u);
+
+  // The surviving history: epoch 1 to seq 7, epoch 2 from seq 8 on; this edge holds it to 12.
+  publish(feed_->price(2, 21, "2.0"));  // 5
+  publish(feed_->price(2, 22, "2.0"));  // 6
+  publish(feed_->price(3, 31, "2.0"));  // 7
+  publish(feed_->change_epoch());       // 8: epoch 2
+  publish(feed_->price(3, 32, "5.0"));  // 9
+  publish(feed_->price(4, 41, "5.0"));  // 10
+  publish(feed_->price(2, 21, "3.0"));  // 11
+  publish(feed_->price(1, 12, "4.0"));  // 12
+  ASSERT_TRUE(feed_->cache().can_resume_after(10)) << "inside the window: only the epoch tells";
+
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all", "resume_from": 10, "resume_epoch": 1})");
+  const std::vector<std::string> messages = read(c);
+  folded.fold_all(messages);
+  ASSERT_FALSE(messages.empty());
+  EXPECT_EQ(parse(messages[0]).type, "image");
+  EXPECT_EQ(parse(messages[0]).reason, "resume-unavailable");
+  EXPECT_EQ(folded.last_epoch, 2u);
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state()));
+  EXPECT_EQ(totals_.resume_misses, 1u);
+
+  // A seq of epoch 1 before epoch 2 began, and a seq of epoch 2, lie in this history.
+  ClientStream& before_takeover = client();
+  send(before_takeover,
+       R"({"op": "subscribe", "markets": "all", "resume_from": 7, "resume_epoch": 1})");
+  EXPECT_EQ(types_of(read(before_takeover)).front(), "resumed");
+  ClientStream& in_new_epoch = client();
+  send(in_new_epoch,
+       R"({"op": "subscribe", "markets": "all", "resume_from": 9, "resume_epoch": 2})");
+  EXPECT_EQ(types_of(read(in_new_epoch)).front(), "resumed");
+  // Without its epoch a resume cannot be checked; an epoch this edge never held is not resumed.
+  for (const char* request :
+       {R"({"op": "subscribe", "markets": "all", "resume_from": 9})",
+        R"({"op": "subscribe", "markets": "all", "resume_from": 9, "resume_epoch": 3})"}) {
+    ClientStream& unchecked = client();
+    send(unchecked, request);
+    EXPECT_EQ(parse(read(unchecked).at(0)).type, "image") << request;
+  }
+}
+
+TEST_F(ClientStreamTest, CarriesTheEpochInImagesDeltasAndHeartbeats) {
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  FoldedClient folded;
+  folded.fold_all(read(c));
+  EXPECT_EQ(folded.last_epoch, 1u);
+  publish(feed_->change_epoch());
+  publish(feed_->price(1, 11, "2.0"));
+  folded.fold_all(read(c));
+  EXPECT_EQ(folded.last_epoch, 2u);
+  now_ += 2 * kSec;
+  tick(c);
+  folded.fold_all(read(c));
+  EXPECT_EQ(folded.heartbeats, 1u);
+  EXPECT_EQ(folded.last_epoch, 2u);
+}
+
+// Issue 18, item 3: a resumed client was never told the current staleness, and an honoured
+// resume with nothing missed sent nothing at all.
+TEST_F(ClientStreamTest, AcknowledgesAnHonouredResumeWithTheCurrentStaleness) {
+  stale_ = true;
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all", "resume_from": 4, "resume_epoch": 1})");
+  FoldedClient folded;
+  folded.fold_all(read(c));
+  ASSERT_EQ(folded.resumes, 1u);
+  EXPECT_TRUE(folded.last_stale);
+  EXPECT_EQ(folded.last_seq, 4u);
+  EXPECT_EQ(folded.last_epoch, 1u);
+
+  ClientStream& image = client();
+  send(image, R"({"op": "subscribe", "markets": [1]})");
+  EXPECT_TRUE(parse(read(image).at(0)).stale) << "every image states stale";
+}
+
+// Issue 18, item 5: a resume that widens the subscription sent only deltas, never the added
+// markets' state.
+TEST_F(ClientStreamTest, ImagesTheMarketsAResumeAdds) {
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": [1]})");
+  FoldedClient folded;
+  publish(feed_->price(1, 11, "2.0"));  // 5
+  publish(feed_->price(3, 31, "2.0"));  // 6
+  folded.fold_all(read(c));
+  ASSERT_EQ(folded.last_seq, 5u);
+  send(c, R"({"op": "subscribe", "markets": [1, 3], "resume_from": 6, "resume_epoch": 1})");
+  publish(feed_->price(3, 32, "4.0"));  // 7
+  folded.fold_all(read(c));
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state(),
+                             [](const MarketRecord& m) { return m.id == 1 || m.id == 3; }));
+}
+
+// Issue 18, item 4: a market redefined into another event froze for the old event's clients.
+TEST_F(ClientStreamTest, TellsTheOldEventsClientsAMovedMarketLeftAndSendsItWholeToTheNew) {
+  ClientStream& old_event = client();
+  ClientStream& new_event = client();
+  ClientStream& by_id = client();
+  ClientStream& everything = client();
+  send(old_event, R"({"op": "subscribe", "event": 10})");
+  send(new_event, R"({"op": "subscribe", "event": 20})");
+  send(by_id, R"({"op": "subscribe", "markets": [1]})");
+  send(everything, R"({"op": "subscribe", "markets": "all"})");
+  FoldedClient o, n, i, e;
+  o.fold_all(read(old_event));
+  n.fold_all(read(new_event));
+  i.fold_all(read(by_id));
+  e.fold_all(read(everything));
+  const Change moved = feed_->define(1, 20, "Match odds", {{11, "Home"}, {13, "Away"}});
+  publish(moved);
+  publish(feed_->price(1, 13, "3.0"));
+  o.fold_all(read(old_event));
+  n.fold_all(read(new_event));
+  i.fold_all(read(by_id));
+  const std::vector<std::string> shared = read(everything);
+  e.fold_all(shared);
+  EXPECT_EQ(o.removed, 1u);
+  EXPECT_EQ(shared.at(0), *moved->all_delta);
+  auto in_event = [](uint64_t event) {
+    return [event](const MarketRecord& m) { return m.event == event; };
+  };
+  EXPECT_TRUE(holds_state_of(o, feed_->cache().state(), in_event(10)));
+  EXPECT_TRUE(holds_state_of(n, feed_->cache().state(), in_event(20)));
+  EXPECT_TRUE(
+      holds_state_of(i, feed_->cache().state(), [](const MarketRecord& m) { return m.id == 1; }));
+  EXPECT_TRUE(holds_state_of(e, feed_->cache().state()));
+
+  // The same when the old event's client was behind and is sent a conflated delta.
+  ClientStream& slow = client(ClientStreamConfig{.max_queue_bytes = 64});
+  send(slow, R"({"op": "subscribe", "event": 20})");
+  FoldedClient s;
+  s.fold_all(read(slow));
+  for (int k = 0; k < 5; ++k) publish(feed_->price(1, 11, k % 2 ? "2.0" : "3.0"));
+  publish(feed_->define(1, 10, "Match odds", {{11, "Home"}}));
+  publish(feed_->price(3, 31, "8.0"));
+  s.fold_all(read(slow));
+  tick(slow);
+  s.fold_all(read(slow));
+  EXPECT_GT(s.conflated, 0u);
+  EXPECT_TRUE(holds_state_of(s, feed_->cache().state(), in_event(20)));
+}
+
+// Issue 18, item 6: the smaller ones.
+TEST_F(ClientStreamTest, LeavesUnsubscribedMarketsOutOfAPendingConflatedDelta) {
+  ClientStream& c = client(ClientStreamConfig{.max_queue_bytes = 64});
+  send(c, R"({"op": "subscribe", "markets": [1, 3]})");
+  FoldedClient folded;
+  folded.follows = [](uint64_t market, uint64_t) { return market == 1; };
+  folded.fold_all(read(c));
+  publish(feed_->price(1, 11, "2.0"));
+  publish(feed_->price(3, 31, "2.0"));
+  publish(feed_->price(3, 32, "4.0"));
+  ASSERT_TRUE(c.conflating());
+  send(c, R"({"op": "unsubscribe", "markets": [3]})");
+  folded.markets.erase(3);
+  tick(c);
+  const std::vector<std::string> messages = read(c);
+  folded.fold_all(messages);
+  size_t conflated = 0;
+  for (const std::string& m : messages) {
+    if (!parse(m).conflated) continue;
+    ++conflated;
+    // Market 3 only as removed: none of its values after the unsubscribe.
+    EXPECT_EQ(m.find("\"selection\": 31"), std::string::npos) << m;
+    EXPECT_EQ(m.find("\"selection\": 32"), std::string::npos) << m;
+  }
+  EXPECT_EQ(conflated, 1u);
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state(),
+                             [](const MarketRecord& m) { return m.id == 1; }));
+}
+
+TEST_F(ClientStreamTest, RefusesToUnsubscribeIdsFromAll) {
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  read(c);
+  send(c, R"({"op": "unsubscribe", "markets": [1]})");
+  const std::vector<std::string> messages = read(c);
+  ASSERT_EQ(types_of(messages), (std::vector<std::string>{"error"}));
+  EXPECT_NE(parse(messages[0]).reason.find("all"), std::string::npos);
+  EXPECT_TRUE(c.subscribed());
+}
+
+TEST_F(ClientStreamTest, GivesWholeMarketsInDeltasTheirAgeAndStaleness) {
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  read(c);
+  publish(feed_->define(5, 30, "New", {{51, "Z"}}));
+  const std::vector<std::string> messages = read(c);
+  ASSERT_EQ(messages.size(), 1u);
+  simdjson::dom::parser parser;
+  const simdjson::dom::element entry = parser.parse(messages[0])["markets"].at(0);
+  EXPECT_EQ(entry["age_ms"].error(), simdjson::SUCCESS) << messages[0];
+  EXPECT_EQ(entry["stale"].error(), simdjson::SUCCESS) << messages[0];
+}
+
+// Issue 18, item 6: names from frames and error replies never send invalid UTF-8 to a browser
+// (a WebSocket text frame must be valid UTF-8, RFC 6455 section 5.6).
+TEST_F(ClientStreamTest, SendsOnlyValidUtf8) {
+  publish(feed_->define(5, 30, "bad \xff name", {{51, "caf\xc3"}}));
+  ClientStream& c = client();
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  std::string op = "a";
+  for (int i = 0; i < 20; ++i) op += "\xc3\xa9";  // e-acute: a cut at 32 bytes splits one
+  send(c, R"({"op": ")" + op + R"("})");
+  publish(feed_->define(5, 30, "surrogate \xed\xa0\x80", {{51, "x"}}));
+  publish(feed_->price(5, 51, "2.0"));
+  const std::vector<std::string> messages = read(c);
+  ASSERT_EQ(types_of(messages), (std::vector<std::string>{"image", "error", "delta", "delta"}));
+  for (const std::string& m : messages) {
+    EXPECT_TRUE(simdjson::validate_utf8(m.data(), m.size())) << m;
+  }
+  EXPECT_NE(messages[0].find("bad \xEF\xBF\xBD name"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[1].find("a\xc3\xa9"), std::string::npos) << messages[1];
+}
+
+// Issue 18, item 7: images were rendered once per client after a resync, and a client could
+// have full images rendered with small subscribe messages without ever reading them.
+TEST_F(ClientStreamTest, SharesOneRenderingOfAnImageBetweenClientsOfTheSameMarkets) {
+  ImageCache images;
+  ClientStream& a = client();
+  ClientStream& b = client();
+  ClientStream& one = client();
+  StreamContext shared = ctx();
+  shared.images = &images;
+  a.on_text(R"({"op": "subscribe", "markets": "all"})", parser_, shared);
+  b.on_text(R"({"op": "subscribe", "markets": "all"})", parser_, shared);
+  one.on_text(R"({"op": "subscribe", "markets": [1]})", parser_, shared);
+  const auto first_a = a.start_write(now_);
+  const auto first_b = b.start_write(now_);
+  const auto first_one = one.start_write(now_);
+  EXPECT_EQ(first_a.get(), first_b.get()) << "one rendering for both";
+  EXPECT_NE(first_a.get(), first_one.get());
+  EXPECT_EQ(images.hits(), 1u);
+  for (ClientStream* c : {&a, &b, &one}) c->on_written(shared);
+  feed_->install_snapshot();
+  for (ClientStream* c : {&a, &b, &one}) c->on_resync(shared);
+  const auto resync_a = a.start_write(now_);
+  ASSERT_TRUE(resync_a);
+  EXPECT_EQ(resync_a.get(), b.start_write(now_).get());
+  EXPECT_EQ(parse(*resync_a).reason, "resync");
+}
+
+TEST_F(ClientStreamTest, ClosesAClientThatAsksForImagesWithoutReadingThem) {
+  ClientStream& c = client();
+  for (int i = 0; i < 20 && !c.close_verdict(); ++i) {
+    send(c, R"({"op": "subscribe", "markets": "all"})");
+  }
+  ASSERT_TRUE(c.close_verdict());
+  EXPECT_NE(c.close_verdict()->reason.find("images"), std::string::npos);
+
+  ClientStream& reader = client();
+  for (int i = 0; i < 20; ++i) {
+    send(reader, R"({"op": "subscribe", "markets": "all"})");
+    read(reader);
+  }
+  EXPECT_FALSE(reader.close_verdict()) << "a client that reads its images may ask again";
+}
+
 // Random frames, writes, reconnects with resume_from and resyncs over 20 markets: every client's
 // delta seqs increase and, once drained, its folded state equals the edge's for its markets.
 TEST_F(ClientStreamTest, KeepsEveryRandomClientsFoldedStateEqualToTheEdges) {
@@ -742,8 +1047,8 @@ TEST_F(ClientStreamTest, KeepsEveryRandomClientsFoldedStateEqualToTheEdges) {
         Client& c = model[pick(model.size())];
         c.in_flight.reset();
         c.stream = &client(c.config);
-        send(*c.stream,
-             c.subscribe + ", \"resume_from\": " + std::to_string(c.folded.last_seq) + "}");
+        send(*c.stream, c.subscribe + ", \"resume_from\": " + std::to_string(c.folded.last_seq) +
+                            ", \"resume_epoch\": " + std::to_string(c.folded.last_epoch) + "}");
       } else if (action < 99) {
         Client& c = model[pick(model.size())];
         send(*c.stream, chance(0.5) ? std::string(R"({"op": "ping"})") : c.subscribe + "}");

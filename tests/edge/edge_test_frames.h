@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -169,21 +170,31 @@ class FoldedClient {
       return;
     }
     types.emplace_back(type);
+    uint64_t epoch = 0;
+    if (root["epoch"].get(epoch) == simdjson::SUCCESS) last_epoch = static_cast<uint32_t>(epoch);
     if (type == "image") {
       ++images;
+      // An image replaces everything: after a takeover that lost frames it may go back in seq.
       const uint64_t seq = root["seq"].get_uint64().value();
-      EXPECT_GE(seq, last_seq) << "image went back in seq: " << message;
+      EXPECT_EQ(root["epoch"].error(), simdjson::SUCCESS) << "image without an epoch: " << message;
       last_seq = seq;
       last_reason = std::string(root["reason"].get_string().value());
+      last_stale = root["stale"].get_bool().value();
       markets.clear();
       const simdjson::dom::array list = root["markets"].get_array().value();
       for (simdjson::dom::element entry : list) {
+        // An image answering a subscribe may have been sent before an unsubscribe took effect.
+        if (follows && !follows(entry["market"].get_uint64().value(),
+                                entry["event"].get_uint64().value())) {
+          continue;
+        }
         replace_market(entry);
       }
     } else if (type == "delta") {
       ++deltas;
       const uint64_t seq = root["seq"].get_uint64().value();
       EXPECT_GT(seq, last_seq) << "delta seq did not increase: " << message;
+      EXPECT_EQ(root["epoch"].error(), simdjson::SUCCESS) << "delta without an epoch: " << message;
       last_seq = seq;
       delta_seqs.push_back(seq);
       const bool is_conflated = root["conflated"].get_bool().value();
@@ -195,6 +206,13 @@ class FoldedClient {
     } else if (type == "heartbeat") {
       ++heartbeats;
       last_heartbeat_seq = root["seq"].get_uint64().value();
+      EXPECT_EQ(root["epoch"].error(), simdjson::SUCCESS) << "heartbeat without an epoch";
+    } else if (type == "resumed") {
+      ++resumes;
+      const uint64_t seq = root["seq"].get_uint64().value();
+      EXPECT_GE(seq, last_seq) << "resumed behind what was folded: " << message;
+      last_seq = seq;
+      last_stale = root["stale"].get_bool().value();
     } else if (type == "pong") {
       ++pongs;
     } else if (type == "error") {
@@ -212,11 +230,16 @@ class FoldedClient {
   std::vector<std::string> types;
   std::vector<uint64_t> delta_seqs;
   uint64_t last_seq = 0;
+  uint32_t last_epoch = 0;  // of the last image, delta, heartbeat or resumed
   uint64_t last_heartbeat_seq = 0;
   std::string last_reason;
   std::string last_error;
-  bool last_stale = false;
-  size_t images = 0, deltas = 0, conflated = 0, heartbeats = 0, pongs = 0, errors = 0, stales = 0;
+  bool last_stale = false;  // what the edge last said: image, resumed or stale message
+  size_t images = 0, deltas = 0, conflated = 0, heartbeats = 0, pongs = 0, errors = 0, stales = 0,
+         resumes = 0, removed = 0;
+  // When set, entries for markets the client does not follow (market id, event) are ignored, as a
+  // client does with what was in flight when it unsubscribed; otherwise they are failures.
+  std::function<bool(uint64_t, uint64_t)> follows;
 
  private:
   void replace_market(simdjson::dom::element entry) {
@@ -237,12 +260,22 @@ class FoldedClient {
 
   // A full market (it has a name) replaces; otherwise status and the listed prices are updated.
   void fold_entry(simdjson::dom::element entry) {
+    const uint64_t id = entry["market"].get_uint64().value();
+    if (entry["removed"].error() == simdjson::SUCCESS) {
+      ++removed;
+      markets.erase(id);
+      return;
+    }
     if (entry["name"].error() == simdjson::SUCCESS) {
+      if (follows && !follows(id, entry["event"].get_uint64().value())) {
+        markets.erase(id);  // it is in an event the client no longer follows
+        return;
+      }
       replace_market(entry);
       return;
     }
-    const uint64_t id = entry["market"].get_uint64().value();
     auto it = markets.find(id);
+    if (it == markets.end() && follows) return;
     if (it == markets.end()) {
       ADD_FAILURE() << "a partial delta for market " << id << " the client does not hold";
       return;

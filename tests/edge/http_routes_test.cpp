@@ -27,6 +27,10 @@ using testing_support::EdgeFeed;
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kSec = 1'000'000'000;
 
+EdgeHealth assess(const EdgeHealthInput& input, const EdgeHealthConfig& config = {}) {
+  return assess_health(input, config);
+}
+
 class HttpRoutesTest : public ::testing::Test {
  protected:
   HttpRoutesTest() {
@@ -172,7 +176,7 @@ TEST_F(HttpRoutesTest, Answers404ForAnUnknownPath) {
 TEST_F(HttpRoutesTest, Answers503OnDataPathsUntilTheEdgeHasAState) {
   EdgeFeed unpositioned;
   unpositioned.define(1, 10, "M", {{11, "A"}});
-  health_ = assess_health(false, 0, 0, 0, kSec, {});
+  health_ = assess({false, 0, 0, 0, 0, kSec});
   const RouteContext ctx{unpositioned.cache(), health_, Freshness{}, render_, this};
   for (const char* target : {"/v1/markets", "/v1/markets/1", "/v1/snapshot"}) {
     const HttpReply reply = route_request("GET", target, ctx);
@@ -196,7 +200,7 @@ TEST_F(HttpRoutesTest, AnswersHealthzWithTheVerdictAndItsReason) {
   HttpReply reply = get("/healthz");
   EXPECT_EQ(reply.status, 200u);
   EXPECT_EQ(reply.body, "ok\n");
-  health_ = assess_health(true, 1 * kSec, 5, 5, 4 * kSec, EdgeHealthConfig{});
+  health_ = assess({true, 1 * kSec, 0, 5, 5, 4 * kSec});
   reply = get("/healthz");
   EXPECT_EQ(reply.status, 503u);
   EXPECT_EQ(reply.body, "stale: no publisher heard for 3000 ms\n");
@@ -211,15 +215,17 @@ TEST_F(HttpRoutesTest, ServesMetricsAsPrometheusText) {
   EXPECT_EQ(get("/metrics").status, 404u);
 }
 
-TEST(EdgeHealth, IsNotOkBeforeTheEdgeHasAState) {
-  const EdgeHealth h = assess_health(false, 5 * kSec, 0, 100, 5 * kSec, {});
+// Issue 18, item 2: stale and /healthz are one verdict. Before, an edge waiting for a snapshot,
+// catching up, or stuck on a gap answered 503 on /healthz while its clients were told fresh.
+TEST(EdgeHealth, IsStaleBeforeTheEdgeHasAState) {
+  const EdgeHealth h = assess({false, 5 * kSec, 0, 0, 100, 5 * kSec});
   EXPECT_FALSE(h.ok);
-  EXPECT_FALSE(h.stale);
+  EXPECT_TRUE(h.stale);
   EXPECT_NE(h.reason.find("snapshot"), std::string::npos) << h.reason;
 }
 
 TEST(EdgeHealth, IsStaleWhenNoPublisherWasEverHeard) {
-  const EdgeHealth h = assess_health(true, 0, 10, 10, 5 * kSec, {});
+  const EdgeHealth h = assess({true, 0, 0, 10, 10, 5 * kSec});
   EXPECT_FALSE(h.ok);
   EXPECT_TRUE(h.stale);
   EXPECT_EQ(h.reason, "stale: no publisher heard yet");
@@ -227,31 +233,43 @@ TEST(EdgeHealth, IsStaleWhenNoPublisherWasEverHeard) {
 
 TEST(EdgeHealth, IsStaleOnlyPastStaleAfter) {
   const EdgeHealthConfig config{.stale_after_ns = 1 * kSec, .max_lag = 10};
-  EXPECT_TRUE(assess_health(true, 4 * kSec, 10, 10, 5 * kSec, config).ok) << "exactly stale_after";
-  const EdgeHealth h = assess_health(true, 4 * kSec, 10, 10, 5 * kSec + 1 * kMs, config);
+  EXPECT_TRUE(assess({true, 4 * kSec, 0, 10, 10, 5 * kSec}, config).ok) << "exactly stale_after";
+  const EdgeHealth h = assess({true, 4 * kSec, 0, 10, 10, 5 * kSec + 1 * kMs}, config);
   EXPECT_FALSE(h.ok);
   EXPECT_TRUE(h.stale);
   EXPECT_EQ(h.reason, "stale: no publisher heard for 1001 ms");
 }
 
-TEST(EdgeHealth, IsCatchingUpWhenTooFarBehindTheNewestSeq) {
+TEST(EdgeHealth, IsStaleWhenTooFarBehindTheNewestSeq) {
   const EdgeHealthConfig config{.stale_after_ns = 1 * kSec, .max_lag = 1000};
-  const EdgeHealth behind = assess_health(true, 5 * kSec, 1000, 2500, 5 * kSec, config);
+  const EdgeHealth behind = assess({true, 5 * kSec, 0, 1000, 2500, 5 * kSec}, config);
   EXPECT_FALSE(behind.ok);
-  EXPECT_FALSE(behind.stale);
+  EXPECT_TRUE(behind.stale);
   EXPECT_EQ(behind.lag, 1500u);
   EXPECT_EQ(behind.reason, "catching up: 1500 frames behind the newest seq 2500");
-  const EdgeHealth close = assess_health(true, 5 * kSec, 1500, 2500, 5 * kSec, config);
+  const EdgeHealth close = assess({true, 5 * kSec, 0, 1500, 2500, 5 * kSec}, config);
   EXPECT_TRUE(close.ok);
+  EXPECT_FALSE(close.stale);
   EXPECT_EQ(close.lag, 1000u);
   EXPECT_EQ(close.reason, "ok");
-  EXPECT_EQ(assess_health(true, 5 * kSec, 30, 20, 5 * kSec, config).lag, 0u)
+  EXPECT_EQ(assess({true, 5 * kSec, 0, 30, 20, 5 * kSec}, config).lag, 0u)
       << "ahead of an old announcement is no lag";
+}
+
+TEST(EdgeHealth, IsStaleWhenAGapStaysOpenPastTheGapTimeout) {
+  const EdgeHealthConfig config{
+      .stale_after_ns = 1 * kSec, .max_lag = 1000, .gap_timeout_ns = 20 * kMs};
+  EXPECT_TRUE(assess({true, 5 * kSec, 5 * kSec - 20 * kMs, 10, 12, 5 * kSec}, config).ok)
+      << "a gap the other line may still fill";
+  const EdgeHealth h = assess({true, 5 * kSec, 5 * kSec - 21 * kMs, 10, 12, 5 * kSec}, config);
+  EXPECT_FALSE(h.ok);
+  EXPECT_TRUE(h.stale);
+  EXPECT_EQ(h.reason, "stale: frames after seq 10 missing for 21 ms (recovering them)");
 }
 
 TEST(EdgeHealth, IsNotStaleWhenAPublisherWasHeardAfterNowWasRead) {
   // The caller read its clock, then learned of a delivery stamped a moment later.
-  const EdgeHealth h = assess_health(true, 5 * kSec + 1, 10, 10, 5 * kSec, {});
+  const EdgeHealth h = assess({true, 5 * kSec + 1, 0, 10, 10, 5 * kSec});
   EXPECT_FALSE(h.stale);
   EXPECT_TRUE(h.ok) << h.reason;
 }

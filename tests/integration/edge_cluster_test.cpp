@@ -142,10 +142,12 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
   a2->stop();
   const StreamClient::Summary before = a2->summary();
   std::this_thread::sleep_for(300ms);
-  a2 = std::make_unique<StreamClient>(http_a,
-                                      R"({"op": "subscribe", "markets": "all", "resume_from": )" +
-                                          std::to_string(before.last_delta_seq) + "}",
-                                      before);
+  a2 = std::make_unique<StreamClient>(
+      http_a,
+      R"({"op": "subscribe", "markets": "all", "resume_from": )" +
+          std::to_string(before.last_delta_seq) +
+          ", \"resume_epoch\": " + std::to_string(before.last_epoch) + "}",
+      before);
 
   edge_b->signal(SIGSTOP);
   std::this_thread::sleep_for(slow == 1 ? 3s : 6s);  // long enough to overflow at its rate

@@ -3,7 +3,9 @@
 //  - delta seqs strictly increase; an image may restart at any seq (it says so: a fresh image);
 //  - every non-conflated delta entry's market_seq is the market's previous one + 1 (no frame of
 //    that market was missed), unless an image or conflated delta reset what the client knew;
-//  - folding the image and the deltas gives a state comparable with the edge's /v1/snapshot.
+//  - folding the image and the deltas gives a state comparable with the edge's /v1/snapshot;
+//  - images, deltas and heartbeats carry an epoch; an entry {"market": ID, "removed": true} takes
+//    the market out of the client's view; "resumed" acknowledges a resume with the stale flag.
 // The client can also play a slow reader (a sleep after each message) or a client that never
 // reads at all, with a small receive buffer so that the edge's writes to it back up quickly.
 #pragma once
@@ -98,6 +100,10 @@ inline FoldedState fold_markets(simdjson::dom::array markets) {
 struct StreamSummary {
   uint64_t last_seq = 0;        // of the last image, delta or heartbeat
   uint64_t last_delta_seq = 0;  // of the last image or delta
+  uint32_t last_epoch = 0;      // ... and its epoch: with last_delta_seq, where to resume from
+  uint64_t resumes = 0;         // "resumed" acknowledgements
+  bool stale = false;           // what the edge last said (image, resumed or stale message)
+  uint64_t stale_messages = 0;
   uint64_t images = 0;
   uint64_t deltas = 0;
   uint64_t conflated = 0;
@@ -131,6 +137,7 @@ class StreamClient {
     summary_.state = resumed.state;
     summary_.market_seqs = resumed.market_seqs;
     summary_.last_delta_seq = resumed.last_delta_seq;
+    summary_.last_epoch = resumed.last_epoch;
     summary_.last_seq = resumed.last_seq;
     tcp::socket& socket = ws_.next_layer();
     socket.open(tcp::v4());
@@ -239,8 +246,16 @@ class StreamClient {
       }
       summary_.last_delta_seq = uint64_t(message["seq"]);
       summary_.last_seq = summary_.last_delta_seq;
+      summary_.last_epoch = epoch_of(message);
+      summary_.stale = bool(message["stale"]);
     } else if (type == "delta") {
       fold_delta(message);
+    } else if (type == "resumed") {
+      ++summary_.resumes;
+      summary_.stale = bool(message["stale"]);
+    } else if (type == "stale") {
+      ++summary_.stale_messages;
+      summary_.stale = bool(message["stale"]);
     } else if (type == "error") {
       summary_.errors.push_back(text);
     }
@@ -260,8 +275,14 @@ class StreamClient {
     }
     last_delta_seq = seq;
     summary_.last_seq = seq;
+    summary_.last_epoch = epoch_of(message);
     for (simdjson::dom::element entry : simdjson::dom::array(message["markets"])) {
       const uint64_t id = entry["market"];
+      if (entry["removed"].error() == simdjson::SUCCESS) {
+        market_seqs.erase(id);
+        summary_.state.erase(id);
+        continue;
+      }
       const uint64_t market_seq = entry["market_seq"];
       auto known = market_seqs.find(id);
       if (!conflated && known != market_seqs.end() && market_seq != known->second + 1) {
@@ -278,6 +299,14 @@ class StreamClient {
         market.prices[uint64_t(s["selection"])] = uint64_t(s["price_e4"]);
       }
     }
+  }
+
+  uint32_t epoch_of(simdjson::dom::element message) {
+    uint64_t epoch = 0;
+    if (message["epoch"].get(epoch) != simdjson::SUCCESS) {
+      summary_.violations.push_back("a message without an epoch");
+    }
+    return static_cast<uint32_t>(epoch);
   }
 
   boost::asio::io_context io_;

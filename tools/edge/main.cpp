@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   uint64_t client_max_delay_ms = 500;
   app.add_option("--gap-timeout-ms", gap_timeout_ms,
                  "wait this long for the other publisher to fill a gap before asking a recovery "
-                 "service")
+                 "service; a gap open longer makes the edge stale")
       ->capture_default_str();
   app.add_option("--request-timeout-ms", request_timeout_ms,
                  "a recovery service that does not answer within this is replaced by the next")
@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
                  "/healthz answers 503")
       ->capture_default_str();
   app.add_option("--max-lag", config.health.max_lag,
-                 "frames behind the newest announced seq still counted as caught up (/healthz)")
+                 "frames behind the newest announced seq still counted as current (/healthz and "
+                 "the stream's stale flag)")
       ->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat to a stream client quiet this long")
       ->capture_default_str();
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
   config.subscriber.arbiter.gap_timeout_ns = gap_timeout_ms * 1'000'000;
   config.subscriber.arbiter.request_timeout_ns = request_timeout_ms * 1'000'000;
   config.health.stale_after_ns = stale_after_ms * 1'000'000;
+  config.health.gap_timeout_ns = gap_timeout_ms * 1'000'000;
   config.stream.heartbeat_interval_ns = heartbeat_ms * 1'000'000;
   config.stream.write_stall_timeout_ns = slow_client_ms * 1'000'000;
   config.stream.max_queue_delay_ns = client_max_delay_ms * 1'000'000;

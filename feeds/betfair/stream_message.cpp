@@ -112,14 +112,19 @@ Result read_id(ondemand::value& value, std::string_view field, uint64_t& id,
   return read_u64(value, field, id);
 }
 
-// A price, exactly: from the JSON number's own text, never through a binary float.
-Result read_price(ondemand::value& value, std::string_view field, Price& out) {
-  const std::string_view token = trim(value.raw_json_token());
+// A JSON number's own text, checked to be a number (its value is checked by parse_price).
+Result read_number_text(ondemand::value& value, std::string_view field, std::string_view& token) {
+  token = trim(value.raw_json_token());
   const bool number =
       !token.empty() && (token.front() == '-' || (token.front() >= '0' && token.front() <= '9'));
   if (!number) {
     return reject(RejectReason::kBadFieldType, std::string(field) + ": expected a number");
   }
+  return {};
+}
+
+// A price, exactly: from the JSON number's own text, never through a binary float.
+Result parse_price(std::string_view token, std::string_view field, Price& out) {
   auto odds = token.size() <= Price::kMaxText ? parse_decimal_odds(token)
                                               : std::unexpected(OddsError::kMalformed);
   if (!odds) {
@@ -128,6 +133,12 @@ Result read_price(ondemand::value& value, std::string_view field, Price& out) {
   }
   out = Price::of(odds->price_e4, token);
   return {};
+}
+
+Result read_price(ondemand::value& value, std::string_view field, Price& out) {
+  std::string_view token;
+  if (auto ok = read_number_text(value, field, token); !ok) return ok;
+  return parse_price(token, field, out);
 }
 
 // A size: only whether it is zero matters (zero removes the price or level).
@@ -162,9 +173,14 @@ Result read_atb(ondemand::value& value, StreamMessage& out) {
   });
 }
 
+// A level-based ladder empties a level by sending it with size 0, and then its price is 0 too
+// ([1, 0, 0]): "keyed by level (0 vol is remove)" (RunnerChange.batb in ESASwaggerSchema.json,
+// github.com/betfair/stream-api-sample-code). So a removal's price is not read as odds; any other
+// level's price must be real odds.
 Result read_batb(ondemand::value& value, StreamMessage& out) {
   return for_each_element(value, "batb", [&](ondemand::value& triple) -> Result {
     BatbDelta delta;
+    std::string_view price;
     size_t count = 0;
     auto read = for_each_element(triple, "batb[]", [&](ondemand::value& element) -> Result {
       switch (count++) {
@@ -176,7 +192,7 @@ Result read_batb(ondemand::value& value, StreamMessage& out) {
           return {};
         }
         case 1:
-          return read_price(element, "batb[][1]", delta.price);
+          return read_number_text(element, "batb[][1]", price);
         case 2:
           return read_size(element, "batb[][2]", delta.remove);
         default:
@@ -186,6 +202,9 @@ Result read_batb(ondemand::value& value, StreamMessage& out) {
     if (!read) return read;
     if (count != 3) {
       return reject(RejectReason::kBadFieldType, "batb[]: expected [level, price, size]");
+    }
+    if (!delta.remove) {
+      if (auto ok = parse_price(price, "batb[][1]", delta.price); !ok) return ok;
     }
     out.batb.push_back(delta);
     return {};

@@ -32,7 +32,7 @@ struct AtbDelta {  // [price, size]
   bool remove = false;  // size 0
 };
 
-struct BatbDelta {  // [level, price, size]
+struct BatbDelta {  // [level, price, size]; a removal ([level, 0, 0]) carries no price
   uint32_t level = 0;
   Price price;
   bool remove = false;  // size 0

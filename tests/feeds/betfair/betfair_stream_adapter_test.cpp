@@ -224,6 +224,31 @@ TEST_F(StreamAdapterTest, DerivesBatbLevelZeroThenHighestAtbThenLtp) {
             (std::vector<PriceSeen>{{1, 20000, "2"}}));
 }
 
+// Betfair's RunnerChange.batb / batl / bdatb are "LevelPriceVol triple delta of price changes,
+// keyed by level (0 vol is remove)" (ESASwaggerSchema.json, betfair/stream-api-sample-code), and a
+// best-offers stream empties a level as [level, 0, 0]: that removes the level, never the message.
+TEST_F(StreamAdapterTest, AnEmptiedLevelRemovesThatLevelAndNothingElse) {
+  feed(change(R"("img":true,"rc":[{"batb":[[0,3.45,12],[1,3.4,5]],"atb":[[3.3,2]],"id":1002},)"
+              R"({"ltp":2.5,"id":1001}])"));
+  // Level 1 of 1002 empties in the same message as a new price for 1001 and a ladder of another
+  // kind: all of it applies.
+  auto events = feed(R"({"op":"mcm","id":2,"clk":"D","pt":1700000000100,"mc":[)"
+                     R"({"id":"1.100000001","rc":[{"batb":[[1,0,0]],"batl":[[0,0,0]],)"
+                     R"("bdatb":[[2,0,0]],"id":1002},{"atb":[[2.6,3]],"id":1001}]},)"
+                     R"({"id":"1.999999999","rc":[{"batb":[[0,0,0]],"id":1}]}]})");
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 26000, "2.6"}}));
+  // Level 0 empties: 1002 falls back to its highest atb.
+  events = feed(change(R"("rc":[{"batb":[[0,0,0]],"id":1002}])"));
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{2, 33000, "3.3"}}));
+  // A level with size 0 is removed whatever its price says; a level with size needs real odds.
+  EXPECT_TRUE(adapter_.parse(change(R"("rc":[{"batb":[[0,1.0,0]],"id":1002}])"), events));
+  EXPECT_EQ(rejection(change(R"("rc":[{"batb":[[0,0,5]],"id":1002}])")).reason,
+            RejectReason::kBadOdds);
+  EXPECT_EQ(rejection(change(R"("rc":[{"batb":[[0,"0",0]],"id":1002}])")).reason,
+            RejectReason::kBadFieldType);
+  EXPECT_EQ(adapter_.counters().rejected, 2u);
+}
+
 TEST_F(StreamAdapterTest, ARunnerWithoutAnyPriceHasNone) {
   EXPECT_TRUE(feed(change(R"("rc":[{"tv":3,"atl":[[2,4]],"id":1001}])")).empty());
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))).size(), 1u);

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -24,6 +25,21 @@ std::string key_of(std::string_view feed, std::string_view event, std::string_vi
   key.push_back('\0');
   key.append(specifiers);
   return key;
+}
+
+// The key Mapping::index files a provider market under.
+std::string index_key(const ProviderMarketMapping& p) {
+  return p.event.empty() ? key_of(p.feed, p.market)
+                         : key_of(p.feed, p.event, p.market, p.specifiers);
+}
+
+// How an error names a provider market.
+std::string describe(const ProviderMarketMapping& p) {
+  std::string out = "provider " + p.feed + " market \"" + p.market + "\"";
+  if (!p.event.empty()) {
+    out += " of event \"" + p.event + "\" with specifiers \"" + p.specifiers + "\"";
+  }
+  return out;
 }
 
 // Reads a non-negative integer id; toml++ integers are signed 64-bit.
@@ -128,17 +144,25 @@ std::expected<Mapping, std::string> Mapping::parse(std::string_view toml_text,
         if (sel_map == nullptr) {
           return std::unexpected(here + ": provider " + feed + " has no selections table");
         }
+        // One canonical selection shows one provider price: a second provider selection for it
+        // would overwrite the first's price with another runner's.
+        std::map<uint64_t, std::string> claimed;  // canonical selection -> provider selection
         for (const auto& [provider_sel, canonical] : *sel_map) {
+          const std::string key(provider_sel.str());
           const auto value = canonical.value<int64_t>();
           const bool known =
               value && std::any_of(market.selections.begin(), market.selections.end(),
                                    [&](const auto& s) { return s.id == uint64_t(*value); });
           if (!known) {
-            return std::unexpected(here + ": provider " + feed + " maps \"" +
-                                   std::string(provider_sel.str()) +
+            return std::unexpected(here + ": provider " + feed + " maps \"" + key +
                                    "\" to a selection the market does not list");
           }
-          provider.selections.emplace(std::string(provider_sel.str()), uint64_t(*value));
+          auto [first, fresh] = claimed.emplace(uint64_t(*value), key);
+          if (!fresh) {
+            return std::unexpected(here + ": provider " + feed + " maps both \"" + first->second +
+                                   "\" and \"" + key + "\" to selection " + std::to_string(*value));
+          }
+          provider.selections.emplace(key, uint64_t(*value));
         }
         market.providers.push_back(std::move(provider));
       }
@@ -153,6 +177,17 @@ std::expected<Mapping, std::string> Mapping::parse(std::string_view toml_text,
     }
     mapping.markets_.push_back(std::move(market));
   }
+  // A provider market read by two canonical markets would feed both with one market's prices.
+  std::map<std::string, uint64_t> claimed;  // index key -> canonical market
+  for (const MarketMapping& market : mapping.markets_) {
+    for (const ProviderMarketMapping& p : market.providers) {
+      auto [first, fresh] = claimed.emplace(index_key(p), market.id);
+      if (fresh) continue;
+      return std::unexpected(where + ": " + describe(p) + " is claimed by both market " +
+                             std::to_string(first->second) + " and market " +
+                             std::to_string(market.id));
+    }
+  }
   mapping.index();
   return mapping;
 }
@@ -164,12 +199,8 @@ void Mapping::index() {
   for (size_t i = 0; i < markets_.size(); ++i) {
     by_id_[markets_[i].id] = i;
     for (const ProviderMarketMapping& p : markets_[i].providers) {
-      if (p.event.empty()) {
-        by_key_[key_of(p.feed, p.market)] = &p;
-      } else {
-        by_key_[key_of(p.feed, p.event, p.market, p.specifiers)] = &p;
-        by_event_[key_of(p.feed, p.event)].push_back(&p);
-      }
+      by_key_[index_key(p)] = &p;
+      if (!p.event.empty()) by_event_[key_of(p.feed, p.event)].push_back(&p);
     }
   }
 }

@@ -52,7 +52,8 @@ class Mapping {
 
   // Loads and checks a mapping file. Errors name the file, the market and what is wrong
   // (duplicate ids, a source without a provider section, a provider selection mapped to a
-  // selection the market does not have, ...).
+  // selection the market does not have, a provider market claimed by two canonical markets, two
+  // provider selections mapped to one canonical selection, ...; these last two name both entries).
   static std::expected<Mapping, std::string> load(const std::string& path);
   static std::expected<Mapping, std::string> parse(std::string_view toml_text,
                                                    std::string_view source_name = "mapping");

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -25,6 +26,23 @@ std::string key_of(std::string_view feed, std::string_view event, std::string_vi
   key.push_back('\0');
   key.append(specifiers);
   return key;
+}
+
+bool all_digits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A provider selection as the adapters look it up: a Betfair "ID@HC" with its handicap in
+// canonical form ("47972@-1.50" -> "47972@-1.5", "47972@0" -> "47972"); any other key as written.
+// Null for an "ID@HC" whose HC is not a decimal number.
+std::optional<std::string> lookup_key(const std::string& written) {
+  const size_t at = written.find('@');
+  if (at == std::string::npos || at == 0 || !all_digits(std::string_view(written).substr(0, at))) {
+    return written;
+  }
+  auto hc = canonical_handicap(std::string_view(written).substr(at + 1));
+  if (!hc) return std::nullopt;
+  return runner_key(std::string_view(written).substr(0, at), *hc);
 }
 
 // The key Mapping::index files a provider market under.
@@ -58,6 +76,39 @@ std::string string_of(const toml::node_view<const toml::node>& node) {
 }
 
 }  // namespace
+
+std::optional<std::string> canonical_handicap(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+    negative = text.front() == '-';
+    text.remove_prefix(1);
+  }
+  const size_t point = text.find('.');
+  std::string_view whole = text.substr(0, point);
+  std::string_view fraction =
+      point == std::string_view::npos ? std::string_view() : text.substr(point + 1);
+  if (whole.empty() || !all_digits(whole) || !all_digits(fraction)) return std::nullopt;
+  if (point != std::string_view::npos && fraction.empty()) return std::nullopt;
+  while (whole.size() > 1 && whole.front() == '0') whole.remove_prefix(1);
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  std::string out;
+  if (negative && (whole != "0" || !fraction.empty())) out.push_back('-');
+  out.append(whole);
+  if (!fraction.empty()) {
+    out.push_back('.');
+    out.append(fraction);
+  }
+  return out;
+}
+
+std::string runner_key(std::string_view id, std::string_view canonical_hc) {
+  std::string key(id);
+  if (canonical_hc != "0") {
+    key.push_back('@');
+    key.append(canonical_hc);
+  }
+  return key;
+}
 
 uint64_t ProviderMarketMapping::selection(std::string_view provider_selection) const {
   auto it = selections.find(std::string(provider_selection));
@@ -146,9 +197,19 @@ std::expected<Mapping, std::string> Mapping::parse(std::string_view toml_text,
         }
         // One canonical selection shows one provider price: a second provider selection for it
         // would overwrite the first's price with another runner's.
-        std::map<uint64_t, std::string> claimed;  // canonical selection -> provider selection
+        std::map<uint64_t, std::string> claimed;     // canonical selection -> provider selection
+        std::map<std::string, std::string> written;  // lookup key -> the key as written
         for (const auto& [provider_sel, canonical] : *sel_map) {
           const std::string key(provider_sel.str());
+          auto lookup = lookup_key(key);
+          if (!lookup) {
+            return std::unexpected(here + ": provider " + feed + " names runner \"" + key +
+                                   "\" with a handicap that is not a decimal number");
+          }
+          if (auto [first, fresh] = written.emplace(*lookup, key); !fresh) {
+            return std::unexpected(here + ": provider " + feed + " names one runner twice: \"" +
+                                   first->second + "\" and \"" + key + "\"");
+          }
           const auto value = canonical.value<int64_t>();
           const bool known =
               value && std::any_of(market.selections.begin(), market.selections.end(),
@@ -162,7 +223,7 @@ std::expected<Mapping, std::string> Mapping::parse(std::string_view toml_text,
             return std::unexpected(here + ": provider " + feed + " maps both \"" + first->second +
                                    "\" and \"" + key + "\" to selection " + std::to_string(*value));
           }
-          provider.selections.emplace(key, uint64_t(*value));
+          provider.selections.emplace(std::move(*lookup), uint64_t(*value));
         }
         market.providers.push_back(std::move(provider));
       }

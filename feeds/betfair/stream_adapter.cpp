@@ -81,12 +81,8 @@ void StreamAdapter::apply_market_change(const MarketChange& change, std::vector<
 
   for (uint32_t i = change.runner_changes_begin; i < change.runner_changes_end; ++i) {
     const RunnerChange& rc = message_.runner_changes[i];
-    RunnerState* runner = find_runner(*market, rc.id, rc.id_text);
-    if (runner == nullptr) {
-      ++counters_.unknown_selections;
-      note_unknown("runner " + std::string(rc.id_text));
-      continue;
-    }
+    RunnerState* runner = find_runner(*market, rc.id, rc.id_text, rc.hc);
+    if (runner == nullptr) continue;
     for (uint32_t k = rc.atb_begin; k < rc.atb_end; ++k) {
       const AtbDelta& delta = message_.atb[k];
       if (!runner->ladder.apply_atb(delta.price, delta.remove)) ++stream_counters_.ladder_overflows;
@@ -153,10 +149,8 @@ void StreamAdapter::settle(const MarketChange& change, MarketState& market,
   for (uint32_t i = change.definition_runners_begin; i < change.definition_runners_end; ++i) {
     const DefinitionRunner& runner = message_.definition_runners[i];
     if (!runner.winner) continue;
-    const RunnerState* state = find_runner(market, runner.id, runner.id_text);
+    const RunnerState* state = find_runner(market, runner.id, runner.id_text, runner.hc);
     if (state == nullptr) {
-      ++counters_.unknown_selections;
-      note_unknown("runner " + std::string(runner.id_text));
       unmapped_winner = true;
       continue;
     }
@@ -180,14 +174,23 @@ StreamAdapter::MarketState* StreamAdapter::find_market(std::string_view provider
 }
 
 StreamAdapter::RunnerState* StreamAdapter::find_runner(MarketState& market, uint64_t provider_id,
-                                                       std::string_view id_text) {
+                                                       std::string_view id_text,
+                                                       std::string_view hc) {
+  // Checked by the parser; short enough for the small-string buffer, so this does not allocate.
+  const std::string handicap = hc.empty() ? std::string("0") : *canonical_handicap(hc);
   for (RunnerState& runner : market.runners) {
-    if (runner.provider_id == provider_id) return &runner;
+    if (runner.provider_id == provider_id && runner.handicap == handicap) return &runner;
   }
-  const uint64_t canonical = market.mapping->selection(id_text);
-  if (canonical == 0) return nullptr;
+  std::string key = runner_key(id_text, handicap);
+  const uint64_t canonical = market.mapping->selection(key);
+  if (canonical == 0) {
+    ++counters_.unknown_selections;
+    note_unknown("runner " + key);
+    return nullptr;
+  }
   RunnerState& runner = market.runners.emplace_back();
   runner.provider_id = provider_id;
+  runner.handicap = handicap;
   runner.canonical_id = canonical;
   return &runner;
 }

@@ -12,6 +12,8 @@
 //    CLOSED definition naming WINNER runners -> one kSettle event with their canonical ids,
 //    sorted, once per market.
 //  - every event carries source = the feed name and source_ns = pt * 1e6 (0 without `pt`).
+// A runner is a selection id at a handicap (`hc`, absent = 0): Asian handicap markets carry one id
+// at several handicaps, each its own ladder, mapped by runner_key ("47972@-1.5", feeds/mapping.h).
 // Unmapped markets and runners are skipped and counted (AdapterCounters). A message is parsed
 // whole into a scratch StreamMessage before anything is applied, so a rejected message appends no
 // event and changes no state.
@@ -57,6 +59,7 @@ class StreamAdapter final : public Adapter {
  private:
   struct RunnerState {
     uint64_t provider_id = 0;
+    std::string handicap;  // canonical_handicap; "0" for none
     uint64_t canonical_id = 0;
     RunnerLadder ladder;
     uint32_t derived_e4 = 0;  // the derived price after the last market change; 0: none
@@ -81,7 +84,9 @@ class StreamAdapter final : public Adapter {
   void apply_definition(const MarketChange& change, MarketState& market, std::vector<Event>& out);
   void settle(const MarketChange& change, MarketState& market, std::vector<Event>& out);
   MarketState* find_market(std::string_view provider_market);
-  RunnerState* find_runner(MarketState& market, uint64_t provider_id, std::string_view id_text);
+  // The runner (id, hc), or null (counted and noted as unknown) when the mapping does not name it.
+  RunnerState* find_runner(MarketState& market, uint64_t provider_id, std::string_view id_text,
+                           std::string_view hc);
   Event& emit(std::vector<Event>& out, EventType type, uint64_t market) const;
 
   const Mapping& mapping_;

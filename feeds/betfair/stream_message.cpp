@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "feeds/json_line.h"
+#include "feeds/mapping.h"
 #include "schemas/odds.h"
 
 namespace oddsbus::feeds::betfair {
@@ -141,6 +142,21 @@ Result read_price(ondemand::value& value, std::string_view field, Price& out) {
   return parse_price(token, field, out);
 }
 
+// A runner's handicap (`hc`): a decimal number, or null for none (RunnerChange.hc and
+// RunnerDefinition.hc, "null if not applicable", ESASwaggerSchema.json). `out` keeps its text.
+Result read_handicap(ondemand::value& value, std::string_view field, std::string_view& out) {
+  const std::string_view token = trim(value.raw_json_token());
+  if (token == "null") {
+    out = {};
+    return {};
+  }
+  if (token.empty() || token.front() == '"' || !canonical_handicap(token)) {
+    return reject(RejectReason::kBadFieldType, std::string(field) + ": expected a decimal number");
+  }
+  out = token;
+  return {};
+}
+
 // A size: only whether it is zero matters (zero removes the price or level).
 Result read_size(ondemand::value& value, std::string_view field, bool& zero) {
   double size = 0;
@@ -218,6 +234,7 @@ Result read_runner_change(ondemand::value& value, StreamMessage& out) {
   bool has_id = false;
   bool has_atb = false;
   bool has_batb = false;
+  bool has_hc = false;
   change.atb_begin = change.atb_end = to_index(out.atb.size());
   change.batb_begin = change.batb_end = to_index(out.batb.size());
   auto read = for_each_field(object, [&](std::string_view key, ondemand::value& v) -> Result {
@@ -239,6 +256,10 @@ Result read_runner_change(ondemand::value& value, StreamMessage& out) {
       change.batb_end = to_index(out.batb.size());
       return ok;
     }
+    if (key == "hc" && !has_hc) {
+      has_hc = true;
+      return read_handicap(v, "rc[].hc", change.hc);
+    }
     if (key == "ltp" && !change.has_ltp) {
       change.has_ltp = true;
       return read_price(v, "rc[].ltp", change.ltp);
@@ -257,10 +278,15 @@ Result read_definition_runner(ondemand::value& value, StreamMessage& out) {
   DefinitionRunner runner;
   bool has_id = false;
   bool has_status = false;
+  bool has_hc = false;
   auto read = for_each_field(object, [&](std::string_view key, ondemand::value& v) -> Result {
     if (key == "id" && !has_id) {
       has_id = true;
       return read_id(v, "marketDefinition.runners[].id", runner.id, runner.id_text);
+    }
+    if (key == "hc" && !has_hc) {
+      has_hc = true;
+      return read_handicap(v, "marketDefinition.runners[].hc", runner.hc);
     }
     if (key == "status" && !has_status) {
       has_status = true;

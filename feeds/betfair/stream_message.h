@@ -41,6 +41,7 @@ struct BatbDelta {  // [level, price, size]; a removal ([level, 0, 0]) carries n
 struct RunnerChange {  // an entry of `rc`
   uint64_t id = 0;
   std::string_view id_text;  // the id's JSON number text, as the mapping names runners
+  std::string_view hc;       // the handicap's JSON number text; empty when absent or null
   bool has_ltp = false;
   Price ltp;
   uint32_t atb_begin = 0, atb_end = 0;    // into StreamMessage::atb
@@ -50,6 +51,7 @@ struct RunnerChange {  // an entry of `rc`
 struct DefinitionRunner {  // an entry of marketDefinition.runners
   uint64_t id = 0;
   std::string_view id_text;
+  std::string_view hc;  // as in RunnerChange
   bool winner = false;  // status WINNER
 };
 
@@ -96,8 +98,8 @@ class StreamParser {
   // Parses one message (without its line ending) into `out`, replacing what it held. Returns a
   // Rejection for text that is not a JSON object (kMalformedJson), a missing `op` or required id
   // (kMissingField), a field of the wrong type (kBadFieldType), a price that is not decimal odds
-  // (kBadOdds), or an `op` other than connection, status and mcm (kUnknownMessage); `out` then
-  // holds nothing of use.
+  // (kBadOdds) or a handicap that is not a decimal number (kBadFieldType), or an `op` other than
+  // connection, status and mcm (kUnknownMessage); `out` then holds nothing of use.
   std::expected<void, Rejection> parse(std::string_view text, StreamMessage& out);
 
  private:

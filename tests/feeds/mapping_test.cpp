@@ -148,6 +148,45 @@ TEST(Mapping, RejectsTwoProviderSelectionsMappedToOneCanonicalSelection) {
   }
 }
 
+TEST(Mapping, NamesABetfairRunnerByIdAndHandicap) {
+  std::string text = kDesignExample;
+  text.replace(text.find("\"47973\" = 2"), 11, "\"47972@-1.50\" = 2");
+  text.replace(text.find("\"58805\" = 3"), 11, "\"47972@+0.25\" = 3");
+  auto mapping = Mapping::parse(text);
+  ASSERT_TRUE(mapping) << mapping.error();
+  const ProviderMarketMapping* bf = mapping->find("bf", "1.234567890");
+  ASSERT_NE(bf, nullptr);
+  EXPECT_EQ(bf->selection("47972"), 1u);
+  EXPECT_EQ(bf->selection("47972@-1.5"), 2u);
+  EXPECT_EQ(bf->selection("47972@0.25"), 3u);
+  EXPECT_EQ(bf->selection("47972@-1"), 0u);
+  EXPECT_EQ(runner_key("47972", "0"), "47972");
+  EXPECT_EQ(runner_key("47972", "-1.5"), "47972@-1.5");
+  EXPECT_EQ(canonical_handicap("-1.50"), "-1.5");
+  EXPECT_EQ(canonical_handicap("2.0"), "2");
+  EXPECT_EQ(canonical_handicap("-0.0"), "0");
+  EXPECT_EQ(canonical_handicap("+007.250"), "7.25");
+  for (const char* bad : {"", "-", ".", "1.", "1e2", "1.5.5", "--1", " 1", "abc"}) {
+    EXPECT_EQ(canonical_handicap(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(Mapping, RejectsOneBetfairRunnerNamedTwiceOrABadHandicap) {
+  for (const std::string twice : {"\"47972@0\"", "\"47972@-0.0\""}) {
+    std::string text = kDesignExample;
+    text.replace(text.find("\"47973\" = 2"), 11, twice + " = 2");
+    auto mapping = Mapping::parse(text);
+    ASSERT_FALSE(mapping) << twice;
+    EXPECT_NE(mapping.error().find("\"47972\""), std::string::npos) << mapping.error();
+    EXPECT_NE(mapping.error().find(twice), std::string::npos) << mapping.error();
+  }
+  std::string text = kDesignExample;
+  text.replace(text.find("\"47973\" = 2"), 11, "\"47973@x\" = 2");
+  auto bad = Mapping::parse(text);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("47973@x"), std::string::npos) << bad.error();
+}
+
 TEST(Mapping, LoadNamesAMissingFile) {
   auto mapping = Mapping::load("/nonexistent/mapping.toml");
   ASSERT_FALSE(mapping);

@@ -400,6 +400,79 @@ TEST_F(StreamAdapterTest, ReportsAFailureThatClosesTheConnection) {
   EXPECT_EQ(adapter_.counters().messages, 2u);
 }
 
+// An Asian handicap market: Betfair names a runner by selection id and handicap, the same id at
+// several `hc` values (RunnerChange.hc and RunnerDefinition.hc, "the handicap of the runner
+// (selection)", ESASwaggerSchema.json; the sample client keys its cache by RunnerId(id, hc)).
+constexpr const char* kHandicapMapping = R"toml(
+[[market]]
+id = 7001
+event = 701
+name = "Asian Handicap"
+sources = ["bf"]
+selections = [{ id = 1, name = "Home -1.5" }, { id = 2, name = "Away +1.5" },
+              { id = 3, name = "Home -1" }, { id = 4, name = "Away +1" }, { id = 5, name = "Home 0" }]
+
+[market.provider.bf]
+market = "1.700000001"
+selections = { "47972@-1.5" = 1, "47973@1.5" = 2, "47972@-1.0" = 3, "47973@+1" = 4, "47972" = 5 }
+)toml";
+
+std::string handicap_change(std::string_view body) {
+  return R"({"op":"mcm","id":2,"clk":"H","pt":1700000000000,"mc":[{"id":"1.700000001",)" +
+         std::string(body) + "}]}";
+}
+
+TEST(StreamAdapterHandicap, KeysRunnersBySelectionAndHandicap) {
+  auto mapping = Mapping::parse(kHandicapMapping);
+  ASSERT_TRUE(mapping) << mapping.error();
+  StreamAdapter adapter(*mapping, "bf");
+  std::vector<Event> events;
+  ASSERT_TRUE(adapter.parse(
+      handicap_change(
+          R"("img":true,"rc":[{"atb":[[1.9,10]],"id":47972,"hc":-1.5},{"atb":[[1.6,5]],"hc":-1.0,"id":47972},)"
+          R"({"atb":[[2.1,3]],"id":47973,"hc":1.5},{"atb":[[2.6,4]],"id":47973,"hc":1},)"
+          R"({"atb":[[1.3,2]],"id":47972,"hc":0}])"),
+      events));
+  std::vector<PriceSeen> prices = prices_of(events);
+  std::sort(prices.begin(), prices.end(),
+            [](const PriceSeen& a, const PriceSeen& b) { return a.selection < b.selection; });
+  EXPECT_EQ(prices, (std::vector<PriceSeen>{{1, 19000, "1.9"},
+                                            {2, 21000, "2.1"},
+                                            {3, 16000, "1.6"},
+                                            {4, 26000, "2.6"},
+                                            {5, 13000, "1.3"}}));
+  // A delta for one line moves that line only; a runner without hc is the hc 0 line.
+  events.clear();
+  ASSERT_TRUE(adapter.parse(handicap_change(R"("rc":[{"atb":[[2.0,1]],"id":47972,"hc":-1.5},)"
+                                            R"({"atb":[[1.35,1]],"id":47972}])"),
+                            events));
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 20000, "2.0"}, {5, 13500, "1.35"}}));
+  // A line the mapping does not name is unknown, not another line's.
+  events.clear();
+  ASSERT_TRUE(
+      adapter.parse(handicap_change(R"("rc":[{"atb":[[5,1]],"id":47972,"hc":-2.5}])"), events));
+  EXPECT_TRUE(prices_of(events).empty());
+  EXPECT_EQ(adapter.counters().unknown_selections, 1u);
+  EXPECT_EQ(adapter.unknown_ids(), std::vector<std::string>{"runner 47972@-2.5"});
+  // Settlement names the winning line.
+  events.clear();
+  ASSERT_TRUE(adapter.parse(
+      handicap_change(
+          R"("marketDefinition":{"status":"CLOSED","runners":[)"
+          R"({"id":47972,"hc":-1.5,"status":"LOSER"},{"id":47973,"hc":1.5,"status":"WINNER"},)"
+          R"({"id":47972,"hc":-1,"status":"WINNER"},{"id":47973,"hc":1,"status":"LOSER"}]})"),
+      events));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, EventType::kSettle);
+  EXPECT_EQ(events[1].winners, (std::vector<uint64_t>{2, 3}));
+  // A handicap that is not a number is a bad field.
+  events.clear();
+  EXPECT_FALSE(
+      adapter.parse(handicap_change(R"("rc":[{"atb":[[5,1]],"id":47972,"hc":"-1.5"}])"), events));
+  EXPECT_FALSE(
+      adapter.parse(handicap_change(R"("rc":[{"atb":[[5,1]],"id":47972,"hc":1e1}])"), events));
+}
+
 TEST(MakeAdapter, BuildsTheBetfairStreamAdapter) {
   const Mapping mapping = must_load(test_data("sample_mapping.toml"));
   auto adapter = make_adapter("betfair-stream", "bf", &mapping);

@@ -17,7 +17,8 @@ namespace oddsbus::feeds {
 
 enum class EventType : uint8_t {
   kMarket,     // define or redefine a market: market, event, name, status, selections
-  kPrice,      // a selection's new price: market, selection, odds, odds_text
+  kPrice,      // a selection's new price: market, selection, odds, odds_text; odds.price_e4 0
+               // (odds_text empty) withdraws its price: the selection has none (state price_e4 0)
   kStatus,     // a market's new status: market, status, reason
   kSettle,     // settle a market: market, winners
   kHeartbeat,  // the source is alive; changes no state

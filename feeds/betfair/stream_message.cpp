@@ -30,6 +30,9 @@ void StreamMessage::clear() {
   has_pt = false;
   pt_ms = 0;
   heartbeat = false;
+  sub_image = false;
+  segment_start = true;
+  segment_end = true;
   has_status = false;
   status = 0;
   markets.clear();
@@ -293,6 +296,7 @@ Result read_definition_runner(ondemand::value& value, StreamMessage& out) {
       std::string_view status;
       if (auto ok = read_string(v, "marketDefinition.runners[].status", status); !ok) return ok;
       runner.winner = status == "WINNER";
+      runner.removed = status == "REMOVED" || status == "REMOVED_VACANT";
     }
     return {};
   });
@@ -385,6 +389,7 @@ Result read_market_change(ondemand::value& value, StreamMessage& out) {
 // The fields of an `mcm` message (its `op` already read).
 Result read_market_change_message(ondemand::object& object, StreamMessage& out) {
   bool seen_clk = false, seen_initial_clk = false, seen_ct = false, seen_mc = false;
+  bool seen_segment = false;
   return for_each_field(object, [&](std::string_view key, ondemand::value& v) -> Result {
     if (key == "clk" && !seen_clk) {
       seen_clk = true;
@@ -407,6 +412,15 @@ Result read_market_change_message(ondemand::object& object, StreamMessage& out) 
       std::string_view change_type;
       if (auto ok = read_string(v, "ct", change_type); !ok) return ok;
       out.heartbeat = change_type == "HEARTBEAT";
+      out.sub_image = change_type == "SUB_IMAGE";
+      return {};
+    }
+    if (key == "segmentType" && !seen_segment) {
+      seen_segment = true;
+      std::string_view segment;
+      if (auto ok = read_string(v, "segmentType", segment); !ok) return ok;
+      out.segment_start = segment == "SEG_START";
+      out.segment_end = segment == "SEG_END";
       return {};
     }
     if (key == "status" && !out.has_status) {

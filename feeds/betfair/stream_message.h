@@ -51,8 +51,9 @@ struct RunnerChange {  // an entry of `rc`
 struct DefinitionRunner {  // an entry of marketDefinition.runners
   uint64_t id = 0;
   std::string_view id_text;
-  std::string_view hc;  // as in RunnerChange
-  bool winner = false;  // status WINNER
+  std::string_view hc;   // as in RunnerChange
+  bool winner = false;   // status WINNER
+  bool removed = false;  // status REMOVED or REMOVED_VACANT: a non-runner, it has no price
 };
 
 struct MarketChange {   // an entry of `mc`
@@ -77,6 +78,11 @@ struct StreamMessage {
   bool has_pt = false;
   uint64_t pt_ms = 0;
   bool heartbeat = false;  // ct HEARTBEAT
+  bool sub_image = false;  // ct SUB_IMAGE: the state of every subscribed market, replacing all
+  // segmentType: a change split over several messages (SEG_START, SEG..., SEG_END); when absent
+  // the message is the whole change, both its start and its end.
+  bool segment_start = true;
+  bool segment_end = true;
   bool has_status = false;
   uint64_t status = 0;  // 503: the stream's data may be stale
   std::vector<MarketChange> markets;

@@ -5,7 +5,8 @@
 //  - a rejection appends nothing; a message either produces events or is rejected;
 //  - every event carries the feed name as its source and canonical ids the mapping has for
 //    that feed;
-//  - prices are valid exact odds; settlements list distinct, ascending, mapped winners;
+//  - prices are valid exact odds, or 0 with no text (withdrawn); settlements list distinct,
+//  ascending, mapped winners;
 //  - the unknown-id sample stays bounded.
 #pragma once
 
@@ -61,6 +62,10 @@ inline void check_event(const feeds::Event& event, const feeds::Mapping& mapping
   switch (event.type) {
     case feeds::EventType::kPrice:
       FUZZ_CHECK(mapped_selection(*market, event.selection));
+      if (event.odds.price_e4 == 0) {  // a withdrawn price (feeds/event.h)
+        FUZZ_CHECK(event.odds_text.empty());
+        break;
+      }
       FUZZ_CHECK(event.odds.price_e4 > kMinPriceE4Exclusive);
       FUZZ_CHECK(event.odds.price_e4 <= kMaxPriceE4);
       break;

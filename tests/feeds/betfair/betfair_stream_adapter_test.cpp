@@ -250,23 +250,126 @@ TEST_F(StreamAdapterTest, AnEmptiedLevelRemovesThatLevelAndNothingElse) {
 }
 
 TEST_F(StreamAdapterTest, ARunnerWithoutAnyPriceHasNone) {
-  EXPECT_TRUE(feed(change(R"("rc":[{"tv":3,"atl":[[2,4]],"id":1001}])")).empty());
+  EXPECT_TRUE(prices_of(feed(change(R"("rc":[{"tv":3,"atl":[[2,4]],"id":1001}])"))).empty());
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))).size(), 1u);
-  // Its only price leaves: there is nothing to say until a new one comes.
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[4,0]],"id":1001}])")).empty());
+  // Its only price leaves: the price it showed is withdrawn, not left standing.
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 0, ""}}));
+  EXPECT_TRUE(prices_of(feed(change(R"("rc":[{"atb":[[3,0]],"id":1001}])"))).empty());
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))),
             (std::vector<PriceSeen>{{1, 40000, "4"}}));
 }
 
+// "img / Image - if this is set to true then you should replace this item in your cache" (Betfair
+// Exchange Stream API, "Basic Message Protocol"; MarketChange.img in ESASwaggerSchema.json:
+// "replace existing prices / data with the data supplied: it is not a delta").
 TEST_F(StreamAdapterTest, AnImageReplacesTheMarketsLadders) {
   feed(change(
       R"("img":true,"rc":[{"atb":[[3,5],[2,1]],"ltp":2.5,"id":1001},{"atb":[[6,1]],"id":1002}])"));
-  // The new image knows 1001 only, without its 3.0: 1002 and 1001's old ladder are gone.
+  // The new image knows 1001 only, without its 3.0: 1002's price is withdrawn and 1001's old
+  // ladder is gone.
   EXPECT_EQ(prices_of(feed(change(R"("img":true,"rc":[{"atb":[[2,1]],"id":1001}])"))),
-            (std::vector<PriceSeen>{{1, 20000, "2"}}));
-  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[2,0]],"id":1001}])"))).size(), 0u);  // no ltp
+            (std::vector<PriceSeen>{{1, 20000, "2"}, {2, 0, ""}}));
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[2,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 0, ""}}));  // no ltp in the new image either
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[6,1]],"id":1002}])"))),
             (std::vector<PriceSeen>{{2, 60000, "6"}}));
+}
+
+// A non-runner: RunnerDefinition.status REMOVED (ESASwaggerSchema.json: ACTIVE, WINNER, LOSER,
+// REMOVED, REMOVED_VACANT, HIDDEN, PLACED). Its price comes down at once.
+TEST_F(StreamAdapterTest, ARemovedRunnerHasItsPriceWithdrawn) {
+  auto definition = [](std::string_view third, std::string_view extra = "") {
+    return change(R"("marketDefinition":{"status":"OPEN","runners":[)"
+                  R"({"id":1001,"status":"ACTIVE"},{"id":1002,"status":"ACTIVE"},)"
+                  R"({"id":1003,"status":")" +
+                  std::string(third) + R"("})" + std::string(extra) + "]}");
+  };
+  feed(change(R"("img":true,"marketDefinition":{"status":"OPEN","runners":[]},)"
+              R"("rc":[{"atb":[[2.5,5]],"id":1001},{"atb":[[3.4,1]],"id":1002},)"
+              R"({"ltp":7.8,"id":1003}])"));
+  auto events = feed(definition("REMOVED", R"(,{"id":1099,"status":"REMOVED"})"));
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{3, 0, ""}}));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].odds.price_e4, 0u);
+  EXPECT_EQ(events[0].market, kMarket);
+  EXPECT_EQ(adapter_.counters().unknown_selections, 0u) << "an unmapped non-runner is no news";
+  // Still removed: what its ladder does shows nothing; the others are untouched.
+  EXPECT_EQ(
+      prices_of(feed(change(R"("rc":[{"atb":[[8,1]],"id":1003},{"atb":[[2.6,1]],"id":1001}])"))),
+      (std::vector<PriceSeen>{{1, 26000, "2.6"}}));
+  EXPECT_TRUE(prices_of(feed(definition("REMOVED_VACANT"))).empty());
+  // A definition that names it active again gives its price back.
+  EXPECT_EQ(prices_of(feed(definition("ACTIVE"))), (std::vector<PriceSeen>{{3, 80000, "8"}}));
+}
+
+// "it contains the current state of all markets matching the existing subscription and should
+// replace any existing values in any local cache" (Betfair Developer Program, "Exchange Stream
+// API release 19th Nov 2019: SUB_IMAGE change"): a market the new image leaves out is gone.
+TEST(StreamAdapterSubImage, AMarketAFullImageLeavesOutIsSuspended) {
+  auto mapping = Mapping::parse(R"toml(
+[[market]]
+id = 9001
+event = 901
+selections = [{ id = 1 }, { id = 2 }]
+[market.provider.bf]
+market = "1.100000001"
+selections = { "1001" = 1, "1002" = 2 }
+
+[[market]]
+id = 9002
+event = 901
+selections = [{ id = 1 }]
+[market.provider.bf]
+market = "1.100000002"
+selections = { "2001" = 1 }
+)toml");
+  ASSERT_TRUE(mapping) << mapping.error();
+  StreamAdapter adapter(*mapping, "bf");
+  auto feed = [&](std::string_view line) {
+    std::vector<Event> events;
+    EXPECT_TRUE(adapter.parse(line, events)) << line;
+    return events;
+  };
+  auto suspended = [](const std::vector<Event>& events) {
+    std::vector<uint64_t> markets;
+    for (const Event& e : events) {
+      if (e.type == EventType::kStatus && e.status == fb::MarketStatus::Suspended &&
+          e.reason == fb::StatusReason::Provider) {
+        markets.push_back(e.market);
+      }
+    }
+    return markets;
+  };
+  const std::string open = R"("marketDefinition":{"status":"OPEN","runners":[]})";
+  feed(R"({"op":"mcm","id":1,"clk":"1","pt":1,"ct":"SUB_IMAGE","mc":[)"
+       R"({"id":"1.100000001","img":true,)" +
+       open + R"(,"rc":[{"atb":[[2,1]],"id":1001}]},)" + R"({"id":"1.100000002","img":true,)" +
+       open + R"(,"rc":[{"atb":[[3,1]],"id":2001}]}]})");
+  // A delta that leaves a market out says nothing about it.
+  EXPECT_TRUE(suspended(feed(R"({"op":"mcm","id":1,"clk":"2","pt":2,"mc":[{"id":"1.100000001",)"
+                             R"("rc":[{"atb":[[2.1,1]],"id":1001}]}]})"))
+                  .empty());
+  // A mid-stream image in two segments: only its end tells what it left out.
+  EXPECT_TRUE(suspended(feed(R"({"op":"mcm","id":1,"clk":"3","pt":3,"ct":"SUB_IMAGE",)"
+                             R"("segmentType":"SEG_START","mc":[{"id":"1.100000001","img":true,)" +
+                             open + R"(,"rc":[{"atb":[[2.2,1]],"id":1001}]}]})"))
+                  .empty());
+  const auto end = feed(R"({"op":"mcm","id":1,"clk":"4","pt":4,"ct":"SUB_IMAGE",)"
+                        R"("segmentType":"SEG_END","mc":[]})");
+  EXPECT_EQ(suspended(end), std::vector<uint64_t>{9002});
+  EXPECT_EQ(adapter.stream_counters().absent_from_image, 1u);
+  // Once suspended it stays so; when it comes back its definition reopens it.
+  EXPECT_TRUE(suspended(feed(R"({"op":"mcm","id":1,"clk":"5","pt":5,"ct":"SUB_IMAGE","mc":[)"
+                             R"({"id":"1.100000001","img":true,)" +
+                             open + "}]}"))
+                  .empty());
+  const auto back = feed(R"({"op":"mcm","id":1,"clk":"6","pt":6,"mc":[{"id":"1.100000002",)"
+                         R"("img":true,)" +
+                         open + "}]}");
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(back[0].type, EventType::kStatus);
+  EXPECT_EQ(back[0].status, fb::MarketStatus::Open);
 }
 
 TEST_F(StreamAdapterTest, EmitsAStatusOnlyWhenItChanges) {
@@ -519,6 +622,7 @@ class Reference {
     std::map<uint64_t, Price> batb;                       // level -> price
     Price ltp;
     uint32_t derived = 0;
+    bool removed = false;
   };
 
   static uint32_t e4(const std::string& text) {
@@ -555,6 +659,15 @@ class Reference {
     }
     const Json* definition = change.get("marketDefinition");
     if (definition != nullptr) {
+      for (const Json& runner : definition->get("runners")->items) {
+        const uint64_t runner_id = std::stoull(runner.get("id")->text);
+        const std::string& status = runner.get("status")->text;
+        const bool removed = status == "REMOVED" || status == "REMOVED_VACANT";
+        if (runners.contains(runner_id) && runners[runner_id].removed != removed) {
+          runners[runner_id].removed = removed;
+          touched.insert(runner_id);
+        }
+      }
       const std::string& status = definition->get("status")->text;
       if ((status == "OPEN" || status == "SUSPENDED" || status == "CLOSED") &&
           status_[id] != status) {
@@ -593,15 +706,13 @@ class Reference {
     }
     for (const uint64_t runner_id : touched) {
       Runner& runner = runners[runner_id];
-      const Price* now = best(runner);
+      const Price* now = runner.removed ? nullptr : best(runner);
       const uint32_t derived = now == nullptr ? 0 : now->price_e4;
       if (derived == runner.derived) continue;
       runner.derived = derived;
-      if (now != nullptr) {
-        expected.prices.emplace_back(market->canonical_market,
-                                     market->selection(std::to_string(runner_id)), now->price_e4,
-                                     now->text);
-      }
+      expected.prices.emplace_back(market->canonical_market,
+                                   market->selection(std::to_string(runner_id)), derived,
+                                   now == nullptr ? std::string() : now->text);
     }
     if (definition != nullptr && definition->get("status")->text == "CLOSED" &&
         !settled_.contains(id)) {
@@ -687,7 +798,11 @@ CaptureResult check_capture(const std::string& file, uint64_t canonical_market) 
       EXPECT_EQ(event.market, canonical_market);
       switch (event.type) {
         case EventType::kPrice:
-          EXPECT_EQ(parse_decimal_odds(event.odds_text)->price_e4, event.odds.price_e4);
+          if (event.odds_text.empty()) {
+            EXPECT_EQ(event.odds.price_e4, 0u);  // withdrawn
+          } else {
+            EXPECT_EQ(parse_decimal_odds(event.odds_text)->price_e4, event.odds.price_e4);
+          }
           actual.prices.emplace_back(event.market, event.selection, event.odds.price_e4,
                                      event.odds_text);
           break;

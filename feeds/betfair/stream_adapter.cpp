@@ -24,6 +24,10 @@ std::expected<void, Rejection> StreamAdapter::parse(std::string_view message,
   }
   const size_t before = out.size();
   apply(out);
+  // Betfair sends a HEARTBEAT only after heartbeatMs with nothing else to send (ct and
+  // heartbeatMs, MarketChangeMessage in ESASwaggerSchema.json), and most changes move no price
+  // oddsbus shows: every message is a sign of life, so one that said nothing else says so.
+  if (out.size() == before) emit(out, EventType::kHeartbeat, 0);
   ++counters_.messages;
   counters_.events += out.size() - before;
   return {};
@@ -55,7 +59,18 @@ void StreamAdapter::apply(std::vector<Event>& out) {
   }
   if (!message.clk.empty()) clk_.assign(message.clk);
   if (!message.initial_clk.empty()) initial_clk_.assign(message.initial_clk);
-  if (message.has_status && message.status != 200) ++stream_counters_.stale_notices;
+  // `status`: "set to null if the exchange stream data is up to date and 503 if the downstream
+  // services are experiencing latencies" (MarketChangeMessage.status, ESASwaggerSchema.json), on
+  // every message "in addition to the heartbeat mechanism which only gives an indication that the
+  // service is up" (Betfair Developer Program, Exchange Stream API release, 20th July 2017). Not
+  // all changes will be reflected: the source is unhealthy from the first such message until one
+  // arrives without it, and says so once each way.
+  const bool latent = message.has_status && message.status != 200;
+  if (latent) ++stream_counters_.stale_notices;
+  if (latent != latent_) {
+    latent_ = latent;
+    emit(out, EventType::kSourceStatus, 0).source_up = !latent;
+  }
   if (message.heartbeat) {
     ++counters_.heartbeats;
     emit(out, EventType::kHeartbeat, 0);
@@ -70,7 +85,7 @@ void StreamAdapter::apply(std::vector<Event>& out) {
     for (auto& [id, market] : markets_) market.in_image = false;
   }
   for (const MarketChange& change : message.markets) apply_market_change(change, out);
-  if (full_image_ && message.segment_end) {
+  if (full_image_ && message.sub_image && message.segment_end) {
     full_image_ = false;
     for (auto& [id, market] : markets_) {
       if (!market.in_image) suspend_absent(market, out);

@@ -1,8 +1,13 @@
 // betfair-stream: the Betfair Exchange Stream API as an Adapter (DESIGN sections 3 and 10).
 //
-// One message per call, without its line ending (a trailing CR is tolerated). `op` connection and
-// status are understood and produce no events, except a status FAILURE that closes the connection,
-// which becomes a kSourceStatus event with source_up = false. `op` mcm carries market changes:
+// One message per call, without its line ending (a trailing CR is tolerated). Every accepted
+// message appends at least one event: one that says nothing else appends a kHeartbeat, since any
+// message is a sign of life (Betfair sends HEARTBEATs only when it has nothing else to send).
+// `op` connection and status are understood; a status FAILURE that closes the connection becomes a
+// kSourceStatus event with source_up = false. `op` mcm carries market changes:
+//  - `status` 503 (the stream's data may be late: not all changes will be reflected) ->
+//    kSourceStatus source_up = false, first of the message's events; the first mcm without it
+//    after that -> kSourceStatus source_up = true. Once each way.
 //  - ct HEARTBEAT -> one kHeartbeat event; `clk` / `initialClk` are kept for resuming.
 //  - per market change (`mc`), for markets the mapping knows under this feed's name:
 //    `img: true` first forgets every ladder of the market; a marketDefinition status OPEN /
@@ -107,6 +112,7 @@ class StreamAdapter final : public Adapter {
   std::string clk_;
   std::string initial_clk_;
   bool full_image_ = false;  // a SUB_IMAGE has started (SEG_START) and not yet ended
+  bool latent_ = false;      // the last mcm had status 503: its data may be stale
   std::unordered_map<std::string, MarketState, StringHash, std::equal_to<>> markets_;
   StreamCounters stream_counters_;
 };

@@ -68,6 +68,11 @@ std::ostream& operator<<(std::ostream& os, const PriceSeen& p) {
   return os << "{selection " << p.selection << ", " << p.price_e4 << ", '" << p.text << "'}";
 }
 
+// A message with nothing else to say still says the source is alive.
+bool only_heartbeat(const std::vector<Event>& events) {
+  return events.size() == 1 && events[0].type == EventType::kHeartbeat;
+}
+
 std::vector<PriceSeen> prices_of(const std::vector<Event>& events) {
   std::vector<PriceSeen> prices;
   for (const Event& event : events) {
@@ -113,8 +118,8 @@ TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
   for (const std::string& line : *lines) events.push_back(feed(line));
 
   auto ns = [](uint64_t ms) { return ms * 1'000'000; };
-  EXPECT_TRUE(events[0].empty());  // connection
-  EXPECT_TRUE(events[1].empty());  // status SUCCESS
+  EXPECT_TRUE(only_heartbeat(events[0]));  // connection
+  EXPECT_TRUE(only_heartbeat(events[1]));  // status SUCCESS
 
   // The image: the status, then each runner's derived price.
   ASSERT_EQ(events[2].size(), 4u);
@@ -141,14 +146,18 @@ TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
   ASSERT_EQ(events[6].size(), 1u);
   EXPECT_EQ(events[6][0].type, EventType::kStatus);
   EXPECT_EQ(events[6][0].status, fb::MarketStatus::Suspended);
-  EXPECT_TRUE(events[7].empty());  // still suspended
+  EXPECT_TRUE(only_heartbeat(events[7]));  // still suspended
   // Segments: 1001's atb empties (its ltp 2.5 remains); 1002's batb level 0 still rules.
   EXPECT_EQ(prices_of(events[8]), (std::vector<PriceSeen>{{1, 25000, "2.5"}}));
-  EXPECT_TRUE(events[9].empty());
-  EXPECT_TRUE(events[10].empty());  // 503
-  ASSERT_EQ(events[11].size(), 2u);
-  EXPECT_EQ(events[11][0].type, EventType::kStatus);
-  EXPECT_EQ(events[11][0].status, fb::MarketStatus::Open);
+  EXPECT_TRUE(only_heartbeat(events[9]));
+  ASSERT_EQ(events[10].size(), 1u);  // 503: the stream's data may be late
+  EXPECT_EQ(events[10][0].type, EventType::kSourceStatus);
+  EXPECT_FALSE(events[10][0].source_up);
+  ASSERT_EQ(events[11].size(), 3u);  // the status has cleared: the source is up first
+  EXPECT_EQ(events[11][0].type, EventType::kSourceStatus);
+  EXPECT_TRUE(events[11][0].source_up);
+  EXPECT_EQ(events[11][1].type, EventType::kStatus);
+  EXPECT_EQ(events[11][1].status, fb::MarketStatus::Open);
   EXPECT_EQ(prices_of(events[11]), (std::vector<PriceSeen>{{1, 10'000'000, "1000"}}));
   ASSERT_EQ(events[12].size(), 2u);
   EXPECT_EQ(events[12][0].type, EventType::kStatus);
@@ -156,11 +165,11 @@ TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
   EXPECT_EQ(events[12][1].type, EventType::kSettle);
   EXPECT_EQ(events[12][1].market, kMarket);
   EXPECT_EQ(events[12][1].winners, (std::vector<uint64_t>{2}));
-  EXPECT_TRUE(events[13].empty());  // settled once
+  EXPECT_TRUE(only_heartbeat(events[13]));  // settled once
 
   const AdapterCounters& counters = adapter_.counters();
   EXPECT_EQ(counters.messages, 14u);
-  EXPECT_EQ(counters.events, 14u);
+  EXPECT_EQ(counters.events, 21u);
   EXPECT_EQ(counters.heartbeats, 1u);
   EXPECT_EQ(counters.rejected, 0u);
   EXPECT_EQ(counters.unknown_markets, 1u);
@@ -199,13 +208,15 @@ TEST_F(StreamAdapterTest, KeepsPricesExactlyAsTheirText) {
 
 TEST_F(StreamAdapterTest, EmitsAPriceOnlyWhenTheDerivedPriceChanges) {
   EXPECT_EQ(prices_of(feed(change(R"("img":true,"rc":[{"atb":[[3,5]],"id":1001}])"))).size(), 1u);
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[2.9,5]],"id":1001}])")).empty());  // below the best
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3,50]],"id":1001}])")).empty());   // size only
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3.0,7]],"id":1001}])")).empty());  // same price_e4
-  EXPECT_TRUE(feed(change(R"("rc":[{"ltp":2.2,"id":1001}])")).empty());        // ltp ranks last
-  EXPECT_TRUE(feed(change(R"("rc":[{"tv":10,"id":1001}])")).empty());
+  EXPECT_TRUE(
+      only_heartbeat(feed(change(R"("rc":[{"atb":[[2.9,5]],"id":1001}])"))));  // below the best
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"atb":[[3,50]],"id":1001}])"))));  // size only
+  EXPECT_TRUE(
+      only_heartbeat(feed(change(R"("rc":[{"atb":[[3.0,7]],"id":1001}])"))));    // same price_e4
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"ltp":2.2,"id":1001}])"))));  // ltp ranks last
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"tv":10,"id":1001}])"))));
   // Two deltas in one change that end where they started: no event.
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3,0],[3,1]],"id":1001}])")).empty());
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"atb":[[3,0],[3,1]],"id":1001}])"))));
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[3,0]],"id":1001}])"))),
             (std::vector<PriceSeen>{{1, 29000, "2.9"}}));
 }
@@ -490,9 +501,8 @@ TEST_F(StreamAdapterTest, BoundsEachRunnersLadder) {
 }
 
 TEST_F(StreamAdapterTest, ReportsAFailureThatClosesTheConnection) {
-  EXPECT_TRUE(feed(R"({"op":"status","id":1,"statusCode":"FAILURE","errorCode":"TIMEOUT",)"
-                   R"("connectionClosed":false})")
-                  .empty());
+  EXPECT_TRUE(only_heartbeat(feed(R"({"op":"status","id":1,"statusCode":"FAILURE",)"
+                                  R"("errorCode":"TIMEOUT","connectionClosed":false})")));
   const auto events = feed(R"({"op":"status","id":2,"statusCode":"FAILURE",)"
                            R"("errorCode":"NOT_AUTHORIZED","connectionClosed":true})");
   ASSERT_EQ(events.size(), 1u);
@@ -795,7 +805,9 @@ CaptureResult check_capture(const std::string& file, uint64_t canonical_market) 
     for (const Event& event : events) {
       EXPECT_EQ(event.source, "bf");
       EXPECT_EQ(event.source_ns, pt_ns);
-      EXPECT_EQ(event.market, canonical_market);
+      if (event.type != EventType::kHeartbeat) {
+        EXPECT_EQ(event.market, canonical_market);
+      }
       switch (event.type) {
         case EventType::kPrice:
           if (event.odds_text.empty()) {
@@ -813,6 +825,9 @@ CaptureResult check_capture(const std::string& file, uint64_t canonical_market) 
         case EventType::kSettle:
           actual.settles.emplace_back(event.market, event.winners);
           result.settled_winners = event.winners;
+          break;
+        case EventType::kHeartbeat:
+          EXPECT_EQ(events.size(), 1u) << "a heartbeat only for a message with nothing else";
           break;
         default:
           ADD_FAILURE() << file << ":" << n + 1 << ": unexpected event type";

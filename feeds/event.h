@@ -17,8 +17,7 @@ namespace oddsbus::feeds {
 
 enum class EventType : uint8_t {
   kMarket,     // define or redefine a market: market, event, name, status, selections
-  kPrice,      // a selection's new price: market, selection, odds, odds_text; odds.price_e4 0
-               // (odds_text empty) withdraws its price: the selection has none (state price_e4 0)
+  kPrice,      // a selection's new price: market, selection, odds, odds_text
   kStatus,     // a market's new status: market, status, reason
   kSettle,     // settle a market: market, winners
   kHeartbeat,  // the source is alive; changes no state
@@ -36,6 +35,8 @@ struct Event {
   uint64_t market = 0;
   uint64_t event = 0;
   uint64_t selection = 0;
+  // kPrice: odds.price_e4 0 with an empty odds_text withdraws the selection's price (it has none,
+  // as in the state's price_e4 0): a removed runner, or one whose last price left.
   Odds odds;
   std::string odds_text;  // the odds exactly as received
   fb::MarketStatus status = fb::MarketStatus::Open;

@@ -5,8 +5,7 @@
 //  - a rejection appends nothing; a message either produces events or is rejected;
 //  - every event carries the feed name as its source and canonical ids the mapping has for
 //    that feed;
-//  - prices are valid exact odds, or 0 with no text (withdrawn); settlements list distinct,
-//  ascending, mapped winners;
+//  - prices are valid exact odds; settlements list distinct, ascending, mapped winners;
 //  - the unknown-id sample stays bounded.
 #pragma once
 
@@ -62,12 +61,12 @@ inline void check_event(const feeds::Event& event, const feeds::Mapping& mapping
   switch (event.type) {
     case feeds::EventType::kPrice:
       FUZZ_CHECK(mapped_selection(*market, event.selection));
-      if (event.odds.price_e4 == 0) {  // a withdrawn price (feeds/event.h)
-        FUZZ_CHECK(event.odds_text.empty());
-        break;
+      // price_e4 0 with no odds text withdraws a price (the state's "no price"); any other price
+      // is valid odds.
+      if (event.odds.price_e4 != 0 || !event.odds_text.empty()) {
+        FUZZ_CHECK(event.odds.price_e4 > kMinPriceE4Exclusive);
+        FUZZ_CHECK(event.odds.price_e4 <= kMaxPriceE4);
       }
-      FUZZ_CHECK(event.odds.price_e4 > kMinPriceE4Exclusive);
-      FUZZ_CHECK(event.odds.price_e4 <= kMaxPriceE4);
       break;
     case feeds::EventType::kSettle:
       for (size_t i = 0; i < event.winners.size(); ++i) {

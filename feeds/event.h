@@ -38,6 +38,8 @@ struct Event {
   uint64_t market = 0;
   uint64_t event = 0;
   uint64_t selection = 0;
+  // kPrice: odds.price_e4 0 with an empty odds_text withdraws the selection's price (it has none,
+  // as in the state's price_e4 0): a removed runner, or one whose last price left.
   Odds odds;
   std::string odds_text;  // the odds exactly as received
   fb::MarketStatus status = fb::MarketStatus::Open;

@@ -3,6 +3,8 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -26,6 +28,38 @@ std::string key_of(std::string_view feed, std::string_view event, std::string_vi
   return key;
 }
 
+bool all_digits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A provider selection as the adapters look it up: a Betfair "ID@HC" with its handicap in
+// canonical form ("47972@-1.50" -> "47972@-1.5", "47972@0" -> "47972"); any other key as written.
+// Null for an "ID@HC" whose HC is not a decimal number.
+std::optional<std::string> lookup_key(const std::string& written) {
+  const size_t at = written.find('@');
+  if (at == std::string::npos || at == 0 || !all_digits(std::string_view(written).substr(0, at))) {
+    return written;
+  }
+  auto hc = canonical_handicap(std::string_view(written).substr(at + 1));
+  if (!hc) return std::nullopt;
+  return runner_key(std::string_view(written).substr(0, at), *hc);
+}
+
+// The key Mapping::index files a provider market under.
+std::string index_key(const ProviderMarketMapping& p) {
+  return p.event.empty() ? key_of(p.feed, p.market)
+                         : key_of(p.feed, p.event, p.market, p.specifiers);
+}
+
+// How an error names a provider market.
+std::string describe(const ProviderMarketMapping& p) {
+  std::string out = "provider " + p.feed + " market \"" + p.market + "\"";
+  if (!p.event.empty()) {
+    out += " of event \"" + p.event + "\" with specifiers \"" + p.specifiers + "\"";
+  }
+  return out;
+}
+
 // Reads a non-negative integer id; toml++ integers are signed 64-bit.
 std::expected<uint64_t, std::string> id_of(const toml::node_view<const toml::node>& node,
                                            const std::string& what) {
@@ -42,6 +76,39 @@ std::string string_of(const toml::node_view<const toml::node>& node) {
 }
 
 }  // namespace
+
+std::optional<std::string> canonical_handicap(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+    negative = text.front() == '-';
+    text.remove_prefix(1);
+  }
+  const size_t point = text.find('.');
+  std::string_view whole = text.substr(0, point);
+  std::string_view fraction =
+      point == std::string_view::npos ? std::string_view() : text.substr(point + 1);
+  if (whole.empty() || !all_digits(whole) || !all_digits(fraction)) return std::nullopt;
+  if (point != std::string_view::npos && fraction.empty()) return std::nullopt;
+  while (whole.size() > 1 && whole.front() == '0') whole.remove_prefix(1);
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  std::string out;
+  if (negative && (whole != "0" || !fraction.empty())) out.push_back('-');
+  out.append(whole);
+  if (!fraction.empty()) {
+    out.push_back('.');
+    out.append(fraction);
+  }
+  return out;
+}
+
+std::string runner_key(std::string_view id, std::string_view canonical_hc) {
+  std::string key(id);
+  if (canonical_hc != "0") {
+    key.push_back('@');
+    key.append(canonical_hc);
+  }
+  return key;
+}
 
 uint64_t ProviderMarketMapping::selection(std::string_view provider_selection) const {
   auto it = selections.find(std::string(provider_selection));
@@ -128,17 +195,35 @@ std::expected<Mapping, std::string> Mapping::parse(std::string_view toml_text,
         if (sel_map == nullptr) {
           return std::unexpected(here + ": provider " + feed + " has no selections table");
         }
+        // One canonical selection shows one provider price: a second provider selection for it
+        // would overwrite the first's price with another runner's.
+        std::map<uint64_t, std::string> claimed;     // canonical selection -> provider selection
+        std::map<std::string, std::string> written;  // lookup key -> the key as written
         for (const auto& [provider_sel, canonical] : *sel_map) {
+          const std::string key(provider_sel.str());
+          auto lookup = lookup_key(key);
+          if (!lookup) {
+            return std::unexpected(here + ": provider " + feed + " names runner \"" + key +
+                                   "\" with a handicap that is not a decimal number");
+          }
+          if (auto [first, fresh] = written.emplace(*lookup, key); !fresh) {
+            return std::unexpected(here + ": provider " + feed + " names one runner twice: \"" +
+                                   first->second + "\" and \"" + key + "\"");
+          }
           const auto value = canonical.value<int64_t>();
           const bool known =
               value && std::any_of(market.selections.begin(), market.selections.end(),
                                    [&](const auto& s) { return s.id == uint64_t(*value); });
           if (!known) {
-            return std::unexpected(here + ": provider " + feed + " maps \"" +
-                                   std::string(provider_sel.str()) +
+            return std::unexpected(here + ": provider " + feed + " maps \"" + key +
                                    "\" to a selection the market does not list");
           }
-          provider.selections.emplace(std::string(provider_sel.str()), uint64_t(*value));
+          auto [first, fresh] = claimed.emplace(uint64_t(*value), key);
+          if (!fresh) {
+            return std::unexpected(here + ": provider " + feed + " maps both \"" + first->second +
+                                   "\" and \"" + key + "\" to selection " + std::to_string(*value));
+          }
+          provider.selections.emplace(std::move(*lookup), uint64_t(*value));
         }
         market.providers.push_back(std::move(provider));
       }
@@ -153,6 +238,17 @@ std::expected<Mapping, std::string> Mapping::parse(std::string_view toml_text,
     }
     mapping.markets_.push_back(std::move(market));
   }
+  // A provider market read by two canonical markets would feed both with one market's prices.
+  std::map<std::string, uint64_t> claimed;  // index key -> canonical market
+  for (const MarketMapping& market : mapping.markets_) {
+    for (const ProviderMarketMapping& p : market.providers) {
+      auto [first, fresh] = claimed.emplace(index_key(p), market.id);
+      if (fresh) continue;
+      return std::unexpected(where + ": " + describe(p) + " is claimed by both market " +
+                             std::to_string(first->second) + " and market " +
+                             std::to_string(market.id));
+    }
+  }
   mapping.index();
   return mapping;
 }
@@ -164,12 +260,8 @@ void Mapping::index() {
   for (size_t i = 0; i < markets_.size(); ++i) {
     by_id_[markets_[i].id] = i;
     for (const ProviderMarketMapping& p : markets_[i].providers) {
-      if (p.event.empty()) {
-        by_key_[key_of(p.feed, p.market)] = &p;
-      } else {
-        by_key_[key_of(p.feed, p.event, p.market, p.specifiers)] = &p;
-        by_event_[key_of(p.feed, p.event)].push_back(&p);
-      }
+      by_key_[index_key(p)] = &p;
+      if (!p.event.empty()) by_event_[key_of(p.feed, p.event)].push_back(&p);
     }
   }
 }

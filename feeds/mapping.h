@@ -8,12 +8,26 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace oddsbus::feeds {
+
+// Betfair names a runner by selection id and handicap (`hc`; Asian handicap markets carry one id
+// at several handicaps). The mapping writes a runner at handicap 0 (or without one) as its id,
+// "47972", and any other as "ID@HC", "47972@-1.5"; HC is a decimal number compared by value
+// ("47972@-1.50" and "47972@-1.5" are one runner, and "47972@0" is "47972"). Provider selections
+// are looked up by runner_key.
+
+// A handicap's decimal text in canonical form: no '+', no leading or trailing zeros, no "-0"
+// ("-1.50" -> "-1.5", "+2.0" -> "2", "-0.0" -> "0"). Null when `text` is not a sign, digits, and
+// an optional point with digits.
+std::optional<std::string> canonical_handicap(std::string_view text);
+// The lookup key of runner `id` at a handicap in canonical form: "ID" for "0", else "ID@HC".
+std::string runner_key(std::string_view id, std::string_view canonical_hc);
 
 struct SelectionMapping {
   uint64_t id = 0;
@@ -26,7 +40,8 @@ struct ProviderMarketMapping {
   std::string event;       // provider event id, e.g. "sr:match:12345" (uof-xml); may be empty
   std::string market;      // provider market id: "1.234567890" (betfair), "1" (uof-xml)
   std::string specifiers;  // uof-xml market specifiers, e.g. "total=2.5"; empty for none
-  std::unordered_map<std::string, uint64_t> selections;  // provider selection id -> canonical
+  // provider selection id (Betfair: runner_key) -> canonical selection
+  std::unordered_map<std::string, uint64_t> selections;
   uint64_t canonical_market = 0;
 
   // The canonical selection for a provider selection id, or 0 when unmapped.
@@ -52,7 +67,8 @@ class Mapping {
 
   // Loads and checks a mapping file. Errors name the file, the market and what is wrong
   // (duplicate ids, a source without a provider section, a provider selection mapped to a
-  // selection the market does not have, ...).
+  // selection the market does not have, a provider market claimed by two canonical markets, two
+  // provider selections mapped to one canonical selection, ...; these last two name both entries).
   static std::expected<Mapping, std::string> load(const std::string& path);
   static std::expected<Mapping, std::string> parse(std::string_view toml_text,
                                                    std::string_view source_name = "mapping");

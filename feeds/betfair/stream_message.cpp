@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "feeds/json_line.h"
+#include "feeds/mapping.h"
 #include "schemas/odds.h"
 
 namespace oddsbus::feeds::betfair {
@@ -29,6 +30,9 @@ void StreamMessage::clear() {
   has_pt = false;
   pt_ms = 0;
   heartbeat = false;
+  sub_image = false;
+  segment_start = true;
+  segment_end = true;
   has_status = false;
   status = 0;
   markets.clear();
@@ -112,14 +116,19 @@ Result read_id(ondemand::value& value, std::string_view field, uint64_t& id,
   return read_u64(value, field, id);
 }
 
-// A price, exactly: from the JSON number's own text, never through a binary float.
-Result read_price(ondemand::value& value, std::string_view field, Price& out) {
-  const std::string_view token = trim(value.raw_json_token());
+// A JSON number's own text, checked to be a number (its value is checked by parse_price).
+Result read_number_text(ondemand::value& value, std::string_view field, std::string_view& token) {
+  token = trim(value.raw_json_token());
   const bool number =
       !token.empty() && (token.front() == '-' || (token.front() >= '0' && token.front() <= '9'));
   if (!number) {
     return reject(RejectReason::kBadFieldType, std::string(field) + ": expected a number");
   }
+  return {};
+}
+
+// A price, exactly: from the JSON number's own text, never through a binary float.
+Result parse_price(std::string_view token, std::string_view field, Price& out) {
   auto odds = token.size() <= Price::kMaxText ? parse_decimal_odds(token)
                                               : std::unexpected(OddsError::kMalformed);
   if (!odds) {
@@ -127,6 +136,27 @@ Result read_price(ondemand::value& value, std::string_view field, Price& out) {
                                               "' is " + std::string(to_string(odds.error())));
   }
   out = Price::of(odds->price_e4, token);
+  return {};
+}
+
+Result read_price(ondemand::value& value, std::string_view field, Price& out) {
+  std::string_view token;
+  if (auto ok = read_number_text(value, field, token); !ok) return ok;
+  return parse_price(token, field, out);
+}
+
+// A runner's handicap (`hc`): a decimal number, or null for none (RunnerChange.hc and
+// RunnerDefinition.hc, "null if not applicable", ESASwaggerSchema.json). `out` keeps its text.
+Result read_handicap(ondemand::value& value, std::string_view field, std::string_view& out) {
+  const std::string_view token = trim(value.raw_json_token());
+  if (token == "null") {
+    out = {};
+    return {};
+  }
+  if (token.empty() || token.front() == '"' || !canonical_handicap(token)) {
+    return reject(RejectReason::kBadFieldType, std::string(field) + ": expected a decimal number");
+  }
+  out = token;
   return {};
 }
 
@@ -162,9 +192,14 @@ Result read_atb(ondemand::value& value, StreamMessage& out) {
   });
 }
 
+// A level-based ladder empties a level by sending it with size 0, and then its price is 0 too
+// ([1, 0, 0]): "keyed by level (0 vol is remove)" (RunnerChange.batb in ESASwaggerSchema.json,
+// github.com/betfair/stream-api-sample-code). So a removal's price is not read as odds; any other
+// level's price must be real odds.
 Result read_batb(ondemand::value& value, StreamMessage& out) {
   return for_each_element(value, "batb", [&](ondemand::value& triple) -> Result {
     BatbDelta delta;
+    std::string_view price;
     size_t count = 0;
     auto read = for_each_element(triple, "batb[]", [&](ondemand::value& element) -> Result {
       switch (count++) {
@@ -176,7 +211,7 @@ Result read_batb(ondemand::value& value, StreamMessage& out) {
           return {};
         }
         case 1:
-          return read_price(element, "batb[][1]", delta.price);
+          return read_number_text(element, "batb[][1]", price);
         case 2:
           return read_size(element, "batb[][2]", delta.remove);
         default:
@@ -186,6 +221,9 @@ Result read_batb(ondemand::value& value, StreamMessage& out) {
     if (!read) return read;
     if (count != 3) {
       return reject(RejectReason::kBadFieldType, "batb[]: expected [level, price, size]");
+    }
+    if (!delta.remove) {
+      if (auto ok = parse_price(price, "batb[][1]", delta.price); !ok) return ok;
     }
     out.batb.push_back(delta);
     return {};
@@ -199,6 +237,7 @@ Result read_runner_change(ondemand::value& value, StreamMessage& out) {
   bool has_id = false;
   bool has_atb = false;
   bool has_batb = false;
+  bool has_hc = false;
   change.atb_begin = change.atb_end = to_index(out.atb.size());
   change.batb_begin = change.batb_end = to_index(out.batb.size());
   auto read = for_each_field(object, [&](std::string_view key, ondemand::value& v) -> Result {
@@ -220,6 +259,10 @@ Result read_runner_change(ondemand::value& value, StreamMessage& out) {
       change.batb_end = to_index(out.batb.size());
       return ok;
     }
+    if (key == "hc" && !has_hc) {
+      has_hc = true;
+      return read_handicap(v, "rc[].hc", change.hc);
+    }
     if (key == "ltp" && !change.has_ltp) {
       change.has_ltp = true;
       return read_price(v, "rc[].ltp", change.ltp);
@@ -238,16 +281,22 @@ Result read_definition_runner(ondemand::value& value, StreamMessage& out) {
   DefinitionRunner runner;
   bool has_id = false;
   bool has_status = false;
+  bool has_hc = false;
   auto read = for_each_field(object, [&](std::string_view key, ondemand::value& v) -> Result {
     if (key == "id" && !has_id) {
       has_id = true;
       return read_id(v, "marketDefinition.runners[].id", runner.id, runner.id_text);
+    }
+    if (key == "hc" && !has_hc) {
+      has_hc = true;
+      return read_handicap(v, "marketDefinition.runners[].hc", runner.hc);
     }
     if (key == "status" && !has_status) {
       has_status = true;
       std::string_view status;
       if (auto ok = read_string(v, "marketDefinition.runners[].status", status); !ok) return ok;
       runner.winner = status == "WINNER";
+      runner.removed = status == "REMOVED" || status == "REMOVED_VACANT";
     }
     return {};
   });
@@ -340,6 +389,7 @@ Result read_market_change(ondemand::value& value, StreamMessage& out) {
 // The fields of an `mcm` message (its `op` already read).
 Result read_market_change_message(ondemand::object& object, StreamMessage& out) {
   bool seen_clk = false, seen_initial_clk = false, seen_ct = false, seen_mc = false;
+  bool seen_segment = false;
   return for_each_field(object, [&](std::string_view key, ondemand::value& v) -> Result {
     if (key == "clk" && !seen_clk) {
       seen_clk = true;
@@ -362,6 +412,15 @@ Result read_market_change_message(ondemand::object& object, StreamMessage& out) 
       std::string_view change_type;
       if (auto ok = read_string(v, "ct", change_type); !ok) return ok;
       out.heartbeat = change_type == "HEARTBEAT";
+      out.sub_image = change_type == "SUB_IMAGE";
+      return {};
+    }
+    if (key == "segmentType" && !seen_segment) {
+      seen_segment = true;
+      std::string_view segment;
+      if (auto ok = read_string(v, "segmentType", segment); !ok) return ok;
+      out.segment_start = segment == "SEG_START";
+      out.segment_end = segment == "SEG_END";
       return {};
     }
     if (key == "status" && !out.has_status) {

@@ -32,7 +32,7 @@ struct AtbDelta {  // [price, size]
   bool remove = false;  // size 0
 };
 
-struct BatbDelta {  // [level, price, size]
+struct BatbDelta {  // [level, price, size]; a removal ([level, 0, 0]) carries no price
   uint32_t level = 0;
   Price price;
   bool remove = false;  // size 0
@@ -41,6 +41,7 @@ struct BatbDelta {  // [level, price, size]
 struct RunnerChange {  // an entry of `rc`
   uint64_t id = 0;
   std::string_view id_text;  // the id's JSON number text, as the mapping names runners
+  std::string_view hc;       // the handicap's JSON number text; empty when absent or null
   bool has_ltp = false;
   Price ltp;
   uint32_t atb_begin = 0, atb_end = 0;    // into StreamMessage::atb
@@ -50,7 +51,9 @@ struct RunnerChange {  // an entry of `rc`
 struct DefinitionRunner {  // an entry of marketDefinition.runners
   uint64_t id = 0;
   std::string_view id_text;
-  bool winner = false;  // status WINNER
+  std::string_view hc;   // as in RunnerChange
+  bool winner = false;   // status WINNER
+  bool removed = false;  // status REMOVED or REMOVED_VACANT: a non-runner, it has no price
 };
 
 struct MarketChange {   // an entry of `mc`
@@ -75,6 +78,11 @@ struct StreamMessage {
   bool has_pt = false;
   uint64_t pt_ms = 0;
   bool heartbeat = false;  // ct HEARTBEAT
+  bool sub_image = false;  // ct SUB_IMAGE: the state of every subscribed market, replacing all
+  // segmentType: a change split over several messages (SEG_START, SEG..., SEG_END); when absent
+  // the message is the whole change, both its start and its end.
+  bool segment_start = true;
+  bool segment_end = true;
   bool has_status = false;
   uint64_t status = 0;  // 503: the stream's data may be stale
   std::vector<MarketChange> markets;
@@ -96,8 +104,8 @@ class StreamParser {
   // Parses one message (without its line ending) into `out`, replacing what it held. Returns a
   // Rejection for text that is not a JSON object (kMalformedJson), a missing `op` or required id
   // (kMissingField), a field of the wrong type (kBadFieldType), a price that is not decimal odds
-  // (kBadOdds), or an `op` other than connection, status and mcm (kUnknownMessage); `out` then
-  // holds nothing of use.
+  // (kBadOdds) or a handicap that is not a decimal number (kBadFieldType), or an `op` other than
+  // connection, status and mcm (kUnknownMessage); `out` then holds nothing of use.
   std::expected<void, Rejection> parse(std::string_view text, StreamMessage& out);
 
  private:

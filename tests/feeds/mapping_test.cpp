@@ -93,6 +93,100 @@ TEST(Mapping, RejectsDuplicateMarketsAndBadToml) {
   EXPECT_FALSE(Mapping::parse("title = \"no markets\""));
 }
 
+// Two markets of the DESIGN example's shape; `second` is the second market's provider sections.
+std::string two_markets(std::string_view second) {
+  return std::string(kDesignExample) + R"toml(
+[[market]]
+id = 1002
+event = 501
+name = "Match Odds (copy)"
+sources = []
+selections = [{ id = 1, name = "Home" }, { id = 2, name = "Draw" }, { id = 3, name = "Away" }]
+)toml" + std::string(second);
+}
+
+TEST(Mapping, RejectsAProviderMarketClaimedByTwoCanonicalMarkets) {
+  auto bf = Mapping::parse(two_markets(R"(
+[market.provider.bf]
+market = "1.234567890"
+selections = { "47972" = 1 }
+)"));
+  ASSERT_FALSE(bf);
+  for (const char* named : {"1001", "1002", "1.234567890", "bf"}) {
+    EXPECT_NE(bf.error().find(named), std::string::npos) << named << ": " << bf.error();
+  }
+  auto sr = Mapping::parse(two_markets(R"(
+[market.provider.sr]
+event = "sr:match:12345"
+market = "1"
+selections = { "1" = 1 }
+)"));
+  ASSERT_FALSE(sr);
+  for (const char* named : {"1001", "1002", "sr:match:12345", "sr"}) {
+    EXPECT_NE(sr.error().find(named), std::string::npos) << named << ": " << sr.error();
+  }
+  // The same provider market on another feed, or another UOF line of it, is someone else's.
+  EXPECT_TRUE(Mapping::parse(two_markets(R"(
+[market.provider.bf]
+market = "1.234567891"
+selections = { "47972" = 1 }
+[market.provider.sr]
+event = "sr:match:12345"
+market = "1"
+specifiers = "total=2.5"
+selections = { "1" = 1 }
+)")));
+}
+
+TEST(Mapping, RejectsTwoProviderSelectionsMappedToOneCanonicalSelection) {
+  std::string text = kDesignExample;
+  text.replace(text.find("\"47973\" = 2"), 11, "\"47973\" = 1");
+  auto mapping = Mapping::parse(text);
+  ASSERT_FALSE(mapping);
+  for (const char* named : {"1001", "bf", "47972", "47973"}) {
+    EXPECT_NE(mapping.error().find(named), std::string::npos) << named << ": " << mapping.error();
+  }
+}
+
+TEST(Mapping, NamesABetfairRunnerByIdAndHandicap) {
+  std::string text = kDesignExample;
+  text.replace(text.find("\"47973\" = 2"), 11, "\"47972@-1.50\" = 2");
+  text.replace(text.find("\"58805\" = 3"), 11, "\"47972@+0.25\" = 3");
+  auto mapping = Mapping::parse(text);
+  ASSERT_TRUE(mapping) << mapping.error();
+  const ProviderMarketMapping* bf = mapping->find("bf", "1.234567890");
+  ASSERT_NE(bf, nullptr);
+  EXPECT_EQ(bf->selection("47972"), 1u);
+  EXPECT_EQ(bf->selection("47972@-1.5"), 2u);
+  EXPECT_EQ(bf->selection("47972@0.25"), 3u);
+  EXPECT_EQ(bf->selection("47972@-1"), 0u);
+  EXPECT_EQ(runner_key("47972", "0"), "47972");
+  EXPECT_EQ(runner_key("47972", "-1.5"), "47972@-1.5");
+  EXPECT_EQ(canonical_handicap("-1.50"), "-1.5");
+  EXPECT_EQ(canonical_handicap("2.0"), "2");
+  EXPECT_EQ(canonical_handicap("-0.0"), "0");
+  EXPECT_EQ(canonical_handicap("+007.250"), "7.25");
+  for (const char* bad : {"", "-", ".", "1.", "1e2", "1.5.5", "--1", " 1", "abc"}) {
+    EXPECT_EQ(canonical_handicap(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(Mapping, RejectsOneBetfairRunnerNamedTwiceOrABadHandicap) {
+  for (const std::string twice : {"\"47972@0\"", "\"47972@-0.0\""}) {
+    std::string text = kDesignExample;
+    text.replace(text.find("\"47973\" = 2"), 11, twice + " = 2");
+    auto mapping = Mapping::parse(text);
+    ASSERT_FALSE(mapping) << twice;
+    EXPECT_NE(mapping.error().find("\"47972\""), std::string::npos) << mapping.error();
+    EXPECT_NE(mapping.error().find(twice), std::string::npos) << mapping.error();
+  }
+  std::string text = kDesignExample;
+  text.replace(text.find("\"47973\" = 2"), 11, "\"47973@x\" = 2");
+  auto bad = Mapping::parse(text);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("47973@x"), std::string::npos) << bad.error();
+}
+
 TEST(Mapping, LoadNamesAMissingFile) {
   auto mapping = Mapping::load("/nonexistent/mapping.toml");
   ASSERT_FALSE(mapping);

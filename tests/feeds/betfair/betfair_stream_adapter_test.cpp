@@ -68,6 +68,11 @@ std::ostream& operator<<(std::ostream& os, const PriceSeen& p) {
   return os << "{selection " << p.selection << ", " << p.price_e4 << ", '" << p.text << "'}";
 }
 
+// A message with nothing else to say still says the source is alive.
+bool only_heartbeat(const std::vector<Event>& events) {
+  return events.size() == 1 && events[0].type == EventType::kHeartbeat;
+}
+
 std::vector<PriceSeen> prices_of(const std::vector<Event>& events) {
   std::vector<PriceSeen> prices;
   for (const Event& event : events) {
@@ -113,8 +118,8 @@ TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
   for (const std::string& line : *lines) events.push_back(feed(line));
 
   auto ns = [](uint64_t ms) { return ms * 1'000'000; };
-  EXPECT_TRUE(events[0].empty());  // connection
-  EXPECT_TRUE(events[1].empty());  // status SUCCESS
+  EXPECT_TRUE(only_heartbeat(events[0]));  // connection
+  EXPECT_TRUE(only_heartbeat(events[1]));  // status SUCCESS
 
   // The image: the status, then each runner's derived price.
   ASSERT_EQ(events[2].size(), 4u);
@@ -141,14 +146,18 @@ TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
   ASSERT_EQ(events[6].size(), 1u);
   EXPECT_EQ(events[6][0].type, EventType::kStatus);
   EXPECT_EQ(events[6][0].status, fb::MarketStatus::Suspended);
-  EXPECT_TRUE(events[7].empty());  // still suspended
+  EXPECT_TRUE(only_heartbeat(events[7]));  // still suspended
   // Segments: 1001's atb empties (its ltp 2.5 remains); 1002's batb level 0 still rules.
   EXPECT_EQ(prices_of(events[8]), (std::vector<PriceSeen>{{1, 25000, "2.5"}}));
-  EXPECT_TRUE(events[9].empty());
-  EXPECT_TRUE(events[10].empty());  // 503
-  ASSERT_EQ(events[11].size(), 2u);
-  EXPECT_EQ(events[11][0].type, EventType::kStatus);
-  EXPECT_EQ(events[11][0].status, fb::MarketStatus::Open);
+  EXPECT_TRUE(only_heartbeat(events[9]));
+  ASSERT_EQ(events[10].size(), 1u);  // 503: the stream's data may be late
+  EXPECT_EQ(events[10][0].type, EventType::kSourceStatus);
+  EXPECT_FALSE(events[10][0].source_up);
+  ASSERT_EQ(events[11].size(), 3u);  // the status has cleared: the source is up first
+  EXPECT_EQ(events[11][0].type, EventType::kSourceStatus);
+  EXPECT_TRUE(events[11][0].source_up);
+  EXPECT_EQ(events[11][1].type, EventType::kStatus);
+  EXPECT_EQ(events[11][1].status, fb::MarketStatus::Open);
   EXPECT_EQ(prices_of(events[11]), (std::vector<PriceSeen>{{1, 10'000'000, "1000"}}));
   ASSERT_EQ(events[12].size(), 2u);
   EXPECT_EQ(events[12][0].type, EventType::kStatus);
@@ -156,11 +165,11 @@ TEST_F(StreamAdapterTest, NormalisesTheSampleCrlfCapture) {
   EXPECT_EQ(events[12][1].type, EventType::kSettle);
   EXPECT_EQ(events[12][1].market, kMarket);
   EXPECT_EQ(events[12][1].winners, (std::vector<uint64_t>{2}));
-  EXPECT_TRUE(events[13].empty());  // settled once
+  EXPECT_TRUE(only_heartbeat(events[13]));  // settled once
 
   const AdapterCounters& counters = adapter_.counters();
   EXPECT_EQ(counters.messages, 14u);
-  EXPECT_EQ(counters.events, 14u);
+  EXPECT_EQ(counters.events, 21u);
   EXPECT_EQ(counters.heartbeats, 1u);
   EXPECT_EQ(counters.rejected, 0u);
   EXPECT_EQ(counters.unknown_markets, 1u);
@@ -199,13 +208,15 @@ TEST_F(StreamAdapterTest, KeepsPricesExactlyAsTheirText) {
 
 TEST_F(StreamAdapterTest, EmitsAPriceOnlyWhenTheDerivedPriceChanges) {
   EXPECT_EQ(prices_of(feed(change(R"("img":true,"rc":[{"atb":[[3,5]],"id":1001}])"))).size(), 1u);
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[2.9,5]],"id":1001}])")).empty());  // below the best
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3,50]],"id":1001}])")).empty());   // size only
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3.0,7]],"id":1001}])")).empty());  // same price_e4
-  EXPECT_TRUE(feed(change(R"("rc":[{"ltp":2.2,"id":1001}])")).empty());        // ltp ranks last
-  EXPECT_TRUE(feed(change(R"("rc":[{"tv":10,"id":1001}])")).empty());
+  EXPECT_TRUE(
+      only_heartbeat(feed(change(R"("rc":[{"atb":[[2.9,5]],"id":1001}])"))));  // below the best
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"atb":[[3,50]],"id":1001}])"))));  // size only
+  EXPECT_TRUE(
+      only_heartbeat(feed(change(R"("rc":[{"atb":[[3.0,7]],"id":1001}])"))));    // same price_e4
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"ltp":2.2,"id":1001}])"))));  // ltp ranks last
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"tv":10,"id":1001}])"))));
   // Two deltas in one change that end where they started: no event.
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[3,0],[3,1]],"id":1001}])")).empty());
+  EXPECT_TRUE(only_heartbeat(feed(change(R"("rc":[{"atb":[[3,0],[3,1]],"id":1001}])"))));
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[3,0]],"id":1001}])"))),
             (std::vector<PriceSeen>{{1, 29000, "2.9"}}));
 }
@@ -224,24 +235,152 @@ TEST_F(StreamAdapterTest, DerivesBatbLevelZeroThenHighestAtbThenLtp) {
             (std::vector<PriceSeen>{{1, 20000, "2"}}));
 }
 
+// Betfair's RunnerChange.batb / batl / bdatb are "LevelPriceVol triple delta of price changes,
+// keyed by level (0 vol is remove)" (ESASwaggerSchema.json, betfair/stream-api-sample-code), and a
+// best-offers stream empties a level as [level, 0, 0]: that removes the level, never the message.
+TEST_F(StreamAdapterTest, AnEmptiedLevelRemovesThatLevelAndNothingElse) {
+  feed(change(R"("img":true,"rc":[{"batb":[[0,3.45,12],[1,3.4,5]],"atb":[[3.3,2]],"id":1002},)"
+              R"({"ltp":2.5,"id":1001}])"));
+  // Level 1 of 1002 empties in the same message as a new price for 1001 and a ladder of another
+  // kind: all of it applies.
+  auto events = feed(R"({"op":"mcm","id":2,"clk":"D","pt":1700000000100,"mc":[)"
+                     R"({"id":"1.100000001","rc":[{"batb":[[1,0,0]],"batl":[[0,0,0]],)"
+                     R"("bdatb":[[2,0,0]],"id":1002},{"atb":[[2.6,3]],"id":1001}]},)"
+                     R"({"id":"1.999999999","rc":[{"batb":[[0,0,0]],"id":1}]}]})");
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 26000, "2.6"}}));
+  // Level 0 empties: 1002 falls back to its highest atb.
+  events = feed(change(R"("rc":[{"batb":[[0,0,0]],"id":1002}])"));
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{2, 33000, "3.3"}}));
+  // A level with size 0 is removed whatever its price says; a level with size needs real odds.
+  EXPECT_TRUE(adapter_.parse(change(R"("rc":[{"batb":[[0,1.0,0]],"id":1002}])"), events));
+  EXPECT_EQ(rejection(change(R"("rc":[{"batb":[[0,0,5]],"id":1002}])")).reason,
+            RejectReason::kBadOdds);
+  EXPECT_EQ(rejection(change(R"("rc":[{"batb":[[0,"0",0]],"id":1002}])")).reason,
+            RejectReason::kBadFieldType);
+  EXPECT_EQ(adapter_.counters().rejected, 2u);
+}
+
 TEST_F(StreamAdapterTest, ARunnerWithoutAnyPriceHasNone) {
-  EXPECT_TRUE(feed(change(R"("rc":[{"tv":3,"atl":[[2,4]],"id":1001}])")).empty());
+  EXPECT_TRUE(prices_of(feed(change(R"("rc":[{"tv":3,"atl":[[2,4]],"id":1001}])"))).empty());
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))).size(), 1u);
-  // Its only price leaves: there is nothing to say until a new one comes.
-  EXPECT_TRUE(feed(change(R"("rc":[{"atb":[[4,0]],"id":1001}])")).empty());
+  // Its only price leaves: the price it showed is withdrawn, not left standing.
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 0, ""}}));
+  EXPECT_TRUE(prices_of(feed(change(R"("rc":[{"atb":[[3,0]],"id":1001}])"))).empty());
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[4,1]],"id":1001}])"))),
             (std::vector<PriceSeen>{{1, 40000, "4"}}));
 }
 
+// "img / Image - if this is set to true then you should replace this item in your cache" (Betfair
+// Exchange Stream API, "Basic Message Protocol"; MarketChange.img in ESASwaggerSchema.json:
+// "replace existing prices / data with the data supplied: it is not a delta").
 TEST_F(StreamAdapterTest, AnImageReplacesTheMarketsLadders) {
   feed(change(
       R"("img":true,"rc":[{"atb":[[3,5],[2,1]],"ltp":2.5,"id":1001},{"atb":[[6,1]],"id":1002}])"));
-  // The new image knows 1001 only, without its 3.0: 1002 and 1001's old ladder are gone.
+  // The new image knows 1001 only, without its 3.0: 1002's price is withdrawn and 1001's old
+  // ladder is gone.
   EXPECT_EQ(prices_of(feed(change(R"("img":true,"rc":[{"atb":[[2,1]],"id":1001}])"))),
-            (std::vector<PriceSeen>{{1, 20000, "2"}}));
-  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[2,0]],"id":1001}])"))).size(), 0u);  // no ltp
+            (std::vector<PriceSeen>{{1, 20000, "2"}, {2, 0, ""}}));
+  EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[2,0]],"id":1001}])"))),
+            (std::vector<PriceSeen>{{1, 0, ""}}));  // no ltp in the new image either
   EXPECT_EQ(prices_of(feed(change(R"("rc":[{"atb":[[6,1]],"id":1002}])"))),
             (std::vector<PriceSeen>{{2, 60000, "6"}}));
+}
+
+// A non-runner: RunnerDefinition.status REMOVED (ESASwaggerSchema.json: ACTIVE, WINNER, LOSER,
+// REMOVED, REMOVED_VACANT, HIDDEN, PLACED). Its price comes down at once.
+TEST_F(StreamAdapterTest, ARemovedRunnerHasItsPriceWithdrawn) {
+  auto definition = [](std::string_view third, std::string_view extra = "") {
+    return change(R"("marketDefinition":{"status":"OPEN","runners":[)"
+                  R"({"id":1001,"status":"ACTIVE"},{"id":1002,"status":"ACTIVE"},)"
+                  R"({"id":1003,"status":")" +
+                  std::string(third) + R"("})" + std::string(extra) + "]}");
+  };
+  feed(change(R"("img":true,"marketDefinition":{"status":"OPEN","runners":[]},)"
+              R"("rc":[{"atb":[[2.5,5]],"id":1001},{"atb":[[3.4,1]],"id":1002},)"
+              R"({"ltp":7.8,"id":1003}])"));
+  auto events = feed(definition("REMOVED", R"(,{"id":1099,"status":"REMOVED"})"));
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{3, 0, ""}}));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].odds.price_e4, 0u);
+  EXPECT_EQ(events[0].market, kMarket);
+  EXPECT_EQ(adapter_.counters().unknown_selections, 0u) << "an unmapped non-runner is no news";
+  // Still removed: what its ladder does shows nothing; the others are untouched.
+  EXPECT_EQ(
+      prices_of(feed(change(R"("rc":[{"atb":[[8,1]],"id":1003},{"atb":[[2.6,1]],"id":1001}])"))),
+      (std::vector<PriceSeen>{{1, 26000, "2.6"}}));
+  EXPECT_TRUE(prices_of(feed(definition("REMOVED_VACANT"))).empty());
+  // A definition that names it active again gives its price back.
+  EXPECT_EQ(prices_of(feed(definition("ACTIVE"))), (std::vector<PriceSeen>{{3, 80000, "8"}}));
+}
+
+// "it contains the current state of all markets matching the existing subscription and should
+// replace any existing values in any local cache" (Betfair Developer Program, "Exchange Stream
+// API release 19th Nov 2019: SUB_IMAGE change"): a market the new image leaves out is gone.
+TEST(StreamAdapterSubImage, AMarketAFullImageLeavesOutIsSuspended) {
+  auto mapping = Mapping::parse(R"toml(
+[[market]]
+id = 9001
+event = 901
+selections = [{ id = 1 }, { id = 2 }]
+[market.provider.bf]
+market = "1.100000001"
+selections = { "1001" = 1, "1002" = 2 }
+
+[[market]]
+id = 9002
+event = 901
+selections = [{ id = 1 }]
+[market.provider.bf]
+market = "1.100000002"
+selections = { "2001" = 1 }
+)toml");
+  ASSERT_TRUE(mapping) << mapping.error();
+  StreamAdapter adapter(*mapping, "bf");
+  auto feed = [&](std::string_view line) {
+    std::vector<Event> events;
+    EXPECT_TRUE(adapter.parse(line, events)) << line;
+    return events;
+  };
+  auto suspended = [](const std::vector<Event>& events) {
+    std::vector<uint64_t> markets;
+    for (const Event& e : events) {
+      if (e.type == EventType::kStatus && e.status == fb::MarketStatus::Suspended &&
+          e.reason == fb::StatusReason::Provider) {
+        markets.push_back(e.market);
+      }
+    }
+    return markets;
+  };
+  const std::string open = R"("marketDefinition":{"status":"OPEN","runners":[]})";
+  feed(R"({"op":"mcm","id":1,"clk":"1","pt":1,"ct":"SUB_IMAGE","mc":[)"
+       R"({"id":"1.100000001","img":true,)" +
+       open + R"(,"rc":[{"atb":[[2,1]],"id":1001}]},)" + R"({"id":"1.100000002","img":true,)" +
+       open + R"(,"rc":[{"atb":[[3,1]],"id":2001}]}]})");
+  // A delta that leaves a market out says nothing about it.
+  EXPECT_TRUE(suspended(feed(R"({"op":"mcm","id":1,"clk":"2","pt":2,"mc":[{"id":"1.100000001",)"
+                             R"("rc":[{"atb":[[2.1,1]],"id":1001}]}]})"))
+                  .empty());
+  // A mid-stream image in two segments: only its end tells what it left out.
+  EXPECT_TRUE(suspended(feed(R"({"op":"mcm","id":1,"clk":"3","pt":3,"ct":"SUB_IMAGE",)"
+                             R"("segmentType":"SEG_START","mc":[{"id":"1.100000001","img":true,)" +
+                             open + R"(,"rc":[{"atb":[[2.2,1]],"id":1001}]}]})"))
+                  .empty());
+  const auto end = feed(R"({"op":"mcm","id":1,"clk":"4","pt":4,"ct":"SUB_IMAGE",)"
+                        R"("segmentType":"SEG_END","mc":[]})");
+  EXPECT_EQ(suspended(end), std::vector<uint64_t>{9002});
+  EXPECT_EQ(adapter.stream_counters().absent_from_image, 1u);
+  // Once suspended it stays so; when it comes back its definition reopens it.
+  EXPECT_TRUE(suspended(feed(R"({"op":"mcm","id":1,"clk":"5","pt":5,"ct":"SUB_IMAGE","mc":[)"
+                             R"({"id":"1.100000001","img":true,)" +
+                             open + "}]}"))
+                  .empty());
+  const auto back = feed(R"({"op":"mcm","id":1,"clk":"6","pt":6,"mc":[{"id":"1.100000002",)"
+                         R"("img":true,)" +
+                         open + "}]}");
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(back[0].type, EventType::kStatus);
+  EXPECT_EQ(back[0].status, fb::MarketStatus::Open);
 }
 
 TEST_F(StreamAdapterTest, EmitsAStatusOnlyWhenItChanges) {
@@ -362,9 +501,8 @@ TEST_F(StreamAdapterTest, BoundsEachRunnersLadder) {
 }
 
 TEST_F(StreamAdapterTest, ReportsAFailureThatClosesTheConnection) {
-  EXPECT_TRUE(feed(R"({"op":"status","id":1,"statusCode":"FAILURE","errorCode":"TIMEOUT",)"
-                   R"("connectionClosed":false})")
-                  .empty());
+  EXPECT_TRUE(only_heartbeat(feed(R"({"op":"status","id":1,"statusCode":"FAILURE",)"
+                                  R"("errorCode":"TIMEOUT","connectionClosed":false})")));
   const auto events = feed(R"({"op":"status","id":2,"statusCode":"FAILURE",)"
                            R"("errorCode":"NOT_AUTHORIZED","connectionClosed":true})");
   ASSERT_EQ(events.size(), 1u);
@@ -373,6 +511,79 @@ TEST_F(StreamAdapterTest, ReportsAFailureThatClosesTheConnection) {
   EXPECT_EQ(events[0].source, "bf");
   EXPECT_EQ(adapter_.stream_counters().status_failures, 2u);
   EXPECT_EQ(adapter_.counters().messages, 2u);
+}
+
+// An Asian handicap market: Betfair names a runner by selection id and handicap, the same id at
+// several `hc` values (RunnerChange.hc and RunnerDefinition.hc, "the handicap of the runner
+// (selection)", ESASwaggerSchema.json; the sample client keys its cache by RunnerId(id, hc)).
+constexpr const char* kHandicapMapping = R"toml(
+[[market]]
+id = 7001
+event = 701
+name = "Asian Handicap"
+sources = ["bf"]
+selections = [{ id = 1, name = "Home -1.5" }, { id = 2, name = "Away +1.5" },
+              { id = 3, name = "Home -1" }, { id = 4, name = "Away +1" }, { id = 5, name = "Home 0" }]
+
+[market.provider.bf]
+market = "1.700000001"
+selections = { "47972@-1.5" = 1, "47973@1.5" = 2, "47972@-1.0" = 3, "47973@+1" = 4, "47972" = 5 }
+)toml";
+
+std::string handicap_change(std::string_view body) {
+  return R"({"op":"mcm","id":2,"clk":"H","pt":1700000000000,"mc":[{"id":"1.700000001",)" +
+         std::string(body) + "}]}";
+}
+
+TEST(StreamAdapterHandicap, KeysRunnersBySelectionAndHandicap) {
+  auto mapping = Mapping::parse(kHandicapMapping);
+  ASSERT_TRUE(mapping) << mapping.error();
+  StreamAdapter adapter(*mapping, "bf");
+  std::vector<Event> events;
+  ASSERT_TRUE(adapter.parse(
+      handicap_change(
+          R"("img":true,"rc":[{"atb":[[1.9,10]],"id":47972,"hc":-1.5},{"atb":[[1.6,5]],"hc":-1.0,"id":47972},)"
+          R"({"atb":[[2.1,3]],"id":47973,"hc":1.5},{"atb":[[2.6,4]],"id":47973,"hc":1},)"
+          R"({"atb":[[1.3,2]],"id":47972,"hc":0}])"),
+      events));
+  std::vector<PriceSeen> prices = prices_of(events);
+  std::sort(prices.begin(), prices.end(),
+            [](const PriceSeen& a, const PriceSeen& b) { return a.selection < b.selection; });
+  EXPECT_EQ(prices, (std::vector<PriceSeen>{{1, 19000, "1.9"},
+                                            {2, 21000, "2.1"},
+                                            {3, 16000, "1.6"},
+                                            {4, 26000, "2.6"},
+                                            {5, 13000, "1.3"}}));
+  // A delta for one line moves that line only; a runner without hc is the hc 0 line.
+  events.clear();
+  ASSERT_TRUE(adapter.parse(handicap_change(R"("rc":[{"atb":[[2.0,1]],"id":47972,"hc":-1.5},)"
+                                            R"({"atb":[[1.35,1]],"id":47972}])"),
+                            events));
+  EXPECT_EQ(prices_of(events), (std::vector<PriceSeen>{{1, 20000, "2.0"}, {5, 13500, "1.35"}}));
+  // A line the mapping does not name is unknown, not another line's.
+  events.clear();
+  ASSERT_TRUE(
+      adapter.parse(handicap_change(R"("rc":[{"atb":[[5,1]],"id":47972,"hc":-2.5}])"), events));
+  EXPECT_TRUE(prices_of(events).empty());
+  EXPECT_EQ(adapter.counters().unknown_selections, 1u);
+  EXPECT_EQ(adapter.unknown_ids(), std::vector<std::string>{"runner 47972@-2.5"});
+  // Settlement names the winning line.
+  events.clear();
+  ASSERT_TRUE(adapter.parse(
+      handicap_change(
+          R"("marketDefinition":{"status":"CLOSED","runners":[)"
+          R"({"id":47972,"hc":-1.5,"status":"LOSER"},{"id":47973,"hc":1.5,"status":"WINNER"},)"
+          R"({"id":47972,"hc":-1,"status":"WINNER"},{"id":47973,"hc":1,"status":"LOSER"}]})"),
+      events));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, EventType::kSettle);
+  EXPECT_EQ(events[1].winners, (std::vector<uint64_t>{2, 3}));
+  // A handicap that is not a number is a bad field.
+  events.clear();
+  EXPECT_FALSE(
+      adapter.parse(handicap_change(R"("rc":[{"atb":[[5,1]],"id":47972,"hc":"-1.5"}])"), events));
+  EXPECT_FALSE(
+      adapter.parse(handicap_change(R"("rc":[{"atb":[[5,1]],"id":47972,"hc":1e1}])"), events));
 }
 
 TEST(MakeAdapter, BuildsTheBetfairStreamAdapter) {
@@ -421,6 +632,7 @@ class Reference {
     std::map<uint64_t, Price> batb;                       // level -> price
     Price ltp;
     uint32_t derived = 0;
+    bool removed = false;
   };
 
   static uint32_t e4(const std::string& text) {
@@ -457,6 +669,15 @@ class Reference {
     }
     const Json* definition = change.get("marketDefinition");
     if (definition != nullptr) {
+      for (const Json& runner : definition->get("runners")->items) {
+        const uint64_t runner_id = std::stoull(runner.get("id")->text);
+        const std::string& status = runner.get("status")->text;
+        const bool removed = status == "REMOVED" || status == "REMOVED_VACANT";
+        if (runners.contains(runner_id) && runners[runner_id].removed != removed) {
+          runners[runner_id].removed = removed;
+          touched.insert(runner_id);
+        }
+      }
       const std::string& status = definition->get("status")->text;
       if ((status == "OPEN" || status == "SUSPENDED" || status == "CLOSED") &&
           status_[id] != status) {
@@ -495,15 +716,13 @@ class Reference {
     }
     for (const uint64_t runner_id : touched) {
       Runner& runner = runners[runner_id];
-      const Price* now = best(runner);
+      const Price* now = runner.removed ? nullptr : best(runner);
       const uint32_t derived = now == nullptr ? 0 : now->price_e4;
       if (derived == runner.derived) continue;
       runner.derived = derived;
-      if (now != nullptr) {
-        expected.prices.emplace_back(market->canonical_market,
-                                     market->selection(std::to_string(runner_id)), now->price_e4,
-                                     now->text);
-      }
+      expected.prices.emplace_back(market->canonical_market,
+                                   market->selection(std::to_string(runner_id)), derived,
+                                   now == nullptr ? std::string() : now->text);
     }
     if (definition != nullptr && definition->get("status")->text == "CLOSED" &&
         !settled_.contains(id)) {
@@ -586,10 +805,16 @@ CaptureResult check_capture(const std::string& file, uint64_t canonical_market) 
     for (const Event& event : events) {
       EXPECT_EQ(event.source, "bf");
       EXPECT_EQ(event.source_ns, pt_ns);
-      EXPECT_EQ(event.market, canonical_market);
+      if (event.type != EventType::kHeartbeat) {
+        EXPECT_EQ(event.market, canonical_market);
+      }
       switch (event.type) {
         case EventType::kPrice:
-          EXPECT_EQ(parse_decimal_odds(event.odds_text)->price_e4, event.odds.price_e4);
+          if (event.odds_text.empty()) {
+            EXPECT_EQ(event.odds.price_e4, 0u);  // withdrawn
+          } else {
+            EXPECT_EQ(parse_decimal_odds(event.odds_text)->price_e4, event.odds.price_e4);
+          }
           actual.prices.emplace_back(event.market, event.selection, event.odds.price_e4,
                                      event.odds_text);
           break;
@@ -600,6 +825,9 @@ CaptureResult check_capture(const std::string& file, uint64_t canonical_market) 
         case EventType::kSettle:
           actual.settles.emplace_back(event.market, event.winners);
           result.settled_winners = event.winners;
+          break;
+        case EventType::kHeartbeat:
+          EXPECT_EQ(events.size(), 1u) << "a heartbeat only for a message with nothing else";
           break;
         default:
           ADD_FAILURE() << file << ":" << n + 1 << ": unexpected event type";

@@ -92,7 +92,12 @@ void SourceSelector::record(MarketView& view, const Event& event) {
       view.has_status = true;
       view.status = event.status;
       view.reason = fb::StatusReason::None;
-      if (view.status != fb::MarketStatus::Settled) view.winners.clear();
+      view.status_ns = event.source_ns;
+      if (view.status != fb::MarketStatus::Settled) {
+        view.winners.clear();
+        view.factors.clear();
+        view.voided = false;
+      }
       break;
     }
     case EventType::kPrice: {
@@ -107,22 +112,49 @@ void SourceSelector::record(MarketView& view, const Event& event) {
       view.has_status = true;
       view.status = event.status;
       view.reason = event.reason;
+      view.status_ns = event.source_ns;
       break;
     case EventType::kSettle:
       view.has_status = true;
       view.status = fb::MarketStatus::Settled;
       view.reason = fb::StatusReason::Settlement;
+      view.status_ns = event.source_ns;
       view.winners = event.winners;
+      view.factors = event.factors;
+      view.voided = event.voided;
       break;
     case EventType::kSettlementRollback:
       view.has_status = true;
       view.status = fb::MarketStatus::Suspended;
       view.reason = fb::StatusReason::Settlement;
+      view.status_ns = event.source_ns;
       view.winners.clear();
+      view.factors.clear();
+      view.voided = false;
       break;
     case EventType::kHeartbeat:
     case EventType::kSourceStatus:
       break;
+  }
+}
+
+void SourceSelector::forget(const std::string& source) {
+  for (auto& [id, m] : markets_) {
+    if (!m.mapped && !config_.stale_unmapped) continue;  // its feed's health selects nothing
+    for (size_t i = 0; i < m.sources.size(); ++i) {
+      MarketView& view = m.views[i];
+      if (m.sources[i] != source || !view.has_data || finished(view)) continue;
+      view.has_data = false;  // an unmapped market's definition stays, but is not fresh data
+      view.prices.clear();
+      view.has_status = false;
+      view.status = fb::MarketStatus::Open;
+      view.reason = fb::StatusReason::None;
+      view.status_ns = 0;
+      view.winners.clear();
+      view.factors.clear();
+      view.voided = false;
+      view.outage = true;
+    }
   }
 }
 
@@ -132,7 +164,7 @@ void SourceSelector::adopt_status(MarketSelection& m) const {
   MarketView& view = m.views[0];
   const bool stale = m.published.status == fb::MarketStatus::Suspended &&
                      m.published.reason == fb::StatusReason::FeedStale;
-  if (m.mapped || view.has_status || !m.published.has_status || stale) return;
+  if (m.mapped || view.has_status || view.outage || !m.published.has_status || stale) return;
   view.has_status = true;
   view.status = m.published.status;
   view.reason = m.published.reason;
@@ -192,7 +224,7 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
   const std::string& name = m.sources[static_cast<size_t>(source)];
   // A mapped source with data but no status of its own means open; an unmapped market whose
   // status the feed never told keeps the one published.
-  const bool status_known = view.has_status || m.mapped;
+  const bool status_known = view.has_status || m.mapped || view.outage;
   const fb::MarketStatus target = view.has_status ? view.status
                                   : status_known  ? fb::MarketStatus::Open
                                                   : m.published.status;
@@ -208,10 +240,14 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
       e.type = EventType::kSettle;
       e.market = m.id;
       e.winners = view.winners;
+      e.factors = view.factors;
+      e.voided = view.voided;
+      e.source_ns = view.status_ns;
       e.source = name;
       publish(m, e, out);
     } else {
       Event e = status_event(m, target, target_reason);
+      if (view.has_status) e.source_ns = view.status_ns;
       e.source = name;
       publish(m, e, out);
     }
@@ -343,6 +379,11 @@ void SourceSelector::on_event(const Event& event, uint64_t now_ns, std::vector<E
   if (event.type == EventType::kSourceStatus) h.connected = event.source_up;
   const bool health_changed = was_healthy != healthy(event.source, now_ns);
 
+  if (event.type == EventType::kSourceStatus && !event.source_up) {
+    forget(event.source);
+    on_tick(now_ns, out);  // also where it was unhealthy already but still active
+    return;
+  }
   if (event.type == EventType::kHeartbeat || event.type == EventType::kSourceStatus) {
     if (health_changed) on_tick(now_ns, out);
     return;

@@ -10,7 +10,18 @@
 // next healthy one takes over and whatever of its view differs from what was published is
 // emitted; when none is healthy the market is suspended with reason feed-stale; when a source
 // recovers, its fresh prices and status are emitted. A higher-priority source that recovers takes
-// the market back. Every switch therefore shows as frames in the journal.
+// the market back. Every switch therefore shows as frames in the journal. An event emitted from a
+// source's view says what the source said: odds and their text, reason, settlement factors and
+// voided, source_ns.
+//
+// A source that reports itself down (kSourceStatus, source_up false) forgets its view of every
+// market whose selection depends on its health (issue 17 item 12: "a source's prices from before
+// an outage are not republished as fresh"): prices and status go, so it has no data for them and
+// cannot be their active source until it sends fresh data (its recovery). A market no other
+// healthy source has data for stays suspended feed-stale until then, through reconcile() too.
+// Kept: an unmapped market's definition (structure, not a price) and a settled or closed status
+// (a result does not go stale). Fresh prices without a status after an outage mean open, mapped or
+// not.
 //
 // Cross-feed check: a non-active healthy source whose price for a selection differs from the
 // active one by more than tolerance_bps for longer than disagree_after is reported (a notice and a
@@ -132,8 +143,15 @@ class SourceSelector {
     bool has_status = false;
     fb::MarketStatus status = fb::MarketStatus::Open;
     fb::StatusReason reason = fb::StatusReason::None;
+    uint64_t status_ns = 0;                // the source_ns of the event that set the status
     std::map<uint64_t, PriceView> prices;  // by selection
+    // Settled: the settlement as the source sent it, so that a republished one is the same.
     std::vector<uint64_t> winners;
+    std::vector<SettlementFactor> factors;
+    bool voided = false;
+    // The source reported an outage since it last told this market's status: what it said before
+    // is forgotten (forget()), and its fresh data, when it comes, means open unless it says more.
+    bool outage = false;
   };
   struct SourceHealth {
     bool connected = true;  // until the source says otherwise
@@ -157,6 +175,7 @@ class SourceSelector {
   };
 
   static void record(MarketView& view, const Event& event);
+  void forget(const std::string& source);
   bool source_ok(const MarketSelection& m, size_t source, uint64_t now_ns) const;
   MarketSelection* track(const Event& event);
   void adopt_status(MarketSelection& m) const;

@@ -272,6 +272,146 @@ TEST_F(SourceSelectorTest, ReconcileSuspendsFeedStaleWhenNoSourceIsHealthy) {
   EXPECT_TRUE(out.empty());
 }
 
+Event source_status(const std::string& source, bool up) {
+  Event e;
+  e.type = EventType::kSourceStatus;
+  e.source = source;
+  e.source_up = up;
+  return e;
+}
+
+// Issue 17 item 12: a source that reports itself down forgets what it said before; when it is
+// back, its pre-outage prices are not republished as fresh: the market waits for fresh ones.
+TEST_F(SourceSelectorTest, ASourceBackFromAnOutageWaitsForFreshPricesBeforeReopening) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(price("bf", 2, 30000), 1 * kSecond);
+  auto out = feed(source_status("bf", false), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+  out = feed(source_status("bf", true), 3 * kSecond);
+  EXPECT_TRUE(out.empty()) << "reopened on pre-outage prices: " << out.size() << " events";
+  EXPECT_EQ(selector_.active_source(1001), "");
+  EXPECT_TRUE(tick(4 * kSecond).empty());
+  // Fresh prices: the first reopens the market (price first), the next passes through.
+  out = feed(price("bf", 1, 27000), 5 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].odds.price_e4, 27000u);
+  EXPECT_EQ(out[1].type, EventType::kStatus);
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open);
+  EXPECT_EQ(selector_.active_source(1001), "bf");
+}
+
+TEST_F(SourceSelectorTest, ASourceBackFromAnOutageDoesNotTakeTheMarketBackOnOldPrices) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(price("sr", 1, 25000), 1 * kSecond);
+  feed(source_status("bf", false), 2 * kSecond);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  feed(heartbeat("sr"), 3 * kSecond);
+  auto out = feed(source_status("bf", true), 3 * kSecond);
+  EXPECT_TRUE(out.empty()) << "bf took the market back with its pre-outage price";
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  // Its recovery's prices, heard while still down, are fresh: it takes the market back on up.
+  feed(source_status("bf", false), 4 * kSecond);
+  feed(price("bf", 1, 26500), 4 * kSecond);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  out = feed(source_status("bf", true), 4 * kSecond + 1);
+  EXPECT_EQ(selector_.active_source(1001), "bf");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].odds.price_e4, 26500u);
+}
+
+TEST_F(SourceSelectorTest, ReconcileAfterAnOutageDoesNotPublishPreOutagePrices) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(source_status("bf", false), 2 * kSecond);
+  feed(source_status("bf", true), 2 * kSecond);
+  SourceSelector::PublishedMarket journal;
+  journal.status = fb::MarketStatus::Open;
+  journal.reason = fb::StatusReason::Provider;
+  journal.prices = {{1, 25000}};
+  std::vector<Event> out;
+  selector_.reconcile({{1001, journal}}, 2 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u) << "no healthy source has data: suspended, nothing republished";
+  EXPECT_EQ(out[0].type, EventType::kStatus);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+}
+
+TEST_F(SourceSelectorTest, ASettlementHeardBeforeAnOutageStillStands) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 1001;
+  settle.winners = {1};
+  settle.source = "sr";
+  feed(settle, 1 * kSecond);  // sr is not active: kept in its view
+  feed(source_status("sr", false), 2 * kSecond);
+  feed(source_status("sr", true), 2 * kSecond);
+  auto out = feed(source_status("bf", false), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u) << "a result is not a price: it does not go stale";
+  EXPECT_EQ(out[0].type, EventType::kSettle);
+  EXPECT_EQ(out[0].winners, std::vector<uint64_t>{1});
+}
+
+// Issue 17 item 10, and the rest of what the selector keeps and re-emits: an event published
+// from a source's view says what the source said (factors, voided, odds text, reason, time).
+TEST_F(SourceSelectorTest, ATakeoverRepublishesASettlementWithItsFactors) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 1001;
+  settle.winners = {1};
+  settle.factors = {{1, 0, 5000}, {2, 10000, 0}};  // a dead heat, a refund
+  settle.source_ns = 222;
+  settle.source = "sr";
+  feed(settle, 1 * kSecond);
+  auto out = feed(source_status("bf", false), 2 * kSecond);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kSettle);
+  EXPECT_EQ(out[0].winners, settle.winners);
+  EXPECT_EQ(out[0].factors, settle.factors);
+  EXPECT_FALSE(out[0].voided);
+  EXPECT_EQ(out[0].source_ns, 222u);
+  EXPECT_EQ(out[0].source, "sr");
+}
+
+TEST_F(SourceSelectorTest, ATakeoverRepublishesAPriceAsTheSourceWroteIt) {
+  feed(price("bf", 2, 26000), 1 * kSecond);
+  Event p = price("sr", 2, 25000);
+  p.odds_text = "3/2";
+  p.odds.format = fb::OddsFormat::Fractional;
+  p.odds.numerator = 3;
+  p.odds.denominator = 2;
+  p.source_ns = 111;
+  feed(p, 1 * kSecond);
+  auto out = feed(source_status("bf", false), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].odds_text, "3/2");
+  EXPECT_EQ(out[0].odds.format, fb::OddsFormat::Fractional);
+  EXPECT_EQ(out[0].odds.numerator, 3u);
+  EXPECT_EQ(out[0].odds.denominator, 2u);
+  EXPECT_EQ(out[0].source_ns, 111u);
+}
+
+TEST_F(SourceSelectorTest, ATakeoverRepublishesAStatusWithItsReasonAndTime) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(price("sr", 1, 26000), 1 * kSecond);
+  Event s = status("sr", fb::MarketStatus::Suspended);
+  s.reason = fb::StatusReason::Provider;
+  s.source_ns = 333;
+  feed(s, 1 * kSecond);
+  auto out = feed(source_status("bf", false), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kStatus);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::Provider);
+  EXPECT_EQ(out[0].source_ns, 333u);
+  EXPECT_EQ(out[0].source, "sr");
+}
+
 TEST(SourceSelectorSuspending, SuspendsOnDisagreementAndReopensWhenTheyAgree) {
   auto mapping = *Mapping::parse(kMapping);
   SourceSelectorConfig c;
@@ -465,6 +605,48 @@ TEST_F(UnmappedStaleTest, ItsOneFeedGoingStaleSuspendsItAndItsReturnReopensItFre
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended) << "back as the feed left it";
   EXPECT_EQ(out[0].reason, fb::StatusReason::Provider);
+}
+
+TEST_F(UnmappedStaleTest, ItsFeedBackFromAnOutageReopensItOnlyWithFreshPrices) {
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  feed(on(77, price("oj", 1, 25000)), kSecond);
+  auto out = feed(source_status("oj", false), 2 * kSecond);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+  out = feed(source_status("oj", true), 2 * kSecond);
+  EXPECT_TRUE(out.empty()) << "reopened on its pre-outage price";
+  out = feed(on(77, price("oj", 1, 26000)), 3 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].odds.price_e4, 26000u);
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open);
+  // A takeover after another outage: the journal's prices are not "corrected" to pre-outage ones.
+  feed(source_status("oj", false), 4 * kSecond);
+  feed(source_status("oj", true), 4 * kSecond);
+  out.clear();
+  selector_.reconcile({{77, journal(fb::MarketStatus::Open, {{1, 25000}})}}, 4 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kStatus);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+}
+
+TEST_F(UnmappedSelectorTest, ReconcileRepublishesASettlementWithItsFactors) {
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 77;
+  settle.factors = {{1, 10000, 0}, {2, 10000, 0}};
+  settle.voided = true;
+  settle.source_ns = 444;
+  settle.source = "oj";
+  feed(settle, kSecond);
+  std::vector<Event> out;
+  selector_.reconcile({{77, journal(fb::MarketStatus::Open, {})}}, 2 * kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, EventType::kSettle);
+  EXPECT_TRUE(out[0].winners.empty());
+  EXPECT_EQ(out[0].factors, settle.factors);
+  EXPECT_TRUE(out[0].voided);
+  EXPECT_EQ(out[0].source_ns, 444u);
 }
 
 TEST_F(UnmappedStaleTest, ASettledMarketIsNeverSuspendedStale) {

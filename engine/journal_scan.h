@@ -44,7 +44,10 @@ std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint6
                                                    uint64_t to_seq, F&& f) {
   return scan_frames(
       journal, from_seq, to_seq,
-      [](void* ctx, const fb::Frame& frame) { return (*static_cast<std::remove_reference_t<F>*>(ctx))(frame); }, &f);
+      [](void* ctx, const fb::Frame& frame) {
+        return (*static_cast<std::remove_reference_t<F>*>(ctx))(frame);
+      },
+      &f);
 }
 
 }  // namespace oddsbus::engine

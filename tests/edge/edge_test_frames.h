@@ -184,8 +184,8 @@ class FoldedClient {
       const simdjson::dom::array list = root["markets"].get_array().value();
       for (simdjson::dom::element entry : list) {
         // An image answering a subscribe may have been sent before an unsubscribe took effect.
-        if (follows && !follows(entry["market"].get_uint64().value(),
-                                entry["event"].get_uint64().value())) {
+        if (follows &&
+            !follows(entry["market"].get_uint64().value(), entry["event"].get_uint64().value())) {
           continue;
         }
         replace_market(entry);

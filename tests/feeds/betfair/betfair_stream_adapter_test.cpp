@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -16,6 +15,7 @@
 #include "feeds/adapter.h"
 #include "feeds/mapping.h"
 #include "schemas/odds.h"
+#include "tests/feeds/betfair/betfair_test_support.h"
 #include "tests/feeds/betfair/json_text.h"
 
 namespace oddsbus::feeds::betfair {
@@ -23,36 +23,10 @@ namespace {
 
 using testing::Json;
 using testing::JsonText;
-
-std::string test_data(std::string_view name) {
-  return std::string(ODDSBUS_TEST_DATA_DIR) + "/betfair/" + std::string(name);
-}
-
-std::string shared_data(std::string_view name) {
-  return std::string(ODDSBUS_SHARED_DATA_DIR) + "/betfair/" + std::string(name);
-}
-
-// The file's messages without their line endings (CRLF or LF), or nullopt when unreadable.
-std::optional<std::vector<std::string>> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
-Mapping must_load(const std::string& path) {
-  auto mapping = Mapping::load(path);
-  if (!mapping) {
-    ADD_FAILURE() << mapping.error();
-    return Mapping{};
-  }
-  return std::move(*mapping);
-}
+using testing::must_load;
+using testing::read_lines;
+using testing::shared_data;
+using testing::test_data;
 
 constexpr uint64_t kMarket = 9001;  // 1.100000001 in sample_mapping.toml
 constexpr uint64_t kPt = 1700000000000;

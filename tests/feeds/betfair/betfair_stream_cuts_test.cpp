@@ -9,7 +9,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
@@ -19,38 +18,15 @@
 #include "feeds/betfair/stream_adapter.h"
 #include "feeds/line_splitter.h"
 #include "feeds/mapping.h"
+#include "tests/feeds/betfair/betfair_test_support.h"
 
 namespace oddsbus::feeds::betfair {
 namespace {
 
-std::string test_data(std::string_view name) {
-  return std::string(ODDSBUS_TEST_DATA_DIR) + "/betfair/" + std::string(name);
-}
-
-std::string shared_data(std::string_view name) {
-  return std::string(ODDSBUS_SHARED_DATA_DIR) + "/betfair/" + std::string(name);
-}
-
-std::optional<std::vector<std::string>> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
-Mapping must_load(const std::string& path) {
-  auto mapping = Mapping::load(path);
-  if (!mapping) {
-    ADD_FAILURE() << mapping.error();
-    return Mapping{};
-  }
-  return std::move(*mapping);
-}
+using testing::must_load;
+using testing::read_lines;
+using testing::shared_data;
+using testing::test_data;
 
 // One event as text, everything a consumer reads from it. Heartbeats are left out: they say only
 // that the source is alive, and the interleaved heartbeats add some by design.

@@ -6,12 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/feeds/uof/uof_test_support.h"
+
 namespace oddsbus::feeds::uof {
 namespace {
 
-std::string data_path(const std::string& name) {
-  return std::string(ODDSBUS_TEST_DATA_DIR) + "/uof/" + name;
-}
+using testing::data_path;
+using testing::describe_other;
+using testing::Lines;
+using testing::load_mapping;
+using testing::status_line;
 
 std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream in(path);
@@ -21,72 +25,22 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
-Mapping load_mapping() {
-  auto mapping = Mapping::load(data_path("mapping.toml"));
-  if (!mapping) {
-    ADD_FAILURE() << mapping.error();
-    return Mapping{};
-  }
-  return std::move(*mapping);
-}
-
-std::string status_name(fb::MarketStatus status) {
-  switch (status) {
-    case fb::MarketStatus::Open:
-      return "open";
-    case fb::MarketStatus::Suspended:
-      return "suspended";
-    case fb::MarketStatus::Closed:
-      return "closed";
-    case fb::MarketStatus::Settled:
-      return "settled";
-  }
-  return "?";
-}
-
 // One line per event, so that a whole message's events compare (and print) as one value.
 std::string describe(const Event& e) {
-  const std::string market = std::to_string(e.market);
   switch (e.type) {
     case EventType::kPrice:
-      return "price " + market + "/" + std::to_string(e.selection) + " " +
+      return "price " + std::to_string(e.market) + "/" + std::to_string(e.selection) + " " +
              std::to_string(e.odds.price_e4) + " " + e.odds_text;
     case EventType::kStatus:
-      return "status " + market + " " + status_name(e.status) +
+      return status_line(e) +
              (e.reason == fb::StatusReason::Provider ? "" : " (reason not provider)");
-    case EventType::kSettle: {
-      std::string s = "settle " + market + " [";
-      for (size_t i = 0; i < e.winners.size(); ++i) {
-        s += (i ? "," : "") + std::to_string(e.winners[i]);
-      }
-      return s + "]";
-    }
-    case EventType::kSettlementRollback:
-      return "rollback " + market;
-    case EventType::kHeartbeat:
-      return "heartbeat";
-    case EventType::kSourceStatus:
-      return e.source_up ? "source up" : "source down";
-    case EventType::kMarket:
-      return "market " + market;
+    default:
+      return describe_other(e);
   }
-  return "?";
 }
 
-using Lines = std::vector<std::string>;
-
-class UofAdapterTest : public ::testing::Test {
+class UofAdapterTest : public testing::UofFeedTest<describe> {
  protected:
-  // The events of one message the adapter must accept.
-  Lines feed(std::string_view message) {
-    out_.clear();
-    const auto result = adapter_.parse(message, out_);
-    EXPECT_TRUE(result) << (result ? "" : result.error().detail) << "\n  in: " << message;
-    Lines lines;
-    for (const Event& e : out_) lines.push_back(describe(e));
-    return lines;
-  }
-
   // The reason the adapter rejects a message with; checks it appended nothing.
   RejectReason reject(std::string_view message) {
     std::vector<Event> out(1);  // appending must leave what is there alone
@@ -95,10 +49,6 @@ class UofAdapterTest : public ::testing::Test {
     EXPECT_EQ(out.size(), 1u);
     return result ? RejectReason::kCount : result.error().reason;
   }
-
-  Mapping mapping_ = load_mapping();
-  UofAdapter adapter_{mapping_, "sr"};
-  std::vector<Event> out_;
 };
 
 // A one-market odds_change for match 12345, market 1 (canonical 1001) unless given.

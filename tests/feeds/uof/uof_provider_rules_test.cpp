@@ -8,78 +8,28 @@
 
 #include "feeds/uof/market_groups.h"
 #include "feeds/uof/uof_adapter.h"
+#include "tests/feeds/uof/uof_test_support.h"
 
 namespace oddsbus::feeds::uof {
 namespace {
 
-Mapping load_mapping() {
-  auto mapping = Mapping::load(std::string(ODDSBUS_TEST_DATA_DIR) + "/uof/mapping.toml");
-  if (!mapping) {
-    ADD_FAILURE() << mapping.error();
-    return Mapping{};
-  }
-  return std::move(*mapping);
-}
-
-std::string status_name(fb::MarketStatus status) {
-  switch (status) {
-    case fb::MarketStatus::Open:
-      return "open";
-    case fb::MarketStatus::Suspended:
-      return "suspended";
-    case fb::MarketStatus::Closed:
-      return "closed";
-    case fb::MarketStatus::Settled:
-      return "settled";
-  }
-  return "?";
-}
+using testing::describe_other;
+using testing::Lines;
+using testing::status_line;
 
 std::string describe(const Event& e) {
-  const std::string market = std::to_string(e.market);
   switch (e.type) {
     case EventType::kPrice:
-      return "price " + market + "/" + std::to_string(e.selection) + " " +
+      return "price " + std::to_string(e.market) + "/" + std::to_string(e.selection) + " " +
              std::to_string(e.odds.price_e4) + (e.odds_text.empty() ? "" : " " + e.odds_text);
     case EventType::kStatus:
-      return "status " + market + " " + status_name(e.status) +
-             (e.reason == fb::StatusReason::FeedStale ? " (feed-stale)" : "");
-    case EventType::kSettle: {
-      std::string s = "settle " + market + " [";
-      for (size_t i = 0; i < e.winners.size(); ++i) {
-        s += (i ? "," : "") + std::to_string(e.winners[i]);
-      }
-      return s + "]";
-    }
-    case EventType::kSettlementRollback:
-      return "rollback " + market;
-    case EventType::kHeartbeat:
-      return "heartbeat";
-    case EventType::kSourceStatus:
-      return e.source_up ? "source up" : "source down";
-    case EventType::kMarket:
-      return "market " + market;
+      return status_line(e) + (e.reason == fb::StatusReason::FeedStale ? " (feed-stale)" : "");
+    default:
+      return describe_other(e);
   }
-  return "?";
 }
 
-using Lines = std::vector<std::string>;
-
-class UofProviderRulesTest : public ::testing::Test {
- protected:
-  Lines feed(std::string_view message) {
-    out_.clear();
-    const auto result = adapter_.parse(message, out_);
-    EXPECT_TRUE(result) << (result ? "" : result.error().detail) << "\n  in: " << message;
-    Lines lines;
-    for (const Event& e : out_) lines.push_back(describe(e));
-    return lines;
-  }
-
-  Mapping mapping_ = load_mapping();
-  UofAdapter adapter_{mapping_, "sr"};
-  std::vector<Event> out_;
-};
+class UofProviderRulesTest : public testing::UofFeedTest<describe> {};
 
 // An odds_change of match 12345 from `product` at `timestamp` (ms).
 std::string odds_change(const std::string& markets, int product = 1,

@@ -356,7 +356,7 @@ class LoseNothing : public ::testing::TestWithParam<Case> {
                                   "--feed",
                                   "oj=oddsjson@" + feed_urls,
                                   "--failover-after-ms",
-                                  std::to_string(600 * testing::sanitizer_slowdown()),
+                                  std::to_string(800 * testing::sanitizer_slowdown()),
                                   "--heartbeat-ms",
                                   "20"};
     if (GetParam().kill == Kill::kBusySync) {
@@ -440,7 +440,15 @@ TEST_P(LoseNothing, EndsWhereIngestEnds) {
   ASSERT_TRUE(server.ok());
   for (uint16_t& p : ports_) p = free_port();
 
+  // The primary first: a secondary that started alone would take over before it came up.
   auto primary = start_node(1, false, server.urls());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s1 = status(1);
+        return s1 && s1->primary;
+      },
+      slow * 20s))
+      << primary->log();
   auto secondary = start_node(2, true, server.urls());
   auto edge = start_edge();
   auto logs = [&] { return primary->log() + secondary->log() + edge->log(); };

@@ -17,15 +17,21 @@
 //    secondary has not yet taken over (what a feed says in the failover window); once the
 //    secondary is primary, the rest;
 //  - busy: the stream flows; the primary is killed as soon as a line has carried line K, while
-//    frames are in flight.
-// K and K2 come from the seed. After the stream the line server keeps the provider alive with
-// heartbeats, so a mapped market never goes feed-stale while the test reads the final state.
+//    frames are in flight;
+//  - busy, sync: the same with --replication sync, where the client must also never be sent a
+//    second image (nothing it saw may be lost by the takeover, issue 10 defect 4).
+// K and K2 come from the seed. Seeds also choose pseq: none (1, 4, ...: repeats are byte-identical,
+// the A, B, A of defect 1), on every line (2, 5, ...), or on some (3, 6, ...). After the stream the
+// line server keeps the provider alive with heartbeats, so a mapped market never goes feed-stale
+// while the test reads the final state.
 //
 // What makes the comparison fair: ingest sees the stream's lines in order, with no repeats
 // removed (each line is one provider message); a mapping, when used, is the stream's own
 // (OddsJsonStream::mapping_toml) and the stream is `mappable` (see the generator); heartbeats of
 // the line server change no state. On a failure the message shows every market whose state
-// differs, with the stream lines that last touched it, so the lost line can be named.
+// differs, with the stream lines that last set what differs (marked when a line repeats an
+// earlier one byte for byte, or was sent in the failover window), so the lost line can be named.
+// Replay a case: ctest -R NAME --output-on-failure; the stream stays in the case's directory.
 #include <signal.h>
 #include <unistd.h>
 
@@ -37,7 +43,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 #include <zmq.hpp>

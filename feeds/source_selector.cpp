@@ -73,6 +73,12 @@ SourceSelector::MarketSelection* SourceSelector::track(const Event& event) {
 }
 
 void SourceSelector::record(MarketView& view, const Event& event) {
+  // The sequencer takes no price for a settled market (nor does `odds-engine ingest`): a view
+  // that kept one would publish a price the stream never gave the market.
+  if (event.type == EventType::kPrice && view.has_status &&
+      view.status == fb::MarketStatus::Settled) {
+    return;
+  }
   view.has_data = true;
   switch (event.type) {
     case EventType::kMarket: {
@@ -252,9 +258,12 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
       publish(m, e, out);
     }
   };
-  // A market that stays or goes suspended is suspended before its prices change; one that opens
-  // gets its fresh prices first, so it never shows an old price as open.
-  if (target != fb::MarketStatus::Open) emit_status();
+  // A market that stays or goes suspended (or closed) is suspended before its prices change; one
+  // that opens gets its fresh prices first, so it never shows an old price as open; one that
+  // settles gets the prices it had before its settlement first, as the sequencer takes no price
+  // for a settled market.
+  const bool prices_first = target == fb::MarketStatus::Open || target == fb::MarketStatus::Settled;
+  if (!prices_first) emit_status();
   for (const auto& [selection, price] : view.prices) {
     auto published = m.published.prices.find(selection);
     if (published != m.published.prices.end() && published->second.price_e4 == price.price_e4) {
@@ -270,7 +279,7 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
     e.source = name;
     publish(m, e, out);
   }
-  if (target == fb::MarketStatus::Open) emit_status();
+  if (prices_first) emit_status();
 
   if (reopening && m.stale_suspended) {
     ++counters_.reopens;

@@ -12,7 +12,8 @@
 // recovers, its fresh prices and status are emitted. A higher-priority source that recovers takes
 // the market back. Every switch therefore shows as frames in the journal. An event emitted from a
 // source's view says what the source said: odds and their text, reason, settlement factors and
-// voided, source_ns.
+// voided, source_ns. A view keeps no price sent while it has the market settled (the sequencer
+// rejects those), and a settlement emitted from a view comes after the view's prices.
 //
 // A source that reports itself down (kSourceStatus, source_up false) forgets its view of every
 // market whose selection depends on its health (issue 17 item 12: "a source's prices from before

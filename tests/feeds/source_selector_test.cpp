@@ -412,6 +412,54 @@ TEST_F(SourceSelectorTest, ATakeoverRepublishesAStatusWithItsReasonAndTime) {
   EXPECT_EQ(out[0].source, "sr");
 }
 
+// A settlement republished at a takeover comes after the prices that came before it: the
+// sequencer takes no price for a settled market, so prices emitted after it would be lost, and
+// the market would settle on the prices it had before the failover window. Prices the source sent
+// after its settlement are not kept: the sequencer (and `odds-engine ingest`) would reject them.
+TEST_F(SourceSelectorTest, ATakeoverPublishesASettlementAfterThePricesBeforeIt) {
+  feed(price("bf", 1, 26000), 1 * kSecond);
+  feed(price("sr", 1, 25000), 1 * kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 1001;
+  settle.winners = {1};
+  settle.source = "sr";
+  feed(settle, 1 * kSecond);
+  feed(price("sr", 1, 90000), 1 * kSecond);  // after its settlement: rejected by a sequencer
+  feed(price("sr", 2, 90000), 1 * kSecond);
+  auto out = feed(source_status("bf", false), 2 * kSecond);
+  EXPECT_EQ(selector_.active_source(1001), "sr");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].selection, 1u);
+  EXPECT_EQ(out[0].odds.price_e4, 25000u);
+  EXPECT_EQ(out[1].type, EventType::kSettle);
+  EXPECT_EQ(out[1].winners, std::vector<uint64_t>{1});
+}
+
+TEST(SourceSelectorSettled, PricesAfterASettlementAreNotKeptByTheActiveSourceEither) {
+  auto mapping = *Mapping::parse(kMapping);
+  SourceSelector selector(mapping, SourceSelectorConfig{});
+  std::vector<Event> out;
+  selector.on_event(price("bf", 1, 26000), 1 * kSecond, out);
+  Event settled = status("bf", fb::MarketStatus::Settled);  // a settled status, as oddsjson has it
+  selector.on_event(settled, 1 * kSecond, out);
+  selector.on_event(price("bf", 1, 90000), 1 * kSecond,
+                    out);  // passed on; the sequencer rejects it
+  // A reopening of the market (a status after the settlement) takes prices again.
+  selector.on_event(status("bf", fb::MarketStatus::Suspended), 1 * kSecond, out);
+  selector.on_event(price("bf", 2, 31000), 1 * kSecond, out);
+  // The journal as a sequencer left it: the price after the settlement is not in it.
+  SourceSelector::PublishedMarket journal;
+  journal.status = fb::MarketStatus::Suspended;
+  journal.reason = fb::StatusReason::Provider;
+  journal.prices = {{1, 26000}, {2, 31000}};
+  out.clear();
+  selector.reconcile({{1001, journal}}, 2 * kSecond, out);
+  EXPECT_TRUE(out.empty()) << out.size() << " events, the first of type "
+                           << static_cast<int>(out[0].type);
+}
+
 TEST(SourceSelectorSuspending, SuspendsOnDisagreementAndReopensWhenTheyAgree) {
   auto mapping = *Mapping::parse(kMapping);
   SourceSelectorConfig c;
@@ -647,6 +695,31 @@ TEST_F(UnmappedSelectorTest, ReconcileRepublishesASettlementWithItsFactors) {
   EXPECT_EQ(out[0].factors, settle.factors);
   EXPECT_TRUE(out[0].voided);
   EXPECT_EQ(out[0].source_ns, 444u);
+}
+
+// The same at a takeover of a market no mapping lists: its settlement in the failover window
+// comes after the prices before it, and the prices after it are not published.
+TEST_F(UnmappedSelectorTest, ReconcilePublishesASettlementAfterThePricesBeforeIt) {
+  feed(definition(77, {{1, "Home"}, {2, "Away"}}), kSecond);
+  feed(on(77, price("oj", 1, 25000)), kSecond);
+  // The journal stops here; the window:
+  feed(on(77, price("oj", 2, 30000)), 2 * kSecond);
+  feed(on(77, status("oj", fb::MarketStatus::Suspended)), 2 * kSecond);
+  Event settle;
+  settle.type = EventType::kSettle;
+  settle.market = 77;
+  settle.winners = {2};
+  settle.source = "oj";
+  feed(settle, 2 * kSecond);
+  feed(on(77, price("oj", 1, 90000)), 2 * kSecond);  // after its settlement: rejected by ingest
+  std::vector<Event> out;
+  selector_.reconcile({{77, journal(fb::MarketStatus::Open, {{1, 25000}})}}, 3 * kSecond, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].selection, 2u);
+  EXPECT_EQ(out[0].odds.price_e4, 30000u);
+  EXPECT_EQ(out[1].type, EventType::kSettle);
+  EXPECT_EQ(out[1].winners, std::vector<uint64_t>{2});
 }
 
 TEST_F(UnmappedStaleTest, ASettledMarketIsNeverSuspendedStale) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,9 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "engine/frame_ring.h"
+#include "engine/ingest_queues.h"
 #include "engine/replay.h"
+#include "engine/restore.h"
+#include "engine/sequencer_agent.h"
 #include "feeds/adapter.h"
 #include "feeds/mapping.h"
+#include "feeds/source_selector.h"
+#include "schemas/state_digest.h"
 #include "tests/engine/engine_test_support.h"
 
 namespace oddsbus::engine {
@@ -402,6 +409,102 @@ TEST_F(IngestTest, UofSampleEndsWithTheAdapterPricesAndCountsUnknownIds) {
   EXPECT_EQ(s.find(1001)->status, fb::MarketStatus::Suspended);
   EXPECT_EQ(s.find(1001)->reason, fb::StatusReason::FeedStale);
   EXPECT_EQ(s.find(1002)->status, fb::MarketStatus::Settled) << "a result does not go stale";
+}
+
+// What a running node makes of the same single-source input: engine/node.cpp's path (adapter ->
+// IngestQueues -> SequencerAgent with a SourceSelector), the mapping's definitions first, the
+// feed connected, and a feed that is never quiet for long (1 ms a message on the monotonic clock).
+MarketState node_path_state(const std::string& dir, const std::string& format,
+                            const std::string& feed, const feeds::Mapping& mapping,
+                            const std::string& path) {
+  JournalConfig config;
+  config.dir = dir;
+  config.durability = Durability::kNoSync;
+  auto journal = Journal::open(config);
+  EXPECT_TRUE(journal) << journal.error();
+  if (!journal) return {};
+  auto sequencer = restore_sequencer(**journal);
+  EXPECT_TRUE(sequencer) << sequencer.error();
+  if (!sequencer) return {};
+  feeds::SourceSelector selector(mapping, feeds::SourceSelectorConfig{});
+  IngestQueues queues(1, 1 << 16);
+  FrameRing ring(1024);
+  SequencerAgent agent(**sequencer, **journal, queues, ring, nullptr, SequencerAgentConfig{},
+                       &selector);
+  std::atomic<bool> stop{false};
+  uint64_t now = 1'000'000'000;
+  auto work = [&] {
+    while (true) {
+      auto done = agent.do_work(Clocks{now, 1'700'000'000'000'000'000 + now});
+      EXPECT_TRUE(done) << done.error();
+      if (!done || *done == 0) return;
+    }
+  };
+  std::vector<feeds::Event> events;
+  selector.definitions(events);
+  EXPECT_TRUE(agent.sequence_now(events, Clocks{now, now}));
+  feeds::Event up;
+  up.type = feeds::EventType::kSourceStatus;
+  up.source = feed;
+  up.source_up = true;
+  queues.push(0, up, stop);
+  auto adapter = feeds::make_adapter(format, feed, &mapping);
+  EXPECT_TRUE(adapter) << adapter.error();
+  if (!adapter) return {};
+  std::ifstream in(path, std::ios::binary);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    events.clear();
+    if (!(*adapter)->parse(line, events)) continue;
+    for (feeds::Event& e : events) {
+      e.source = feed;
+      queues.push(0, e, stop);
+    }
+    now += 1'000'000;
+    if (++n % 256 == 0) work();
+  }
+  work();
+  auto state = state_at(**journal, StateQuery{});
+  EXPECT_TRUE(state) << state.error();
+  return state.value_or(MarketState{});
+}
+
+TEST_F(IngestTest, GivesTheStateARunningNodeGivesTheSameInput) {
+  struct Case {
+    std::string format, feed, mapping, file;
+  };
+  std::vector<Case> cases = {
+      {"uof-xml", "sr", test_data("uof/mapping.toml"), test_data("uof/sample_feed.txt")},
+      {"betfair-stream", "bf", test_data("betfair/sample_mapping.toml"),
+       test_data("betfair/sample_stream.crlf")}};
+  if (std::filesystem::exists(shared_data("betfair/1.200806927"))) {
+    cases.push_back({"betfair-stream", "bf", test_data("betfair/captures_mapping.toml"),
+                     shared_data("betfair/1.200806927")});
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(c.file);
+    const feeds::Mapping mapping = must_load(c.mapping);
+    JournalConfig config;
+    config.dir = dir_.sub("ingested" + std::to_string(i));
+    config.durability = Durability::kNoSync;
+    auto journal = Journal::open(config);
+    ASSERT_TRUE(journal) << journal.error();
+    IngestOptions options;
+    options.format = c.format;
+    options.mapping = &mapping;
+    options.feed_name = c.feed;
+    auto summary = ingest_files(**journal, std::vector<std::string>{c.file}, options);
+    ASSERT_TRUE(summary) << summary.error();
+    auto ingested = state_at(**journal, StateQuery{});
+    ASSERT_TRUE(ingested) << ingested.error();
+    const MarketState node =
+        node_path_state(dir_.sub("node" + std::to_string(i)), c.format, c.feed, mapping, c.file);
+    EXPECT_GT(node.markets().size(), 0u);
+    EXPECT_EQ(digest_hex(state_digest(*ingested)), digest_hex(state_digest(node)));
+  }
 }
 
 constexpr const char* kOddsJsonMapping = R"toml(

@@ -411,6 +411,31 @@ TEST_F(IngestTest, UofSampleEndsWithTheAdapterPricesAndCountsUnknownIds) {
   EXPECT_EQ(s.find(1002)->status, fb::MarketStatus::Settled) << "a result does not go stale";
 }
 
+constexpr const char* kOddsJsonMapping = R"toml(
+[[market]]
+id = 1001
+event = 501
+name = "Match Odds (mapped)"
+sources = ["oj"]
+selections = [{ id = 1, name = "Home" }, { id = 2, name = "Draw" }, { id = 3, name = "Away" }]
+
+[market.provider.oj]
+market = "1001"
+selections = { "1" = 1, "2" = 2, "3" = 3 }
+
+[[market]]
+id = 1002
+event = 501
+name = "Other feed's market"
+sources = ["other"]
+selections = [{ id = 1, name = "Yes" }, { id = 2, name = "No" }]
+
+[market.provider.other]
+event = "x"
+market = "1002"
+selections = { "1" = 1, "2" = 2 }
+)toml";
+
 // What a running node makes of the same single-source input: engine/node.cpp's path (adapter ->
 // IngestQueues -> SequencerAgent with a SourceSelector), the mapping's definitions first, the
 // feed connected, and a feed that is never quiet for long (1 ms a message on the monotonic clock).
@@ -479,6 +504,31 @@ TEST_F(IngestTest, GivesTheStateARunningNodeGivesTheSameInput) {
       {"uof-xml", "sr", test_data("uof/mapping.toml"), test_data("uof/sample_feed.txt")},
       {"betfair-stream", "bf", test_data("betfair/sample_mapping.toml"),
        test_data("betfair/sample_stream.crlf")}};
+  // oddsjson with a mapping: a mapped market of this feed, one of another feed, an unmapped one,
+  // a repeated status, a settlement and a price after it.
+  cases.push_back(
+      {"oddsjson", "oj", write_file("oj.toml", kOddsJsonMapping),
+       write_file(
+           "oj.jsonl",
+           std::string(kMarket) + "\n" +
+               R"({"type":"price","market":1001,"selection":1,"odds":"2.50"})"
+               "\n"
+               R"({"type":"status","market":1001,"status":"suspended","reason":"trader"})"
+               "\n"
+               R"({"type":"price","market":1002,"selection":1,"odds":"1.5"})"
+               "\n"
+               R"({"type":"status","market":1001,"status":"open"})"
+               "\n"
+               R"({"type":"status","market":1001,"status":"suspended","reason":"trader"})"
+               "\n"
+               R"({"type":"market","market":2002,"event":9,"name":"U","selections":[{"id":1,"name":"A"}]})"
+               "\n"
+               R"({"type":"price","market":2002,"selection":1,"odds":"4.0"})"
+               "\n"
+               R"({"type":"settle","market":2002,"winners":[1]})"
+               "\n"
+               R"({"type":"price","market":2002,"selection":1,"odds":"5.0"})"
+               "\n")});
   if (std::filesystem::exists(shared_data("betfair/1.200806927"))) {
     cases.push_back({"betfair-stream", "bf", test_data("betfair/captures_mapping.toml"),
                      shared_data("betfair/1.200806927")});
@@ -506,31 +556,6 @@ TEST_F(IngestTest, GivesTheStateARunningNodeGivesTheSameInput) {
     EXPECT_EQ(digest_hex(state_digest(*ingested)), digest_hex(state_digest(node)));
   }
 }
-
-constexpr const char* kOddsJsonMapping = R"toml(
-[[market]]
-id = 1001
-event = 501
-name = "Match Odds (mapped)"
-sources = ["oj"]
-selections = [{ id = 1, name = "Home" }, { id = 2, name = "Draw" }, { id = 3, name = "Away" }]
-
-[market.provider.oj]
-market = "1001"
-selections = { "1" = 1, "2" = 2, "3" = 3 }
-
-[[market]]
-id = 1002
-event = 501
-name = "Other feed's market"
-sources = ["other"]
-selections = [{ id = 1, name = "Yes" }, { id = 2, name = "No" }]
-
-[market.provider.other]
-event = "x"
-market = "1002"
-selections = { "1" = 1, "2" = 2 }
-)toml";
 
 TEST_F(IngestTest, OddsJsonWithAMappingDefinesTheMarketsAndSelectsTheFeed) {
   const feeds::Mapping mapping = must_parse(kOddsJsonMapping);

@@ -1,6 +1,7 @@
 // odds-engine: the engine node (run) and batch ingest of captured feed files (ingest).
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "engine/file_ingest.h"
 #include "engine/journal.h"
 #include "engine/node.h"
+#include "feeds/mapping.h"
 #include "feeds/rejection.h"
 
 namespace {
@@ -27,16 +29,29 @@ oddsbus::engine::Durability durability_of(const std::string& text) {
 }
 
 int ingest(const std::string& journal_dir, const std::string& format,
+           const std::string& mapping_path, const std::string& feed_name,
            const std::vector<std::string>& files, const std::string& durability, size_t batch) {
   using namespace oddsbus::engine;
+  // Everything about the options is checked before the journal is opened (and so created).
+  std::optional<oddsbus::feeds::Mapping> mapping;
+  if (!mapping_path.empty()) {
+    auto loaded = oddsbus::feeds::Mapping::load(mapping_path);
+    if (!loaded) return fail(loaded.error());
+    mapping.emplace(std::move(*loaded));
+  }
+  IngestOptions options;
+  options.format = format;
+  options.mapping = mapping ? &*mapping : nullptr;
+  options.feed_name = feed_name;
+  options.batch_frames = batch;
+  if (auto checked = check_ingest_options(options); !checked) {
+    return fail((mapping_path.empty() ? "" : mapping_path + ": ") + checked.error());
+  }
   JournalConfig config;
   config.dir = journal_dir;
   config.durability = durability_of(durability);
   auto journal = Journal::open(config);
   if (!journal) return fail(journal.error());
-  IngestOptions options;
-  options.format = format;
-  options.batch_frames = batch;
   auto summary = ingest_files(**journal, files, options);
   if (!summary) return fail(summary.error());
   std::printf("ingested %zu file(s) into %s: %llu lines, %llu accepted, %llu rejected\n",
@@ -48,6 +63,20 @@ int ingest(const std::string& journal_dir, const std::string& format,
     std::printf("  rejected %-18s %llu\n",
                 std::string(oddsbus::feeds::kRejectReasonNames[i]).c_str(),
                 static_cast<unsigned long long>(summary->rejected[i]));
+  }
+  if (mapping) {
+    std::printf(
+        "feed %s (%s): %llu markets defined from %s, %llu unknown market and %llu unknown "
+        "selection references\n",
+        summary->feed_name.c_str(), format.c_str(),
+        static_cast<unsigned long long>(summary->definitions), mapping_path.c_str(),
+        static_cast<unsigned long long>(summary->unknown_markets),
+        static_cast<unsigned long long>(summary->unknown_selections));
+    if (!summary->unknown_ids.empty()) {
+      std::string sample;
+      for (const auto& id : summary->unknown_ids) sample += (sample.empty() ? "" : ", ") + id;
+      std::printf("  not in the mapping, e.g.: %s\n", sample.c_str());
+    }
   }
   std::printf("journal seq %llu..%llu (this ingest wrote from seq %llu)\n",
               static_cast<unsigned long long>(summary->last_seq > 0 ? 1 : 0),
@@ -68,18 +97,32 @@ int main(int argc, char** argv) {
 
   std::string journal_dir;
   std::string format = "oddsjson";
+  std::string ingest_mapping, ingest_feed_name;
   std::vector<std::string> files;
   std::string durability = "nosync";
   size_t batch = 1024;
   auto* ingest_cmd = app.add_subcommand(
       "ingest",
       "Sequence captured feed files into a journal (created if absent, continued if "
-      "ours), then print accepted and rejected counts by reason. Exit 0 unless the "
-      "journal could not be written.");
+      "ours), then print accepted and rejected counts by reason (and, with a mapping, the "
+      "provider ids it does not know). Each file is read as one provider's stream, through the "
+      "same adapter and source selection a running node uses: betfair-stream one message a line "
+      "(CRLF or LF), uof-xml one XML document a line, oddsjson one object a line. With --mapping "
+      "the mapping's markets are defined first (suspended until their source is heard). Time "
+      "stands still during an ingest: no market is suspended for a gap in the file. Exit 0 unless "
+      "the options are unusable or the journal could not be written.");
   ingest_cmd->add_option("--journal", journal_dir, "journal directory")->required();
-  ingest_cmd->add_option("--format", format, "input format")
-      ->check(CLI::IsMember({"oddsjson"}))
+  ingest_cmd->add_option("--format", format, "input format: oddsjson, betfair-stream or uof-xml")
+      ->check(CLI::IsMember({"oddsjson", "betfair-stream", "uof-xml"}))
       ->capture_default_str();
+  ingest_cmd->add_option("--mapping", ingest_mapping,
+                         "mapping file (TOML, DESIGN section 10): provider ids to canonical ids "
+                         "and the markets it defines; required for betfair-stream and uof-xml");
+  ingest_cmd->add_option(
+      "--feed-name", ingest_feed_name,
+      "the feed name the files come from, as the mapping's sources and [market.provider.NAME] "
+      "name it (default: the mapping's only feed whose provider sections fit --format; "
+      "uof-xml sections name an event, betfair-stream and oddsjson ones do not)");
   ingest_cmd
       ->add_option("--durability", durability,
                    "sync: fsync every commit; nosync: leave it "
@@ -89,7 +132,7 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--batch", batch, "frames per journal write transaction")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
-  ingest_cmd->add_option("FILE", files, "oddsjson files, sequenced in the order given")
+  ingest_cmd->add_option("FILE", files, "captured feed files, sequenced in the order given")
       ->required()
       ->check(CLI::ExistingFile);
 
@@ -201,7 +244,9 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*ingest_cmd) return ingest(journal_dir, format, files, durability, batch);
+  if (*ingest_cmd) {
+    return ingest(journal_dir, format, ingest_mapping, ingest_feed_name, files, durability, batch);
+  }
 
   for (const auto& [flag, value] : {std::pair{"--http", &http}, {"--config", &config_file}}) {
     if (!value->empty()) {

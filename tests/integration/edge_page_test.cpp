@@ -342,14 +342,15 @@ class EdgePageTest : public ::testing::Test {
       if (port == 0) std::this_thread::sleep_for(50ms);
     }
     ASSERT_NE(port, 0) << "chromium wrote no DevToolsActivePort\n" << browser_->log();
-    const auto [status, target] = http_request(http::verb::put, port, "/json/new?about:blank");
+    const auto [status, target] = http_request(http::verb::put, port, "/json/new?about:blank", 30s);
     const auto ws_url = string_field(target, "webSocketDebuggerUrl");
     ASSERT_TRUE(status == 200 && ws_url) << status << " " << target;
     const std::string prefix = "ws://127.0.0.1:" + std::to_string(port);
     ASSERT_TRUE(ws_url->starts_with(prefix)) << *ws_url;
     devtools_ = std::make_unique<DevTools>();
     ASSERT_TRUE(devtools_->connect(port, ws_url->substr(prefix.size()))) << *ws_url;
-    ASSERT_TRUE(devtools_->call("Runtime.enable", "{}"));
+    // Chromium may still be starting its page on a loaded machine: give the first call time.
+    ASSERT_TRUE(devtools_->call("Runtime.enable", "{}", 30s));
     const auto navigated = devtools_->call(
         "Page.navigate", R"({"url":"http://127.0.0.1:)" + std::to_string(http_port_) + R"(/"})");
     ASSERT_TRUE(navigated && navigated->find("errorText") == std::string::npos)

@@ -201,14 +201,21 @@ TEST_F(FeedsFailoverTest, RedundantLinesFailoverStaleSuspensionAndReopen) {
   ASSERT_TRUE(receive_until(
       [&] { return all_markets(fb::MarketStatus::Open, fb::StatusReason::None); }, 20s))
       << engine->log();
+  // The engine reconnects each line with its own jittered backoff, so sr may connect first and be
+  // active (it is healthy and has data) until bf is heard: wait for bf, then watch.
+  ASSERT_TRUE(receive_until(
+      [&] { return count_since(0, [](const SeenFrame& f) { return f.source == "bf"; }) > 0; }, 20s))
+      << engine->log();
+  receive_for(500ms);
+  size_t mark = frames_.size();
   receive_for(1500ms);
-  EXPECT_GT(count_since(0, [](const SeenFrame& f) { return f.source == "bf"; }), 0u);
-  EXPECT_EQ(count_since(0, [](const SeenFrame& f) { return f.source == "sr"; }), 0u)
+  EXPECT_GT(count_since(mark, [](const SeenFrame& f) { return f.source == "bf"; }), 0u);
+  EXPECT_EQ(count_since(mark, [](const SeenFrame& f) { return f.source == "sr"; }), 0u)
       << "sr is lower priority and must only be shadowed while bf is healthy";
 
   // Phase 2: lose one bf line. Nothing is suspended; bf prices keep flowing over the other line.
   bf_line1->signal(SIGKILL);
-  size_t mark = frames_.size();
+  mark = frames_.size();
   receive_for(2000ms);
   EXPECT_GT(count_since(mark, [](const SeenFrame& f) { return f.source == "bf"; }), 0u)
       << engine->log();

@@ -26,22 +26,22 @@ bool contains(const std::vector<uint64_t>& sorted, uint64_t id) {
 
 }  // namespace
 
-std::shared_ptr<const std::string> ImageCache::find(const std::string& key) const {
+std::shared_ptr<const ImageParts> ImageCache::find(const std::string& key) const {
   for (const Entry& entry : entries_) {
     if (entry.key == key) {
       ++hits_;
-      return entry.text;
+      return entry.parts;
     }
   }
   return nullptr;
 }
 
-void ImageCache::put(std::string key, std::shared_ptr<const std::string> text) {
+void ImageCache::put(std::string key, std::shared_ptr<const ImageParts> parts) {
   if (entries_.size() < kEntries) {
-    entries_.push_back(Entry{std::move(key), std::move(text)});
+    entries_.push_back(Entry{std::move(key), std::move(parts)});
     return;
   }
-  entries_[next_] = Entry{std::move(key), std::move(text)};
+  entries_[next_] = Entry{std::move(key), std::move(parts)};
   next_ = (next_ + 1) % kEntries;
 }
 
@@ -277,26 +277,36 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
 void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx) {
   drop_pending_deltas_and_images();
   std::string key;
-  std::shared_ptr<const std::string> text;
+  std::shared_ptr<const ImageParts> parts;
   if (ctx.images != nullptr) {
     key = std::to_string(ctx.cache.generation()) + ":" + std::to_string(ctx.cache.seq()) + ":" +
           (ctx.fresh.stale ? "s" : "f") + ":" + std::to_string(ctx.fresh.now_ns / 1'000'000'000) +
           ":" + std::string(reason) + ":" + (all_ ? "all" : "");
     for (const uint64_t id : markets_) key += "m" + std::to_string(id);
     for (const uint64_t id : events_) key += "e" + std::to_string(id);
-    text = ctx.images->find(key);
+    parts = ctx.images->find(key);
   }
-  if (!text) {
+  if (!parts) {
     std::vector<const MarketRecord*> markets;
     for (const auto& [id, market] : ctx.cache.state().markets()) {
       if (wants(market)) markets.push_back(&market);
     }
-    auto rendered = std::make_shared<std::string>();
-    append_image_message(*rendered, ctx.cache.seq(), ctx.cache.epoch(), reason, markets, ctx.fresh);
-    text = std::move(rendered);
-    if (ctx.images != nullptr) ctx.images->put(std::move(key), text);
+    auto rendered = std::make_shared<ImageParts>();
+    for (std::string& text : image_messages(ctx.cache.seq(), ctx.cache.epoch(), reason, markets,
+                                            ctx.fresh, config_.max_image_part_bytes)) {
+      rendered->push_back(std::make_shared<const std::string>(std::move(text)));
+    }
+    parts = std::move(rendered);
+    if (ctx.images != nullptr) ctx.images->put(std::move(key), parts);
   }
-  enqueue(Queued{std::move(text), Kind::kImage, nullptr, ctx.cache.seq()}, ctx.now_ns);
+  // The parts go out back to back: nothing is queued between them (replies queued meanwhile go
+  // after them; a new image or a resume drops the parts not yet written, and the client discards
+  // an image whose parts stop short).
+  for (size_t i = 0; i < parts->size(); ++i) {
+    Queued queued{(*parts)[i], Kind::kImage, nullptr, ctx.cache.seq()};
+    queued.image_end = i + 1 == parts->size();
+    enqueue(std::move(queued), ctx.now_ns);
+  }
 }
 
 void ClientStream::drop_pending_deltas_and_images() {
@@ -371,10 +381,10 @@ void ClientStream::on_written(const StreamContext& ctx) {
   totals_.bytes_sent += done.text->size();
   if (done.kind == Kind::kDelta || done.kind == Kind::kConflatedDelta) ++totals_.deltas_sent;
   if (done.kind == Kind::kImage) {
-    ++totals_.images_sent;
+    if (done.image_end) ++totals_.images_sent;
     requested_images_ = 0;
   }
-  if (done.seq != 0) written_seq_ = done.seq;
+  if (done.seq != 0 && done.image_end) written_seq_ = done.seq;
   queued_bytes_ -= done.text->size();
   if (done.kind == Kind::kControl) control_bytes_ -= done.text->size();
   queue_.pop_front();

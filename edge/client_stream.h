@@ -51,6 +51,8 @@ struct ClientStreamConfig {
   // Images asked for (subscribes) and not yet read past which the client is closed: each costs a
   // render of its markets, however small the request that asked for it.
   size_t max_unread_images = 8;
+  // An image larger than this is sent in parts of about this size at most (0: always whole).
+  size_t max_image_part_bytes = size_t{1} << 20;
 };
 
 // Totals over every client, kept by the edge (the streams add to them).
@@ -78,18 +80,21 @@ struct CloseVerdict {
 // same state (install generation and seq), staleness, reason, subscription and wall-clock second
 // (ages are whole milliseconds: within a second they may read up to that much younger).
 // Holds at most kEntries images; owned by the serving thread with the cache.
+// An image as the messages that carry it: one, or its parts in order.
+using ImageParts = std::vector<std::shared_ptr<const std::string>>;
+
 class ImageCache {
  public:
   static constexpr size_t kEntries = 8;
   // The image for `key` at this state, or nullptr (then the caller renders and put()s it).
-  std::shared_ptr<const std::string> find(const std::string& key) const;
-  void put(std::string key, std::shared_ptr<const std::string> text);
+  std::shared_ptr<const ImageParts> find(const std::string& key) const;
+  void put(std::string key, std::shared_ptr<const ImageParts> parts);
   uint64_t hits() const { return hits_; }
 
  private:
   struct Entry {
     std::string key;
-    std::shared_ptr<const std::string> text;
+    std::shared_ptr<const ImageParts> parts;
   };
   std::vector<Entry> entries_;
   size_t next_ = 0;
@@ -140,6 +145,7 @@ class ClientStream {
     std::shared_ptr<const FrameChange> change;  // for kDelta: dropped and conflated if behind
     uint64_t seq = 0;        // images and deltas: the client's state is as of seq once written
     uint64_t queued_ns = 0;  // set by enqueue()
+    bool image_end = true;   // kImage: the last part of its image
   };
 
   // kLeft: the market moved out of an event the client follows (it is told "removed").

@@ -177,7 +177,23 @@ function showStatus() {
   document.body.classList.toggle("offline", !connected);
 }
 
+// A large image comes in parts 1..k ("part", "parts"), applied when the last arrives; a part 1
+// starts over (the rest of an earlier image was dropped for a newer one), as does a resume.
+let imageParts = [];
 function onMessage(msg) {
+  if (msg.type === "image" && typeof msg.parts === "number") {
+    if (msg.part === 1) imageParts = [];
+    if (msg.part !== imageParts.length + 1) {  // a part missing: wait for the next image
+      imageParts = [];
+      return;
+    }
+    imageParts.push(msg.markets);
+    if (msg.part < msg.parts) return;
+    msg.markets = [].concat(...imageParts);
+    imageParts = [];
+  } else if (msg.type === "resumed") {
+    imageParts = [];
+  }
   if (msg.type === "image") {
     markets.clear();
     for (const m of msg.markets) markets.set(m.market, m);

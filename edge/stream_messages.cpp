@@ -71,6 +71,43 @@ void append_image_message(std::string& out, uint64_t seq, uint32_t epoch, std::s
   out += "]}";
 }
 
+std::vector<std::string> image_messages(uint64_t seq, uint32_t epoch, std::string_view reason,
+                                        const std::vector<const MarketRecord*>& markets,
+                                        const Freshness& fresh, size_t max_part_bytes) {
+  std::vector<std::string> out(1);
+  append_image_message(out[0], seq, epoch, reason, markets, fresh);
+  if (max_part_bytes == 0 || out[0].size() <= max_part_bytes) return out;
+  // Markets grouped in order; each group's markets take at most max_part_bytes less a header's
+  // room (at least one market per group).
+  constexpr size_t kHeaderRoom = 192;
+  const size_t budget =
+      max_part_bytes > 2 * kHeaderRoom ? max_part_bytes - kHeaderRoom : max_part_bytes / 2;
+  std::vector<std::string> groups(1);
+  for (const MarketRecord* market : markets) {
+    std::string one;
+    append_served_market(one, *market, fresh);
+    if (!groups.back().empty() && groups.back().size() + 2 + one.size() > budget) {
+      groups.emplace_back();
+    }
+    if (!groups.back().empty()) groups.back() += ", ";
+    groups.back() += one;
+  }
+  out.clear();
+  out.reserve(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    std::string& part = out.emplace_back();
+    append_printf(part,
+                  "{\"type\": \"image\", \"seq\": %" PRIu64
+                  ", \"epoch\": %u, \"stale\": %s, \"reason\": ",
+                  seq, epoch, bool_text(fresh.stale));
+    append_json_string(part, reason);
+    append_printf(part, ", \"part\": %zu, \"parts\": %zu, \"markets\": [", i + 1, groups.size());
+    part += groups[i];
+    part += "]}";
+  }
+  return out;
+}
+
 void append_heartbeat_message(std::string& out, uint64_t seq, uint32_t epoch) {
   append_printf(out, "{\"type\": \"heartbeat\", \"seq\": %" PRIu64 ", \"epoch\": %u}", seq, epoch);
 }

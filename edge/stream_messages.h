@@ -40,6 +40,15 @@ void append_snapshot_document(std::string& out, const MarketState& state, uint32
 void append_image_message(std::string& out, uint64_t seq, uint32_t epoch, std::string_view reason,
                           const std::vector<const MarketRecord*>& markets, const Freshness& fresh);
 
+// The image of `markets` as messages of about `max_part_bytes` at most: one message exactly as
+// append_image_message when it fits (or max_part_bytes is 0); otherwise k > 1 messages
+// {"type": "image", "seq": N, "epoch": E, "stale": B, "reason": R, "part": i, "parts": k,
+// "markets": [...]}, i = 1..k, whose markets together are the image (a market is never split: a
+// part holds at least one, so a single market larger than the bound makes a larger part).
+std::vector<std::string> image_messages(uint64_t seq, uint32_t epoch, std::string_view reason,
+                                        const std::vector<const MarketRecord*>& markets,
+                                        const Freshness& fresh, size_t max_part_bytes);
+
 void append_heartbeat_message(std::string& out, uint64_t seq, uint32_t epoch);
 void append_resumed_message(std::string& out, uint64_t seq, uint32_t epoch, bool stale);
 void append_pong_message(std::string& out, uint64_t seq);

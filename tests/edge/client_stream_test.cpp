@@ -933,6 +933,73 @@ TEST_F(ClientStreamTest, SharesOneRenderingOfAnImageBetweenClientsOfTheSameMarke
   EXPECT_EQ(parse(*resync_a).reason, "resync");
 }
 
+// Issue 18, item 7: an image had no size bound (the whole subscription in one message, however
+// large). Past max_image_part_bytes it comes in parts 1..k whose markets together are the image;
+// a small image stays one message, exactly as before.
+TEST_F(ClientStreamTest, SendsALargeImageInBoundedPartsThatFoldToTheWholeImage) {
+  for (uint64_t id = 100; id < 140; ++id) {
+    feed_->define(id, 40, "Market " + std::to_string(id), {{id * 10, "One"}, {id * 10 + 1, "Two"}});
+  }
+  constexpr size_t kPart = 1024;
+  ClientStream& c = client(ClientStreamConfig{.max_image_part_bytes = kPart});
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  const std::vector<std::string> parts = read(c);
+  ASSERT_GT(parts.size(), 2u);
+  simdjson::dom::parser parser;
+  size_t markets = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    SCOPED_TRACE(parts[i]);
+    EXPECT_LE(parts[i].size(), kPart);
+    simdjson::dom::element m = parser.parse(parts[i]).value();
+    EXPECT_EQ(std::string_view(m["type"].get_string().value()), "image");
+    EXPECT_EQ(m["seq"].get_uint64().value(), feed_->seq());
+    EXPECT_EQ(m["part"].get_uint64().value(), i + 1);
+    EXPECT_EQ(m["parts"].get_uint64().value(), parts.size());
+    markets += m["markets"].get_array().value().size();
+  }
+  EXPECT_EQ(markets, feed_->cache().state().markets().size());
+  EXPECT_EQ(totals_.images_sent, 1u) << "one image, in parts";
+
+  FoldedClient folded;
+  folded.fold_all(parts);
+  EXPECT_EQ(folded.images, 1u);
+  EXPECT_EQ(folded.image_parts, parts.size());
+  publish(feed_->price(120, 1200, "2.5"));
+  folded.fold_all(read(c));
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state()));
+
+  ClientStream& small = client(ClientStreamConfig{.max_image_part_bytes = kPart});
+  send(small, R"({"op": "subscribe", "markets": [1]})");
+  const std::vector<std::string> one = read(small);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].find("\"part"), std::string::npos) << one[0];
+}
+
+// A client whose image is cut short by a newer one (a resync while parts were still queued)
+// discards the parts it has and folds the newer image.
+TEST_F(ClientStreamTest, DropsTheRestOfAnImageInPartsForANewerImage) {
+  for (uint64_t id = 100; id < 140; ++id) {
+    feed_->define(id, 40, "Market " + std::to_string(id), {{id * 10, "One"}});
+  }
+  ClientStream& c = client(ClientStreamConfig{.max_image_part_bytes = 1024});
+  send(c, R"({"op": "subscribe", "markets": "all"})");
+  FoldedClient folded;
+  const auto first = c.start_write(now_);
+  ASSERT_TRUE(first);
+  folded.fold(*first);
+  c.on_written(ctx());
+  feed_->price(130, 1300, "4.0");
+  feed_->install_snapshot();
+  c.on_resync(ctx());
+  const std::vector<std::string> rest = read(c);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_NE(rest[0].find("\"part\": 1,"), std::string::npos) << rest[0];
+  folded.fold_all(rest);
+  EXPECT_EQ(folded.images, 1u);
+  EXPECT_EQ(folded.last_reason, "resync");
+  EXPECT_TRUE(holds_state_of(folded, feed_->cache().state()));
+}
+
 TEST_F(ClientStreamTest, ClosesAClientThatAsksForImagesWithoutReadingThem) {
   ClientStream& c = client();
   for (int i = 0; i < 20 && !c.close_verdict(); ++i) {

@@ -173,6 +173,20 @@ class FoldedClient {
     uint64_t epoch = 0;
     if (root["epoch"].get(epoch) == simdjson::SUCCESS) last_epoch = static_cast<uint32_t>(epoch);
     if (type == "image") {
+      // A large image comes in parts 1..k ("part", "parts"), applied when the last arrives; a
+      // part 1 starts over (the rest of an earlier image was dropped for a newer one).
+      uint64_t parts = 0;
+      if (root["parts"].get(parts) == simdjson::SUCCESS) {
+        const uint64_t part = root["part"].get_uint64().value();
+        ++image_parts;
+        if (part == 1) pending_parts_.clear();
+        EXPECT_GT(parts, 1u) << "an image in one part says so: " << message;
+        EXPECT_EQ(part, pending_parts_.size() + 1) << "image part out of order: " << message;
+        pending_parts_.emplace_back(message);
+        if (part < parts) return;
+      } else {
+        pending_parts_.assign(1, std::string(message));
+      }
       ++images;
       // An image replaces everything: after a takeover that lost frames it may go back in seq.
       const uint64_t seq = root["seq"].get_uint64().value();
@@ -181,16 +195,25 @@ class FoldedClient {
       last_reason = std::string(root["reason"].get_string().value());
       last_stale = root["stale"].get_bool().value();
       markets.clear();
-      const simdjson::dom::array list = root["markets"].get_array().value();
-      for (simdjson::dom::element entry : list) {
-        // An image answering a subscribe may have been sent before an unsubscribe took effect.
-        if (follows &&
-            !follows(entry["market"].get_uint64().value(), entry["event"].get_uint64().value())) {
-          continue;
+      const std::vector<std::string> texts = std::move(pending_parts_);
+      pending_parts_.clear();
+      simdjson::dom::parser part_parser;
+      for (const std::string& text : texts) {
+        simdjson::dom::element one;
+        if (part_parser.parse(text).get(one) != simdjson::SUCCESS) continue;
+        EXPECT_EQ(one["seq"].get_uint64().value(), seq) << "parts of one image at two seqs";
+        const simdjson::dom::array list = one["markets"].get_array().value();
+        for (simdjson::dom::element entry : list) {
+          // An image answering a subscribe may have been sent before an unsubscribe took effect.
+          if (follows &&
+              !follows(entry["market"].get_uint64().value(), entry["event"].get_uint64().value())) {
+            continue;
+          }
+          replace_market(entry);
         }
-        replace_market(entry);
       }
     } else if (type == "delta") {
+      EXPECT_TRUE(pending_parts_.empty()) << "a delta after an incomplete image: " << message;
       ++deltas;
       const uint64_t seq = root["seq"].get_uint64().value();
       EXPECT_GT(seq, last_seq) << "delta seq did not increase: " << message;
@@ -208,6 +231,7 @@ class FoldedClient {
       last_heartbeat_seq = root["seq"].get_uint64().value();
       EXPECT_EQ(root["epoch"].error(), simdjson::SUCCESS) << "heartbeat without an epoch";
     } else if (type == "resumed") {
+      pending_parts_.clear();  // a resume drops what was left of an image
       ++resumes;
       const uint64_t seq = root["seq"].get_uint64().value();
       EXPECT_GE(seq, last_seq) << "resumed behind what was folded: " << message;
@@ -237,6 +261,7 @@ class FoldedClient {
   bool last_stale = false;  // what the edge last said: image, resumed or stale message
   size_t images = 0, deltas = 0, conflated = 0, heartbeats = 0, pongs = 0, errors = 0, stales = 0,
          resumes = 0, removed = 0;
+  size_t image_parts = 0;  // messages that were parts of an image sent in parts
   // When set, entries for markets the client does not follow (market id, event) are ignored, as a
   // client does with what was in flight when it unsubscribed; otherwise they are failures.
   std::function<bool(uint64_t, uint64_t)> follows;
@@ -297,6 +322,7 @@ class FoldedClient {
   }
 
   simdjson::dom::parser parser_;
+  std::vector<std::string> pending_parts_;  // parts of an image not yet complete
 };
 
 // Whether `client` holds exactly `state`'s markets that `wanted` selects, with the same values.

@@ -294,12 +294,19 @@ class EdgePageTest : public ::testing::Test {
         (dir_ / ("engine" + std::to_string(++engine_starts_) + ".log")).string());
   }
 
-  void start_edge() {
+  void start_edge(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{bin_dir() + "/odds-edge",
+                                  "--sub",
+                                  pub_url_,
+                                  "--recovery",
+                                  recovery_url_,
+                                  "--http",
+                                  "127.0.0.1:" + std::to_string(http_port_),
+                                  "--stale-after-ms",
+                                  "1000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     edge_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{bin_dir() + "/odds-edge", "--sub", pub_url_, "--recovery",
-                                 recovery_url_, "--http", "127.0.0.1:" + std::to_string(http_port_),
-                                 "--stale-after-ms", "1000"},
-        (dir_ / ("edge" + std::to_string(++edge_starts_) + ".log")).string());
+        argv, (dir_ / ("edge" + std::to_string(++edge_starts_) + ".log")).string());
   }
 
   std::string logs() const {
@@ -467,7 +474,8 @@ TEST_F(EdgePageTest, ReconnectsToARestartedEdgeAndShowsWhatChangedMeanwhile) {
   ASSERT_TRUE(page_shows("data-connected=false", [&](const PageView& v) { return !v.connected; }));
   const uint64_t seq = desk({"set-price", "1001", "1", "4.0"});
 
-  start_edge();
+  // The new edge sends its image in parts of a market or so each: the page applies them together.
+  start_edge({"--image-part-bytes", "300"});
   Rows expected = ingested_rows();
   expected[{1001, 1}].price_e4 = 40000;
   ASSERT_TRUE(page_shows(

@@ -4,7 +4,8 @@
 //  - every non-conflated delta entry's market_seq is the market's previous one + 1 (no frame of
 //    that market was missed), unless an image or conflated delta reset what the client knew;
 //  - folding the image and the deltas gives a state comparable with the edge's /v1/snapshot;
-//  - images, deltas and heartbeats carry an epoch; an entry {"market": ID, "removed": true} takes
+//  - images (whole, or in parts 1..k applied at the last), deltas and heartbeats carry an epoch; an
+//  entry {"market": ID, "removed": true} takes
 //    the market out of the client's view; "resumed" acknowledges a resume with the stale flag.
 // The client can also play a slow reader (a sleep after each message) or a client that never
 // reads at all, with a small receive buffer so that the edge's writes to it back up quickly.
@@ -104,7 +105,9 @@ struct StreamSummary {
   uint64_t resumes = 0;         // "resumed" acknowledgements
   bool stale = false;           // what the edge last said (image, resumed or stale message)
   uint64_t stale_messages = 0;
+  uint64_t told_stale = 0;  // images, resumed and stale messages that said "stale": true
   uint64_t images = 0;
+  uint64_t image_parts = 0;  // messages that were parts of an image sent in parts
   uint64_t deltas = 0;
   uint64_t conflated = 0;
   uint64_t heartbeats = 0;
@@ -237,25 +240,55 @@ class StreamClient {
       ++summary_.heartbeats;
       summary_.last_seq = std::max<uint64_t>(summary_.last_seq, uint64_t(message["seq"]));
     } else if (type == "image") {
+      // A large image comes in parts 1..k ("part", "parts"): applied once the last arrives; a
+      // part 1 starts over (the rest of an earlier image was dropped for a newer one).
+      uint64_t parts = 0;
+      if (message["parts"].get(parts) == simdjson::SUCCESS) {
+        const uint64_t part = message["part"];
+        ++summary_.image_parts;
+        if (part == 1) pending_parts_.clear();
+        if (part != pending_parts_.size() + 1) {
+          summary_.violations.push_back("image part " + std::to_string(part) + " after " +
+                                        std::to_string(pending_parts_.size()));
+        }
+        pending_parts_.push_back(text);
+        if (part < parts) {
+          last_seq_.store(summary_.last_seq);
+          return;
+        }
+      } else {
+        pending_parts_.assign(1, text);
+      }
       ++summary_.images;
       summary_.image_reasons.emplace_back(std::string_view(message["reason"]));
-      summary_.state = fold_markets(message["markets"]);
+      summary_.state.clear();
       summary_.market_seqs.clear();
-      for (simdjson::dom::element m : simdjson::dom::array(message["markets"])) {
-        summary_.market_seqs[uint64_t(m["market"])] = uint64_t(m["market_seq"]);
+      simdjson::dom::parser part_parser;
+      for (const std::string& part_text : pending_parts_) {
+        simdjson::dom::element part;
+        if (part_parser.parse(part_text).get(part) != simdjson::SUCCESS) continue;
+        for (auto& [id, market] : fold_markets(part["markets"])) summary_.state[id] = market;
+        for (simdjson::dom::element m : simdjson::dom::array(part["markets"])) {
+          summary_.market_seqs[uint64_t(m["market"])] = uint64_t(m["market_seq"]);
+        }
       }
+      pending_parts_.clear();
       summary_.last_delta_seq = uint64_t(message["seq"]);
       summary_.last_seq = summary_.last_delta_seq;
       summary_.last_epoch = epoch_of(message);
       summary_.stale = bool(message["stale"]);
+      summary_.told_stale += summary_.stale;
     } else if (type == "delta") {
       fold_delta(message);
     } else if (type == "resumed") {
+      pending_parts_.clear();  // a resume drops what was left of an image
       ++summary_.resumes;
       summary_.stale = bool(message["stale"]);
+      summary_.told_stale += summary_.stale;
     } else if (type == "stale") {
       ++summary_.stale_messages;
       summary_.stale = bool(message["stale"]);
+      summary_.told_stale += summary_.stale;
     } else if (type == "error") {
       summary_.errors.push_back(text);
     }
@@ -314,6 +347,7 @@ class StreamClient {
   beast::flat_buffer buffer_;
   std::deque<std::string> outgoing_;  // front is being written
   simdjson::dom::parser parser_;
+  std::vector<std::string> pending_parts_;  // parts of an image not yet complete
   std::atomic<int64_t> read_delay_us_;
   std::thread thread_;
   mutable std::mutex mutex_;

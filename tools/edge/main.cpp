@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
                  "per stream client: deltas queued past this are conflated (latest value per "
                  "market, flagged conflated)")
       ->capture_default_str();
+  app.add_option("--image-part-bytes", config.stream.max_image_part_bytes,
+                 "a stream image larger than this is sent in parts of about this size, each a "
+                 "message with \"part\" and \"parts\" (0: always whole)")
+      ->capture_default_str();
   app.add_option("--client-send-buffer-bytes", config.client_send_buffer_bytes,
                  "per stream client: the kernel send buffer (0: the OS default, which grows to "
                  "MBs of old deltas before the edge sees the client is behind)")

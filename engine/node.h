@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/journal.h"
+#include "engine/role_core.h"
 
 namespace oddsbus::engine {
 
@@ -29,8 +30,6 @@ std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text);
 // Adds `spec` to `feeds`: a name given again adds its URLs as more lines of that provider (the
 // format must be the same).
 std::expected<void, std::string> add_feed(std::vector<FeedSpec>& feeds, FeedSpec spec);
-
-enum class NodeRole : uint8_t { kPrimary, kSecondary };
 
 struct NodeConfig {
   std::string journal_dir;

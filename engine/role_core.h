@@ -1,0 +1,185 @@
+// The role core of a node (DESIGN section 4): every decision about who sequences and what may be
+// seen, and nothing else. Sans-I/O: it is fed what the node's shell observed (its own commits, the
+// secondary's acks, epochs heard on its peer's stream, replication progress, time) and returns
+// actions the shell carries out (take over, fence, set aside, release held batches) plus notices
+// to log. It never touches a socket, a file, a thread or a clock, so unit tests and the cluster
+// simulator (tests/sim/) drive every interleaving of the real logic.
+//
+// Roles:
+//  - primary: sequences. It watches its peer's stream; a frame of a higher epoch there means
+//    another node took over: kFence (the shell stops sequencing at once, drops held batches
+//    unpublished, and becomes a secondary of the new primary).
+//  - secondary: replicates its primary. Anything valid heard from the primary (a frame, a
+//    heartbeat, a recovery reply: on_heard) keeps it secondary; silence for failover_after_ns
+//    (monotonic) means kTakeOver at epoch E = 1 + the highest epoch this node has journaled or
+//    heard, from seq S = its last journaled seq + 1 (the shell journals and publishes the
+//    EpochChange at S, then reconciles its feeds' view against the journal).
+//    A divergence the replica found (our frames from S on lost to a higher epoch) is kSetAside.
+//
+// Sync replication (the publish gate's policy): in sync mode a committed batch is published only
+// once the secondary acknowledged journaling it, so no subscriber sees a frame a takeover could
+// lose. on_committed() says whether a batch may be published at once; otherwise the shell holds
+// it until a kRelease covers it. Heartbeats (they state the last committed seq) are withheld
+// while anything is held. If the secondary acknowledges nothing for alone_after_ns while batches
+// are held, or the held bytes pass max_held_bytes, the primary goes on alone (kRelease of all,
+// everything visible, counted, a notice) until the acks catch up with the committed seq
+// (kSyncRestored notice). A node that takes over starts alone: the peer that would acknowledge
+// is the primary that just died.
+//
+// Visibility: visible_seq() is the highest seq that may be served or acknowledged to anyone but
+// the replicating secondary (recovery ranges, status, snapshots, desk acks). Async, alone, or a
+// secondary (its journal holds only what its primary published): kNoLimit. Sync primary: the
+// last seq released. It never passes a batch before that batch is released. served_limit()
+// applies it to a requester: a replica is served up to the committed seq.
+//
+// Clocks: every duration is on the monotonic clock passed in (now_ns); the wall clock is not an
+// input (frames are stamped by the sequencer).
+//
+// Thread safety: none; owned by the node's sequencer thread (the shell publishes what other
+// threads need, e.g. visible_seq(), through atomics of its own).
+// Invariants: committed_seq() is the last seq journaled; visible_seq() <= committed_seq() unless
+// kNoLimit; acked_seq() <= committed_seq(); epoch() never decreases.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+namespace oddsbus::engine {
+
+enum class NodeRole : uint8_t { kPrimary, kSecondary };
+
+struct RoleCoreConfig {
+  uint32_t node = 1;
+  bool has_peer = false;  // without a peer a primary is never fenced and never waits for acks
+  bool sync = false;      // sync replication (see above); false: async
+  uint64_t failover_after_ns = 1'500'000'000;
+  uint64_t alone_after_ns = 2'000'000'000;
+  uint64_t max_held_bytes = uint64_t{256} << 20;
+  // Test-only: a planted bug for the simulator's self-check (tests/sim/); never set in production.
+  // A takeover keeps the current epoch instead of raising it.
+  bool planted_keep_epoch = false;
+};
+
+struct RoleAction {
+  enum class Kind : uint8_t {
+    kTakeOver,  // become primary: journal and publish EpochChange(epoch) at `seq`, then reconcile
+    kFence,     // stop sequencing, drop held batches unpublished, replicate the primary of `epoch`
+    kSetAside,  // journaled frames from `seq` on lost to a higher epoch: set them aside, rebuild
+    kRelease,   // publish the held batches whose last seq is <= `seq`, in order
+  };
+  Kind kind;
+  uint32_t epoch = 0;
+  uint64_t seq = 0;
+};
+
+// What an operator should read in the log. The shell logs them; tests and the simulator read them.
+struct RoleNotice {
+  enum class Kind : uint8_t {
+    kTookOver,      // epoch, seq: now primary; `ms`: how long the primary was silent
+    kFenced,        // epoch: the peer's; seq: our last committed seq
+    kWentAlone,     // seq: the last acked; ms: how long the oldest held batch waited
+    kStartedAlone,  // took over in sync mode: no secondary acknowledges yet
+    kSyncRestored,  // seq: the ack that caught up; publishing waits for acks again
+    kSetAside,      // seq: from where our frames lost
+  };
+  Kind kind;
+  uint32_t epoch = 0;
+  uint64_t seq = 0;
+  uint64_t ms = 0;
+};
+
+// Each call appends; the owner handles and clear()s (capacity is kept).
+struct RoleOutput {
+  std::vector<RoleAction> actions;
+  std::vector<RoleNotice> notices;
+  void clear() {
+    actions.clear();
+    notices.clear();
+  }
+};
+
+struct RoleCoreCounters {
+  uint64_t takeovers = 0;
+  uint64_t fencings = 0;
+  uint64_t set_asides = 0;
+  uint64_t held_batches = 0;        // batches that waited for an ack
+  uint64_t alone_episodes = 0;      // times the primary went on without its secondary
+  uint64_t acks_beyond_commit = 0;  // acks past the committed seq (clamped)
+};
+
+class RoleCore {
+ public:
+  static constexpr uint64_t kNoLimit = UINT64_MAX;
+
+  // `last_seq` and `epoch`: the node's journal at start. A secondary's failover clock starts at
+  // now_ns. A sync primary starts with everything journaled visible.
+  RoleCore(const RoleCoreConfig& config, NodeRole start, uint64_t last_seq, uint32_t epoch,
+           uint64_t now_ns);
+
+  // --- primary ---
+  // A batch through `last_seq` (`bytes` long) was journaled. Returns true when it may be
+  // published at once; false: the shell holds it until a kRelease covers it. A secondary's
+  // commits go through on_replicated() instead.
+  bool on_committed(uint64_t last_seq, uint64_t bytes, uint64_t now_ns, RoleOutput& out);
+  // The secondary acknowledged journaling through `seq` (clamped to committed_seq()).
+  void on_ack(uint64_t seq, uint64_t now_ns, RoleOutput& out);
+  // A frame of `epoch` was seen on the peer's stream (its PUB socket). Higher than ours: kFence.
+  void on_peer_epoch(uint32_t epoch, uint64_t now_ns, RoleOutput& out);
+  // Heartbeats state the committed seq: publish one only when this is true.
+  bool heartbeat_allowed() const { return held_.empty(); }
+
+  // --- secondary ---
+  // Anything valid came from the primary (a frame, a heartbeat or a reply) carrying `epoch`.
+  void on_heard(uint32_t epoch, uint64_t now_ns);
+  // The replica journaled the primary's frames through `last_seq`; `epoch` is the epoch of the
+  // last of them.
+  void on_replicated(uint64_t last_seq, uint32_t epoch, uint64_t now_ns, RoleOutput& out);
+  // The replica found our frames from `from` on lost to a higher epoch: kSetAside. After the
+  // shell set them aside, committed_seq() is from - 1.
+  void on_diverged(uint64_t from, RoleOutput& out);
+
+  // --- both ---
+  // Time passed: failover (secondary), going alone (sync primary).
+  void on_tick(uint64_t now_ns, RoleOutput& out);
+
+  NodeRole role() const { return role_; }
+  uint32_t epoch() const { return epoch_; }
+  uint64_t committed_seq() const { return committed_; }
+  uint64_t acked_seq() const { return acked_; }
+  uint64_t visible_seq() const { return visible_; }
+  // What a requester may be served up to: the committed seq for the replicating secondary,
+  // visible_seq() for anyone else.
+  uint64_t served_limit(bool replica) const { return replica ? committed_ : visible_; }
+  bool alone() const { return alone_; }
+  // committed - acked while a sync primary waits for acks; 0 otherwise.
+  uint64_t replication_lag() const;
+  const RoleCoreCounters& counters() const { return counters_; }
+
+ private:
+  struct Held {
+    uint64_t last_seq = 0;
+    uint64_t bytes = 0;
+    uint64_t since_ns = 0;
+  };
+  void release_through(uint64_t seq, RoleOutput& out);
+  void go_alone(uint64_t now_ns, RoleOutput& out);
+  void take_over(uint64_t now_ns, RoleOutput& out);
+  bool waits_for_acks() const { return config_.sync && config_.has_peer && !alone_; }
+
+  RoleCoreConfig config_;
+  NodeRole role_;
+  uint32_t epoch_;
+  uint32_t highest_heard_ = 0;  // the highest epoch seen anywhere
+  uint64_t committed_;
+  uint64_t acked_ = 0;
+  uint64_t visible_;
+  bool alone_ = false;
+  std::deque<Held> held_;
+  uint64_t held_bytes_ = 0;
+  uint64_t secondary_since_ns_ = 0;
+  uint64_t last_heard_ns_ = 0;
+  RoleCoreCounters counters_;
+};
+
+}  // namespace oddsbus::engine

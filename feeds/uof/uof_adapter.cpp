@@ -483,94 +483,99 @@ UofAdapter::Result UofAdapter::on_bet_stop(const pugi::xml_node& root, std::vect
   return {};
 }
 
+template <typename Visit>
+UofAdapter::Result UofAdapter::for_each_market_slot(const pugi::xml_node& markets,
+                                                    std::string_view event_id, Visit&& visit) {
+  const std::vector<uint32_t>* event_slots = slots_of_event(event_id);
+  for (const pugi::xml_node market : markets.children("market")) {
+    const MarketAttributes attributes = market_attributes(market);
+    const auto found = slot_of(event_slots, attribute_text(attributes.id),
+                               attribute_text(attributes.specifiers), event_id);
+    if (!found) return std::unexpected(found.error());
+    if (auto visited = visit(market, *found); !visited) return visited;
+  }
+  return {};
+}
+
 UofAdapter::Result UofAdapter::on_bet_settlement(const pugi::xml_node& root,
                                                  std::vector<Event>& out) {
   const auto event_id = event_id_of(root);
   if (!event_id) return std::unexpected(event_id.error());
-  const std::vector<uint32_t>* event_slots = slots_of_event(*event_id);
-  for (const pugi::xml_node market : root.child("outcomes").children("market")) {
-    const MarketAttributes attributes = market_attributes(market);
-    const auto found = slot_of(event_slots, attribute_text(attributes.id),
-                               attribute_text(attributes.specifiers), *event_id);
-    if (!found) return std::unexpected(found.error());
-    MarketSlot* slot = *found;
-    if (slot == nullptr) continue;
-    std::vector<uint64_t> winners;
-    std::vector<SettlementFactor> factors;
-    // Every mapped outcome listed refunds the whole stake: the market is void, not a market
-    // settled with no winner.
-    bool all_void = false;
-    bool any_mapped = false;
-    for (const pugi::xml_node outcome : market.children("outcome")) {
-      const OutcomeAttributes attributes = outcome_attributes(outcome);
-      const auto mapped = outcome_of(*slot, attribute_text(attributes.id), *event_id);
-      if (!mapped) return std::unexpected(mapped.error());
-      if (!attributes.result) {
-        return reject(RejectReason::kMissingField,
-                      "result on outcome " + std::string(text_of(attributes.id)));
-      }
-      // void_factor: "the percentage of the stake that should be voided (returned to the
-      // punter)", 0.5 or 1; dead_heat_factor: the share a shared place pays
-      // (UnifiedOddsSdkNetCore IOutcomeSettlement; UOF docs "bet_settlement").
-      SettlementFactor factor;
-      for (const auto& [attribute, into] :
-           {std::pair{attributes.void_factor, &factor.void_factor_e4},
-            std::pair{attributes.dead_heat_factor, &factor.dead_heat_factor_e4}}) {
-        if (!attribute) continue;
-        const auto e4 = factor_e4_of(text_of(attribute));
-        if (!e4) {
-          return reject(RejectReason::kBadFieldType, std::string(attribute.name()) + " \"" +
-                                                         std::string(text_of(attribute)) + "\"");
+  return for_each_market_slot(
+      root.child("outcomes"), *event_id,
+      [&](const pugi::xml_node& market, MarketSlot* slot) -> Result {
+        if (slot == nullptr) return {};
+        std::vector<uint64_t> winners;
+        std::vector<SettlementFactor> factors;
+        // Every mapped outcome listed refunds the whole stake: the market is void, not a market
+        // settled with no winner.
+        bool all_void = false;
+        bool any_mapped = false;
+        for (const pugi::xml_node outcome : market.children("outcome")) {
+          const OutcomeAttributes attributes = outcome_attributes(outcome);
+          const auto mapped = outcome_of(*slot, attribute_text(attributes.id), *event_id);
+          if (!mapped) return std::unexpected(mapped.error());
+          if (!attributes.result) {
+            return reject(RejectReason::kMissingField,
+                          "result on outcome " + std::string(text_of(attributes.id)));
+          }
+          // void_factor: "the percentage of the stake that should be voided (returned to the
+          // punter)", 0.5 or 1; dead_heat_factor: the share a shared place pays
+          // (UnifiedOddsSdkNetCore IOutcomeSettlement; UOF docs "bet_settlement").
+          SettlementFactor factor;
+          for (const auto& [attribute, into] :
+               {std::pair{attributes.void_factor, &factor.void_factor_e4},
+                std::pair{attributes.dead_heat_factor, &factor.dead_heat_factor_e4}}) {
+            if (!attribute) continue;
+            const auto e4 = factor_e4_of(text_of(attribute));
+            if (!e4) {
+              return reject(
+                  RejectReason::kBadFieldType,
+                  std::string(attribute.name()) + " \"" + std::string(text_of(attribute)) + "\"");
+            }
+            *into = *e4;
+          }
+          if (*mapped == nullptr) continue;
+          all_void = (any_mapped ? all_void : true) && factor.void_factor_e4 == 10000;
+          any_mapped = true;
+          if (text_of(attributes.result) == "1") winners.push_back((*mapped)->selection);
+          if (factor.void_factor_e4 != 0 || factor.dead_heat_factor_e4 != 0) {
+            factor.selection = (*mapped)->selection;
+            factors.push_back(factor);
+          }
         }
-        *into = *e4;
-      }
-      if (*mapped == nullptr) continue;
-      all_void = (any_mapped ? all_void : true) && factor.void_factor_e4 == 10000;
-      any_mapped = true;
-      if (text_of(attributes.result) == "1") winners.push_back((*mapped)->selection);
-      if (factor.void_factor_e4 != 0 || factor.dead_heat_factor_e4 != 0) {
-        factor.selection = (*mapped)->selection;
-        factors.push_back(factor);
-      }
-    }
-    std::sort(winners.begin(), winners.end());
-    winners.erase(std::unique(winners.begin(), winners.end()), winners.end());
-    std::sort(factors.begin(), factors.end(),
-              [](const SettlementFactor& a, const SettlementFactor& b) {
-                return a.selection < b.selection;
-              });
-    factors.erase(std::unique(factors.begin(), factors.end(),
-                              [](const SettlementFactor& a, const SettlementFactor& b) {
-                                return a.selection == b.selection;
-                              }),
-                  factors.end());
-    set(slot->status, static_cast<uint64_t>(fb::MarketStatus::Settled));
-    set(slot->wanted, static_cast<uint64_t>(fb::MarketStatus::Settled));
-    Event& event = emit_market(out, EventType::kSettle, *slot);
-    event.winners = std::move(winners);
-    event.factors = std::move(factors);
-    event.voided = all_void;
-  }
-  return {};
+        std::sort(winners.begin(), winners.end());
+        winners.erase(std::unique(winners.begin(), winners.end()), winners.end());
+        std::sort(factors.begin(), factors.end(),
+                  [](const SettlementFactor& a, const SettlementFactor& b) {
+                    return a.selection < b.selection;
+                  });
+        factors.erase(std::unique(factors.begin(), factors.end(),
+                                  [](const SettlementFactor& a, const SettlementFactor& b) {
+                                    return a.selection == b.selection;
+                                  }),
+                      factors.end());
+        set(slot->status, static_cast<uint64_t>(fb::MarketStatus::Settled));
+        set(slot->wanted, static_cast<uint64_t>(fb::MarketStatus::Settled));
+        Event& event = emit_market(out, EventType::kSettle, *slot);
+        event.winners = std::move(winners);
+        event.factors = std::move(factors);
+        event.voided = all_void;
+        return {};
+      });
 }
 
 UofAdapter::Result UofAdapter::on_market_list(const pugi::xml_node& root, EventType type,
                                               std::vector<Event>& out) {
   const auto event_id = event_id_of(root);
   if (!event_id) return std::unexpected(event_id.error());
-  const std::vector<uint32_t>* event_slots = slots_of_event(*event_id);
-  for (const pugi::xml_node market : root.children("market")) {
-    const MarketAttributes attributes = market_attributes(market);
-    const auto found = slot_of(event_slots, attribute_text(attributes.id),
-                               attribute_text(attributes.specifiers), *event_id);
-    if (!found) return std::unexpected(found.error());
-    MarketSlot* slot = *found;
-    if (slot == nullptr) continue;
+  return for_each_market_slot(root, *event_id, [&](const pugi::xml_node&, MarketSlot* slot) {
+    if (slot == nullptr) return Result{};
     set(slot->status, static_cast<uint64_t>(fb::MarketStatus::Suspended));
     set(slot->wanted, static_cast<uint64_t>(fb::MarketStatus::Suspended));
     emit_market(out, type, *slot);
-  }
-  return {};
+    return Result{};
+  });
 }
 
 UofAdapter::Result UofAdapter::on_cancel(const pugi::xml_node& root) {
@@ -581,15 +586,10 @@ UofAdapter::Result UofAdapter::on_cancel(const pugi::xml_node& root) {
   // "bet_cancel"). Refunds are not modelled: the markets are checked, nothing is emitted.
   const auto event_id = event_id_of(root);
   if (!event_id) return std::unexpected(event_id.error());
-  const std::vector<uint32_t>* event_slots = slots_of_event(*event_id);
-  for (const pugi::xml_node market : root.children("market")) {
-    const MarketAttributes attributes = market_attributes(market);
-    const auto found = slot_of(event_slots, attribute_text(attributes.id),
-                               attribute_text(attributes.specifiers), *event_id);
-    if (!found) return std::unexpected(found.error());
-  }
-  ++uof_counters_.cancels;
-  return {};
+  auto checked = for_each_market_slot(root, *event_id,
+                                      [](const pugi::xml_node&, MarketSlot*) { return Result{}; });
+  if (checked) ++uof_counters_.cancels;
+  return checked;
 }
 
 UofAdapter::Result UofAdapter::on_snapshot_complete(std::vector<Event>& out) {

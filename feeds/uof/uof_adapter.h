@@ -170,6 +170,11 @@ class UofAdapter final : public Adapter {
   Result on_bet_settlement(const pugi::xml_node& root, std::vector<Event>& out);
   Result on_market_list(const pugi::xml_node& root, EventType type, std::vector<Event>& out);
   Result on_cancel(const pugi::xml_node& root);
+  // Calls visit(market node, its mapped slot or null) for each <market> child of `markets` of
+  // event `event_id`, stopping at the first rejection (an unknown market is counted, not one).
+  template <typename Visit>
+  Result for_each_market_slot(const pugi::xml_node& markets, std::string_view event_id,
+                              Visit&& visit);
   Result on_snapshot_complete(std::vector<Event>& out);
   Result on_alive(const pugi::xml_node& root, std::vector<Event>& out);
 

@@ -53,17 +53,11 @@ Event status(const std::string& source, fb::MarketStatus s) {
   return e;
 }
 
-class SourceSelectorTest : public ::testing::Test {
+// One selector over `mapping`, and what it emits for each event or tick.
+class SelectorHarness : public ::testing::Test {
  protected:
-  SourceSelectorTest() : mapping_(*Mapping::parse(kMapping)), selector_(mapping_, config()) {}
-
-  static SourceSelectorConfig config() {
-    SourceSelectorConfig c;
-    c.stale_after_ns = 3 * kSecond;
-    c.tolerance_bps = 1000;
-    c.disagree_after_ns = 5 * kSecond;
-    return c;
-  }
+  SelectorHarness(Mapping mapping, const SourceSelectorConfig& config)
+      : mapping_(std::move(mapping)), selector_(mapping_, config) {}
 
   std::vector<Event> feed(const Event& e, uint64_t now) {
     std::vector<Event> out;
@@ -78,6 +72,19 @@ class SourceSelectorTest : public ::testing::Test {
 
   Mapping mapping_;
   SourceSelector selector_;
+};
+
+class SourceSelectorTest : public SelectorHarness {
+ protected:
+  SourceSelectorTest() : SelectorHarness(*Mapping::parse(kMapping), config()) {}
+
+  static SourceSelectorConfig config() {
+    SourceSelectorConfig c;
+    c.stale_after_ns = 3 * kSecond;
+    c.tolerance_bps = 1000;
+    c.disagree_after_ns = 5 * kSecond;
+    return c;
+  }
 };
 
 TEST_F(SourceSelectorTest, DefinesMappedMarketsSuspendedUntilASourceIsHeard) {
@@ -482,10 +489,11 @@ TEST(SourceSelectorSuspending, SuspendsOnDisagreementAndReopensWhenTheyAgree) {
 
 // Markets no mapping lists (an oddsjson feed with canonical ids): the selector keeps the feed's
 // view of each, so a takeover reconciles them too (issue 10, defect 2).
-class UnmappedSelectorTest : public ::testing::Test {
+class UnmappedSelectorTest : public SelectorHarness {
  protected:
+  // An empty mapping: no market is mapped.
   explicit UnmappedSelectorTest(bool stale_unmapped = false)
-      : selector_(mapping_, config(stale_unmapped)) {}
+      : SelectorHarness(Mapping{}, config(stale_unmapped)) {}
 
   static SourceSelectorConfig config(bool stale_unmapped) {
     SourceSelectorConfig c;
@@ -522,19 +530,6 @@ class UnmappedSelectorTest : public ::testing::Test {
     p.selections = std::move(selections);
     return p;
   }
-  std::vector<Event> feed(const Event& e, uint64_t now) {
-    std::vector<Event> out;
-    selector_.on_event(e, now, out);
-    return out;
-  }
-  std::vector<Event> tick(uint64_t now) {
-    std::vector<Event> out;
-    selector_.on_tick(now, out);
-    return out;
-  }
-
-  Mapping mapping_;  // empty: no market is mapped
-  SourceSelector selector_;
 };
 
 TEST_F(UnmappedSelectorTest, EveryEventPassesThroughAsItCame) {

@@ -335,7 +335,10 @@ void SourceSelector::check_agreement(MarketSelection& m, uint64_t now_ns, std::v
       const auto& other_prices = m.views[static_cast<size_t>(i)].prices;
       auto other = other_prices.find(selection);
       bool disagree = false;
-      if (other_healthy && other != other_prices.end() && price.price_e4 > 0) {
+      // A withdrawn price (0) on either side is no price to compare: that source stopped
+      // pricing the selection, it did not disagree about its price.
+      if (other_healthy && other != other_prices.end() && price.price_e4 > 0 &&
+          other->second.price_e4 > 0) {
         const uint64_t a = price.price_e4;
         const uint64_t b = other->second.price_e4;
         const uint64_t diff = a > b ? a - b : b - a;

@@ -237,6 +237,24 @@ TEST_F(SourceSelectorTest, SmallDifferencesAreNotDisagreements) {
   EXPECT_EQ(selector_.counters().disagreements, 0u);
 }
 
+// A withdrawn price (0: Betfair's removed runner, UOF's inactive outcome) is no price to compare:
+// the other source has stopped pricing the selection, not disagreed about its price.
+TEST_F(SourceSelectorTest, AWithdrawnPriceIsNotADisagreement) {
+  feed(price("bf", 1, 20000), 1 * kSecond);
+  feed(price("sr", 1, 0), 1 * kSecond);
+  for (uint64_t t : {3 * kSecond, 5 * kSecond}) {  // both stay healthy throughout
+    feed(heartbeat("bf"), t);
+    feed(heartbeat("sr"), t);
+  }
+  tick(6 * kSecond);
+  EXPECT_EQ(selector_.counters().disagreements, 0u);
+  feed(price("sr", 1, 23000), 6 * kSecond);  // priced again, 15% apart: that one is
+  feed(heartbeat("bf"), 8 * kSecond);
+  feed(heartbeat("sr"), 8 * kSecond);
+  tick(11 * kSecond);
+  EXPECT_EQ(selector_.counters().disagreements, 1u);
+}
+
 // Takeover: the feeds' view is compared with what the journal holds; only differences go out.
 TEST_F(SourceSelectorTest, ReconcilePublishesOnlyWhereTheFeedsDifferFromTheJournal) {
   feed(price("bf", 1, 25000), kSecond);

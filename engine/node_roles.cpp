@@ -171,8 +171,17 @@ void NodeRoles::log_notice(const RoleNotice& notice, uint64_t now_ns) {
 
 std::expected<void, std::string> NodeRoles::carry_out(const Clocks& clocks) {
   std::expected<void, std::string> result;
-  for (const RoleAction& action : out_.actions) {
-    if (!result) break;  // the node stops: what follows a failed journal write is moot
+  size_t logged = 0;
+  const auto log_new_notices = [&] {
+    for (; logged < out_.notices.size(); ++logged) {
+      log_notice(out_.notices[logged], clocks.monotonic_ns);
+    }
+  };
+  // By index, and each action copied: carrying one out may commit through the gate, which
+  // appends to out_.
+  for (size_t i = 0; i < out_.actions.size() && result; ++i) {
+    log_new_notices();  // the decision is logged before what it sets off
+    const RoleAction action = out_.actions[i];
     switch (action.kind) {
       case RoleAction::Kind::kTakeOver:
         result = take_over(action, clocks);
@@ -188,7 +197,7 @@ std::expected<void, std::string> NodeRoles::carry_out(const Clocks& clocks) {
         break;
     }
   }
-  for (const RoleNotice& notice : out_.notices) log_notice(notice, clocks.monotonic_ns);
+  log_new_notices();
   out_.clear();
   deps_.gate.show(core_);
   return result;

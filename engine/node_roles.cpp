@@ -1,30 +1,54 @@
 #include "engine/node_roles.h"
 
+#include <cassert>
 #include <cinttypes>
-
-#include "schemas/log.h"
+#include <map>
 
 namespace oddsbus::engine {
 
 namespace {
+
 constexpr uint64_t kWatchEveryNs = 1'000'000;
 constexpr uint64_t kSelectorTickNs = 50'000'000;
+
+RoleCoreConfig core_config(const NodeConfig& config) {
+  RoleCoreConfig core;
+  core.node = config.node;
+  core.has_peer = !config.peer_pub.empty() || !config.peer_recovery.empty();
+  core.sync = config.sync_replication;
+  core.failover_after_ns = config.failover_after_ns;
+  core.alone_after_ns = config.alone_after_ns;
+  return core;
+}
+
 }  // namespace
 
 NodeRoles::NodeRoles(const NodeRoleDeps& deps, const NodeConfig& config, NodeRole start,
                      const Clocks& clocks)
-    : deps_(deps), config_(config), role_(start) {
+    : deps_(deps),
+      config_(config),
+      core_(core_config(config), start, deps.sequencer.last_seq(), deps.sequencer.epoch(),
+            clocks.monotonic_ns),
+      role_(start) {
+  deps_.gate.set_now(clocks.monotonic_ns);
+  deps_.gate.attach(core_, out_);
   if (start == NodeRole::kSecondary) {
-    become_secondary(clocks.monotonic_ns, "started as secondary");
+    become_secondary("started as secondary");
   } else {
-    if (!config_.peer_pub.empty())
-      watch_ = std::make_unique<PeerWatch>(deps_.context, config_.peer_pub);
-    if (deps_.primary_flag != nullptr) deps_.primary_flag->store(true);
-    if (deps_.desk != nullptr) deps_.desk->set_primary();
+    become_primary();
   }
 }
 
-void NodeRoles::become_secondary(uint64_t monotonic_ns, const char* why) {
+void NodeRoles::become_primary() {
+  if (!config_.peer_pub.empty()) {
+    watch_ = std::make_unique<PeerWatch>(deps_.context, config_.peer_pub);
+  }
+  role_.store(NodeRole::kPrimary, std::memory_order_release);
+  if (deps_.primary_flag != nullptr) deps_.primary_flag->store(true);
+  if (deps_.desk != nullptr) deps_.desk->set_primary();
+}
+
+void NodeRoles::become_secondary(const char* why) {
   deps_.gate.discard_held();
   watch_.reset();
   ReplicaConfig replica_config;
@@ -34,7 +58,6 @@ void NodeRoles::become_secondary(uint64_t monotonic_ns, const char* why) {
   replica_config.heartbeat_interval_ns = config_.heartbeat_interval_ns;
   replica_ = std::make_unique<Replica>(deps_.context, deps_.journal, deps_.sequencer,
                                        &deps_.publisher, replica_config);
-  secondary_since_ns_ = monotonic_ns;
   role_.store(NodeRole::kSecondary, std::memory_order_release);
   if (deps_.primary_flag != nullptr) deps_.primary_flag->store(false);
   if (deps_.desk != nullptr) deps_.desk->set_not_primary(config_.peer_desk_url);
@@ -61,29 +84,20 @@ size_t NodeRoles::drain_warm(uint64_t now_ns) {
   return drained;
 }
 
-std::expected<void, std::string> NodeRoles::take_over(const Clocks& clocks) {
-  const uint64_t now_ns = clocks.monotonic_ns;
-  const uint32_t epoch =
-      std::max(deps_.sequencer.epoch(), replica_ ? replica_->highest_epoch_heard() : 0u) + 1;
-  const uint64_t silent_ms =
-      (now_ns - std::max(secondary_since_ns_, replica_ ? replica_->last_heard_ns() : 0)) /
-      1'000'000;
+std::expected<void, std::string> NodeRoles::take_over(const RoleAction& action,
+                                                      const Clocks& clocks) {
   replica_.reset();
-  if (auto ok = deps_.journal.set_epoch(epoch); !ok) return ok;
+  if (auto ok = deps_.journal.set_epoch(action.epoch); !ok) return ok;
   BatchWriter batch(4096);
   deps_.sequencer.begin_batch(batch);
-  const uint64_t seq = deps_.sequencer.change_epoch(epoch, clocks.wall_ns, batch);
+  const uint64_t seq = deps_.sequencer.change_epoch(action.epoch, clocks.wall_ns, batch);
+  // The core counts from the seqs it was fed: it names the seq the sequencer gives next.
+  assert(seq == action.seq);
   if (auto ok = deps_.journal.append(seq, seq, batch.bytes()); !ok) return ok;
+  // Around the gate: nothing may hold the frame that says who sequences now.
   deps_.publisher.publish(batch.bytes());
-  deps_.gate.start_alone();
-  role_.store(NodeRole::kPrimary, std::memory_order_release);
-  if (deps_.primary_flag != nullptr) deps_.primary_flag->store(true);
-  if (deps_.desk != nullptr) deps_.desk->set_primary();
+  become_primary();
   counters_.takeovers.fetch_add(1, std::memory_order_relaxed);
-  log(LogLevel::kWarn,
-      "node %u: TAKEOVER: primary silent for %" PRIu64
-      " ms; now primary in epoch %u from seq %" PRIu64,
-      config_.node, silent_ms, epoch, seq);
 
   if (deps_.selector != nullptr) {
     std::map<uint64_t, feeds::SourceSelector::PublishedMarket> published;
@@ -99,7 +113,7 @@ std::expected<void, std::string> NodeRoles::take_over(const Clocks& clocks) {
       }
     }
     std::vector<feeds::Event> events;
-    deps_.selector->reconcile(published, now_ns, events);
+    deps_.selector->reconcile(published, clocks.monotonic_ns, events);
     deps_.selector->notices().clear();
     if (!events.empty()) {
       if (auto ok = deps_.agent.sequence_now(events, clocks); !ok) return ok;
@@ -108,41 +122,133 @@ std::expected<void, std::string> NodeRoles::take_over(const Clocks& clocks) {
     log(LogLevel::kInfo, "node %u: reconciled %zu differences between the feeds and the journal",
         config_.node, events.size());
   }
-  if (!config_.peer_pub.empty())
-    watch_ = std::make_unique<PeerWatch>(deps_.context, config_.peer_pub);
   return {};
+}
+
+void NodeRoles::log_notice(const RoleNotice& notice, uint64_t now_ns) {
+  switch (notice.kind) {
+    case RoleNotice::Kind::kTookOver:
+      log(LogLevel::kWarn,
+          "node %u: TAKEOVER: primary silent for %" PRIu64
+          " ms; now primary in epoch %u from seq %" PRIu64,
+          config_.node, notice.ms, notice.epoch, notice.seq);
+      return;
+    case RoleNotice::Kind::kFenced:
+      log(LogLevel::kError,
+          "node %u: FENCED: peer publishes epoch %u, ours is %u; stopped sequencing at seq "
+          "%" PRIu64,
+          config_.node, notice.epoch, deps_.sequencer.epoch(), notice.seq);
+      return;
+    case RoleNotice::Kind::kStartedAlone:
+      log(LogLevel::kError,
+          "node %u: SYNC REPLICATION SUSPENDED: took over from a silent primary, so no secondary "
+          "acknowledges yet; publishing WITHOUT replication until one catches up",
+          config_.node);
+      return;
+    case RoleNotice::Kind::kWentAlone:
+      if (!alone_log_.allow(now_ns)) return;
+      log(LogLevel::kError,
+          "node %u: SYNC REPLICATION SUSPENDED: the secondary acknowledged nothing past seq "
+          "%" PRIu64 " for %" PRIu64
+          " ms; publishing WITHOUT replication: a takeover now could lose frames subscribers saw "
+          "(%" PRIu64 " more suppressed)",
+          config_.node, notice.seq, notice.ms, alone_log_.suppressed());
+      return;
+    case RoleNotice::Kind::kSyncRestored:
+      if (!alone_log_.allow(now_ns)) return;
+      log(LogLevel::kWarn,
+          "node %u: sync replication restored: the secondary acknowledged seq %" PRIu64
+          "; publishing waits for its acks again (%" PRIu64 " more suppressed)",
+          config_.node, notice.seq, alone_log_.suppressed());
+      return;
+    case RoleNotice::Kind::kSetAside:
+      // The replica set the frames aside and logged where to; this is the core's view of it.
+      log(LogLevel::kInfo, "node %u: role core: committed history now ends before seq %" PRIu64,
+          config_.node, notice.seq);
+      return;
+  }
+}
+
+std::expected<void, std::string> NodeRoles::carry_out(const Clocks& clocks) {
+  std::expected<void, std::string> result;
+  size_t logged = 0;
+  const auto log_new_notices = [&] {
+    for (; logged < out_.notices.size(); ++logged) {
+      log_notice(out_.notices[logged], clocks.monotonic_ns);
+    }
+  };
+  // By index, and each action copied: carrying one out may commit through the gate, which
+  // appends to out_.
+  for (size_t i = 0; i < out_.actions.size() && result; ++i) {
+    log_new_notices();  // the decision is logged before what it sets off
+    const RoleAction action = out_.actions[i];
+    switch (action.kind) {
+      case RoleAction::Kind::kTakeOver:
+        result = take_over(action, clocks);
+        break;
+      case RoleAction::Kind::kFence:
+        counters_.fencings.fetch_add(1, std::memory_order_relaxed);
+        become_secondary("fenced by a higher epoch");
+        break;
+      case RoleAction::Kind::kSetAside:
+        break;  // done by the replica, which found the divergence (see feed_replication)
+      case RoleAction::Kind::kRelease:
+        deps_.gate.release_through(action.seq);
+        break;
+    }
+  }
+  log_new_notices();
+  out_.clear();
+  deps_.gate.show(core_);
+  return result;
+}
+
+void NodeRoles::feed_replication(uint64_t last_seq_before, const ReplicaCounters& before,
+                                 uint64_t now_ns) {
+  const ReplicaCounters& after = replica_->counters();
+  if (after.divergences > before.divergences) {
+    // The replica set our frames aside from some seq S up to the last seq we had (it logs S):
+    // count back from it. Frames it journaled earlier in the same turn would make this low,
+    // which only the notice shows; on_replicated() below sets the committed seq exactly.
+    const uint64_t aside = after.frames_set_aside - before.frames_set_aside;
+    core_.on_diverged(last_seq_before >= aside ? last_seq_before - aside + 1 : 1, out_);
+  }
+  if (replica_->last_heard_ns() != 0) {
+    core_.on_heard(replica_->highest_epoch_heard(), replica_->last_heard_ns());
+  }
+  if (deps_.sequencer.last_seq() != core_.committed_seq() ||
+      deps_.sequencer.epoch() > core_.epoch()) {
+    core_.on_replicated(deps_.sequencer.last_seq(), deps_.sequencer.epoch(), now_ns, out_);
+  }
 }
 
 std::expected<size_t, std::string> NodeRoles::do_work(const Clocks& clocks) {
   const uint64_t now_ns = clocks.monotonic_ns;
+  deps_.gate.set_now(now_ns);
   if (role() == NodeRole::kPrimary) {
-    auto done = deps_.agent.do_work(clocks);
+    core_.on_ack(deps_.gate.acked_seq(), now_ns, out_);
+    core_.on_tick(now_ns, out_);
+    if (auto ok = carry_out(clocks); !ok) return std::unexpected(ok.error());
+    auto done = deps_.agent.do_work(clocks);  // commits pass the gate, which asks the core
     if (done && *done > 0 && deps_.recovery != nullptr) deps_.recovery->wake();
-    deps_.gate.poll(now_ns);
-    if (!done) return done;
-    if (watch_ && (*done == 0 || now_ns - last_watch_ns_ >= kWatchEveryNs)) {
+    if (done && watch_ && (*done == 0 || now_ns - last_watch_ns_ >= kWatchEveryNs)) {
       last_watch_ns_ = now_ns;
-      const uint32_t peer_epoch = watch_->poll();
-      if (peer_epoch > deps_.sequencer.epoch()) {
-        counters_.fencings.fetch_add(1, std::memory_order_relaxed);
-        log(LogLevel::kError,
-            "node %u: FENCED: peer publishes epoch %u, ours is %u; stopped sequencing at seq "
-            "%" PRIu64,
-            config_.node, peer_epoch, deps_.sequencer.epoch(), deps_.sequencer.last_seq());
-        become_secondary(now_ns, "fenced by a higher epoch");
+      if (const uint32_t peer_epoch = watch_->poll(); peer_epoch != 0) {
+        core_.on_peer_epoch(peer_epoch, now_ns, out_);
       }
     }
+    if (auto ok = carry_out(clocks); !ok) return std::unexpected(ok.error());
     return done;
   }
+  const uint64_t last_seq_before = deps_.sequencer.last_seq();
+  const ReplicaCounters before = replica_->counters();
   auto replicated = replica_->do_work(clocks, 1);
   if (!replicated) return replicated;
-  if (*replicated > 0) deps_.gate.on_replicated();  // the journal is the primary's history now
+  feed_replication(last_seq_before, before, now_ns);
   if (*replicated > 0 && deps_.recovery != nullptr) deps_.recovery->wake();
   const size_t warm = drain_warm(now_ns);
-  const uint64_t heard = std::max(secondary_since_ns_, replica_->last_heard_ns());
-  if (now_ns - heard >= config_.failover_after_ns) {
-    if (auto ok = take_over(clocks); !ok) return std::unexpected(ok.error());
-  }
+  core_.on_tick(now_ns, out_);
+  if (auto ok = carry_out(clocks); !ok) return std::unexpected(ok.error());
   return *replicated + warm;
 }
 

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cinttypes>
-#include <cmath>
 #include <cstring>
-#include <iterator>
 #include <optional>
 
 #include "schemas/append_printf.h"
@@ -35,7 +33,23 @@ std::optional<BatchRange> batch_range(std::span<const uint8_t> bytes) {
 }
 
 constexpr uint32_t kParkFullRetryMs = 10;
-constexpr uint32_t kMaxRetryMs = 60'000;
+
+LongPollsConfig polls_config(const RecoveryServiceConfig& config) {
+  LongPollsConfig polls;
+  polls.max_parked = config.max_parked;
+  polls.max_wait_ms = config.max_wait_ms;
+  return polls;
+}
+
+RequesterLimiterConfig limiter_config(const RecoveryServiceConfig& config) {
+  RequesterLimiterConfig limiter;
+  limiter.requests_per_s = config.requests_per_s;
+  limiter.request_burst = config.request_burst;
+  limiter.frames_per_s = config.frames_per_s;
+  limiter.frame_burst = config.frame_burst;
+  limiter.max_requesters = config.max_requesters;
+  return limiter;
+}
 
 }  // namespace
 
@@ -65,11 +79,12 @@ RecoveryReply& RecoveryOutbox::add(std::string_view identity) {
 }
 
 RecoveryService::RecoveryService(const RecoveryServiceConfig& config, BatchLog* log)
-    : config_(config), log_(log), ring_(std::max<size_t>(config.ring_slots, 1), config.ring_bytes) {
-  config_.max_requesters = std::max<size_t>(config_.max_requesters, 1);
+    : config_(config),
+      log_(log),
+      ring_(std::max<size_t>(config.ring_slots, 1), config.ring_bytes),
+      polls_(polls_config(config)),
+      limiter_(limiter_config(config)) {
   config_.max_frames = std::max<uint64_t>(config_.max_frames, 1);
-  parked_.reserve(config_.max_parked);
-  bucket_index_.reserve(config_.max_requesters);
 }
 
 void RecoveryService::Head::note(const fb::Frame& frame) {
@@ -170,22 +185,11 @@ std::expected<void, std::string> RecoveryService::apply_through(uint64_t target)
 }
 
 void RecoveryService::answer_parked(RecoveryOutbox& out) {
-  if (parked_.empty()) return;
-  auto kept = parked_.begin();
-  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    if (it->request.from > head_for(it->request).last_seq) {
-      if (kept != it) *kept = std::move(*it);
-      ++kept;
-      continue;
-    }
-    RecoveryReply& reply = out.add(it->identity);
-    const uint64_t frames = serve_range(it->request, reply);
-    if (auto found = bucket_index_.find(it->identity); found != bucket_index_.end()) {
-      found->second->frames -= static_cast<double>(frames);
-    }
-    bump(counters_.parked_answered);
-  }
-  parked_.erase(kept, parked_.end());
+  const size_t answered = polls_.answer_servable(
+      committed_.last_seq, visible_.last_seq, [&](const LongPolls::Parked& parked) {
+        limiter_.charge(parked.identity, serve_range(parked.request, out.add(parked.identity)));
+      });
+  bump(counters_.parked_answered, answered);
 }
 
 void RecoveryService::handle(std::string_view identity, std::string_view text, uint64_t now_ns,
@@ -193,14 +197,13 @@ void RecoveryService::handle(std::string_view identity, std::string_view text, u
   reply.clear();
   auto request = recovery::parse_request(text);
   if (request && request->kind == recovery::RequestKind::kAck) {
-    if (request->from > committed_.last_seq) bump(counters_.acks_beyond_last);
-    acked_seq_ = std::max(acked_seq_, std::min(request->from, committed_.last_seq));
-    last_ack_ns_ = now_ns;
+    if (!polls_.on_ack(request->from, committed_.last_seq, now_ns)) {
+      bump(counters_.acks_beyond_last);
+    }
     bump(counters_.acks);
     return;
   }
-  Bucket& bucket = bucket_for(identity, now_ns);
-  if (!admit(bucket, reply)) return;
+  if (!admit(identity, now_ns, reply)) return;
   if (!request) {
     bump(counters_.bad_requests);
     write_error("bad-request", request.error(), reply);
@@ -213,24 +216,18 @@ void RecoveryService::handle(std::string_view identity, std::string_view text, u
       return;
     case recovery::RequestKind::kSnapshot:
       bump(counters_.snapshot_requests);
-      bucket.frames -= static_cast<double>(serve_snapshot(reply));
+      limiter_.charge(identity, serve_snapshot(reply));
       return;
     case recovery::RequestKind::kRange:
       bump(counters_.range_requests);
       if (request->replica) bump(counters_.replica_ranges);
       if (request->from <= head_for(*request).last_seq) {
-        bucket.frames -= static_cast<double>(serve_range(*request, reply));
+        limiter_.charge(identity, serve_range(*request, reply));
       } else if (request->wait_ms == 0) {
         write_range_header(request->from, 0, head_for(*request), reply);
-      } else if (parked_.size() >= config_.max_parked) {
-        bump(counters_.busy);
-        recovery::ReplyHeader busy;
-        busy.kind = recovery::ReplyKind::kBusy;
-        busy.retry_ms = kParkFullRetryMs;
-        reply.header_ = recovery::format_reply_header(busy);
+      } else if (polls_.park(identity, *request, now_ns) == LongPolls::ParkResult::kFull) {
+        write_busy(kParkFullRetryMs, reply);
       } else {
-        const uint64_t wait_ms = std::min(request->wait_ms, config_.max_wait_ms);
-        parked_.push_back({std::string(identity), *request, now_ns + wait_ms * 1'000'000});
         bump(counters_.parked);
       }
       return;
@@ -242,7 +239,7 @@ void RecoveryService::handle(std::string_view identity, std::string_view text, u
 void RecoveryService::refuse(std::string_view identity, std::string_view detail, uint64_t now_ns,
                              RecoveryReply& reply) {
   reply.clear();
-  if (!admit(bucket_for(identity, now_ns), reply)) return;
+  if (!admit(identity, now_ns, reply)) return;
   bump(counters_.bad_requests);
   write_error("bad-request", detail, reply);
 }
@@ -258,72 +255,26 @@ void RecoveryService::reset() {
 }
 
 void RecoveryService::on_tick(uint64_t now_ns, RecoveryOutbox& out) {
-  if (parked_.empty()) return;
-  auto kept = parked_.begin();
-  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    if (now_ns < it->deadline_ns) {
-      if (kept != it) *kept = std::move(*it);
-      ++kept;
-      continue;
-    }
-    write_range_header(it->request.from, 0, head_for(it->request), out.add(it->identity));
-    bump(counters_.parked_expired);
-  }
-  parked_.erase(kept, parked_.end());
+  const size_t expired = polls_.expire(now_ns, [&](const LongPolls::Parked& parked) {
+    write_range_header(parked.request.from, 0, head_for(parked.request), out.add(parked.identity));
+  });
+  bump(counters_.parked_expired, expired);
 }
 
-uint64_t RecoveryService::next_deadline_ns() const {
-  uint64_t next = UINT64_MAX;
-  for (const Parked& parked : parked_) next = std::min(next, parked.deadline_ns);
-  return next;
+bool RecoveryService::admit(std::string_view identity, uint64_t now_ns, RecoveryReply& reply) {
+  const Admission admission = limiter_.admit(identity, now_ns);
+  counters_.requesters_evicted.store(limiter_.counters().evicted, std::memory_order_relaxed);
+  if (admission.admitted) return true;
+  write_busy(admission.retry_ms, reply);
+  return false;
 }
 
-RecoveryService::Bucket& RecoveryService::bucket_for(std::string_view identity, uint64_t now_ns) {
-  auto found = bucket_index_.find(identity);
-  if (found == bucket_index_.end()) {
-    if (buckets_.size() >= config_.max_requesters) {
-      bucket_index_.erase(buckets_.front().identity);
-      buckets_.pop_front();
-      bump(counters_.requesters_evicted);
-    }
-    buckets_.push_back({std::string(identity), config_.request_burst, config_.frame_burst, now_ns});
-    auto it = std::prev(buckets_.end());
-    bucket_index_.emplace(it->identity, it);
-    return *it;
-  }
-  auto it = found->second;
-  buckets_.splice(buckets_.end(), buckets_, it);  // most recently seen last; nodes never move
-  Bucket& bucket = *it;
-  if (now_ns > bucket.refilled_ns) {
-    const double seconds = static_cast<double>(now_ns - bucket.refilled_ns) * 1e-9;
-    bucket.requests =
-        std::min(config_.request_burst, bucket.requests + seconds * config_.requests_per_s);
-    bucket.frames = std::min(config_.frame_burst, bucket.frames + seconds * config_.frames_per_s);
-    bucket.refilled_ns = now_ns;
-  }
-  return bucket;
-}
-
-bool RecoveryService::admit(Bucket& bucket, RecoveryReply& reply) {
-  if (bucket.requests >= 1 && bucket.frames > 0) {
-    bucket.requests -= 1;
-    return true;
-  }
-  // How long until both buckets allow a request again, in ms.
-  double ms = 0;
-  if (bucket.requests < 1) {
-    ms = (1 - bucket.requests) * 1000 / std::max(config_.requests_per_s, 1e-9);
-  }
-  if (bucket.frames <= 0) {
-    ms = std::max(ms, (1 - bucket.frames) * 1000 / std::max(config_.frames_per_s, 1e-9));
-  }
+void RecoveryService::write_busy(uint32_t retry_ms, RecoveryReply& reply) {
   recovery::ReplyHeader busy;
   busy.kind = recovery::ReplyKind::kBusy;
-  busy.retry_ms =
-      static_cast<uint32_t>(std::clamp(std::ceil(ms), 1.0, static_cast<double>(kMaxRetryMs)));
+  busy.retry_ms = retry_ms;
   reply.header_ = recovery::format_reply_header(busy);
   bump(counters_.busy);
-  return false;
 }
 
 void RecoveryService::serve_status(RecoveryReply& reply) const {

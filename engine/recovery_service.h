@@ -1,24 +1,28 @@
 // The recovery service core (DESIGN section 4): answers the requests of schemas/recovery_protocol.h
-// (status, range, snapshot, ack) from what a node has committed.
+// (status, range, snapshot, ack) from what a node has committed. A plain range/snapshot/status
+// server composed with two parts of their own: RequesterLimiter (engine/requester_limiter.h,
+// per-requester token buckets) and LongPolls (engine/long_polls.h, parked range requests and the
+// secondary's acks).
 //
 // It follows the journal: the owner feeds every committed batch, in seq order, to on_committed().
 // From them it keeps its own FrameRing of recent batches and its own MarketState, and tracks the
 // epoch and the seq at which it began (EpochChange frames). Ranges the ring no longer holds are
-// read from a BatchLog (the journal). A range asked for past the last seq with WAIT_MS is parked,
-// and answered by the call that makes FROM servable, or with SERVED_TO 0 by the on_tick() that
-// finds it expired.
+// read from a BatchLog (the journal). A range asked for past what its requester may be served,
+// with WAIT_MS, is parked in LongPolls, and answered by the call that makes FROM servable, or with
+// SERVED_TO 0 by the on_tick() that finds it expired.
 //
-// Visibility (sync replication, engine/sync_gate.h): the owner says how far frames may be seen
-// (set_visible_limit()). Ranges, the LAST_SEQ and epoch that replies state, and snapshots stop
-// there: the state applies committed frames only up to it, so a snapshot is taken at or below it.
-// Only a range marked `replica` (the secondary replicating) is served to the last committed seq.
-// With no limit (the default) everything committed is visible at once.
+// Visibility: how far frames may be seen is decided by the role core (engine/role_core.h,
+// visible_seq(); sync replication holds back what the secondary has not acknowledged), and the
+// owner passes it on (set_visible_limit()). Ranges, the LAST_SEQ and epoch that replies state, and
+// snapshots stop there: the state applies committed frames only up to it, so a snapshot is taken
+// at or below it. Only a range marked `replica` (the secondary replicating) is served to the last
+// committed seq (RoleCore::served_limit()). With no limit (the default) everything committed is
+// visible at once.
 //
 // Bounded everywhere: a range reply is capped in frames and bytes (it says how far it got), parked
-// requests are capped in number, and every requester (ZeroMQ routing identity) has a token bucket
-// of requests and of frames per second; over it, the answer is `busy RETRY_MS`. The requester
-// table is bounded too, evicting the least recently seen. Acks are never limited (they cost
-// nothing and get no reply).
+// requests are capped in number (more are answered `busy`), and every requester (ZeroMQ routing
+// identity) is rate-limited in requests and frames per second (over it: `busy RETRY_MS`) in a
+// bounded table. Acks are never limited (they cost nothing and get no reply).
 //
 // Sans-I/O: no sockets, threads or clock (`now_ns` comes in: a monotonic clock, since it times
 // rate limits and long-poll deadlines). It reads LMDB only through the BatchLog it is given.
@@ -32,17 +36,17 @@
 #include <atomic>
 #include <cstdint>
 #include <expected>
-#include <list>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/frame_ring.h"
 #include "engine/journal.h"
+#include "engine/long_polls.h"
+#include "engine/requester_limiter.h"
 #include "schemas/batch.h"
 #include "schemas/market_state.h"
 #include "schemas/recovery_protocol.h"
@@ -220,28 +224,16 @@ class RecoveryService {
   uint32_t visible_epoch() const { return visible_.epoch; }
   const MarketState& state() const { return state_; }
   // The highest seq a requester acknowledged (0: none), and when (now_ns of the last ack). An ack
-  // past last_seq() is clamped to it: a secondary cannot hold frames this service has not served,
-  // and a stray `ack 18446744073709551615` must not release a sync primary's held batches.
-  // `now_ns` of the last ack is on the caller's (monotonic) clock.
-  uint64_t acked_seq() const { return acked_seq_; }
-  uint64_t last_ack_ns() const { return last_ack_ns_; }
-  size_t parked() const { return parked_.size(); }
+  // past last_seq() is clamped to it (engine/long_polls.h). `now_ns` of the last ack is on the
+  // caller's (monotonic) clock.
+  uint64_t acked_seq() const { return polls_.acked_seq(); }
+  uint64_t last_ack_ns() const { return polls_.last_ack_ns(); }
+  size_t parked() const { return polls_.size(); }
   // The earliest deadline of a parked request (UINT64_MAX: none parked).
-  uint64_t next_deadline_ns() const;
+  uint64_t next_deadline_ns() const { return polls_.next_deadline_ns(); }
   const RecoveryCounters& counters() const { return counters_; }
 
  private:
-  struct Bucket {
-    std::string identity;
-    double requests = 0;
-    double frames = 0;
-    uint64_t refilled_ns = 0;
-  };
-  struct Parked {
-    std::string identity;
-    recovery::Request request;
-    uint64_t deadline_ns = 0;
-  };
   // The head of a followed history: its last seq, epoch and the seq that epoch began at.
   struct Head {
     uint64_t last_seq = 0;
@@ -250,9 +242,9 @@ class RecoveryService {
     void note(const fb::Frame& frame);
   };
 
-  Bucket& bucket_for(std::string_view identity, uint64_t now_ns);
-  // True when admitted; else writes `busy` into reply.
-  bool admit(Bucket& bucket, RecoveryReply& reply);
+  // True when the limiter admits a request from `identity`; else writes `busy` into reply.
+  bool admit(std::string_view identity, uint64_t now_ns, RecoveryReply& reply);
+  void write_busy(uint32_t retry_ms, RecoveryReply& reply);
   void serve_status(RecoveryReply& reply) const;
   // What `request` may see: the committed head for a replica, the visible one for anyone else.
   const Head& head_for(const recovery::Request& request) const {
@@ -283,15 +275,8 @@ class RecoveryService {
   Head visible_;  // state_ reflects frames through visible_.last_seq
   uint64_t limit_ = kNoLimit;
   bool primary_ = false;
-  uint64_t acked_seq_ = 0;
-  uint64_t last_ack_ns_ = 0;
-
-  std::vector<Parked> parked_;
-
-  // Rate limiting: buckets in least-recently-seen order, indexed by identity (views into the
-  // list's own strings, which never move).
-  std::list<Bucket> buckets_;
-  std::unordered_map<std::string_view, std::list<Bucket>::iterator> bucket_index_;
+  LongPolls polls_;
+  RequesterLimiter limiter_;
 
   // The last snapshot encoded, reused while the state has not moved.
   std::vector<std::vector<uint8_t>> snapshot_chunks_;

@@ -32,6 +32,13 @@
 // last seq released. It never passes a batch before that batch is released. served_limit()
 // applies it to a requester: a replica is served up to the committed seq.
 //
+// Who carries it out: NodeRoles (engine/node_roles.h) feeds the core and performs its actions
+// (journals the EpochChange, builds or drops the Replica, tells the desk and the recovery service
+// the role, logs the notices); the SyncGate (engine/sync_gate.h) holds the bytes of held batches,
+// publishes them on kRelease and shows visible_seq() to other threads; the recovery service
+// (engine/recovery_service.h, engine/long_polls.h) serves and answers long polls within
+// served_limit(), as that atomic and its own committed seq tell it. None of them decides.
+//
 // Clocks: every duration is on the monotonic clock passed in (now_ns); the wall clock is not an
 // input (frames are stamped by the sequencer).
 //

@@ -1,23 +1,28 @@
-// Sync replication's publish gate (DESIGN section 4): in `sync` mode the primary publishes a batch
-// only after its secondary acknowledged journaling it, so no subscriber ever sees a frame that a
-// takeover could lose. If the secondary stays silent for longer than `alone_after_ns` (or the
-// held batches pass `max_held_bytes`), the primary carries on alone: it publishes everything held
-// and from then on publishes at once, logging loudly and counting it, until the secondary's acks
-// catch up again.
+// Sync replication's publish gate (DESIGN section 4): the mechanism only. The RoleCore
+// (engine/role_core.h) decides whether a committed batch is published now or held, when held
+// batches are released, whether a heartbeat may go out, and how far frames are visible; the gate
+// carries that out:
+//  - publish(): a data batch is shown to the core (RoleCore::on_committed); the gate publishes it
+//    at once or keeps a copy of its bytes, and carries out at once any kRelease the core returned
+//    (so held batches always leave before a later batch does). A heartbeat (it states the last
+//    committed seq) is published only when the core says heartbeat_allowed(), else withheld and
+//    counted.
+//  - release_through() (kRelease) and discard_held() (kFence) act on the held queue.
+//  - show() publishes the core's visible seq for other threads: the recovery service serves
+//    ranges, status and snapshots only up to it, and the desk service acks a request only once its
+//    frame is at or below it. The owner calls show() only after carrying out the core's actions,
+//    so visible_seq() never passes a batch before that batch was published.
+// Without a core attached (a node that never sequences, some tests) it publishes everything at
+// once and visible_seq() keeps its start value.
 //
-// Heartbeats carry the last committed seq, which subscribers would otherwise recover from the
-// journal before it is acknowledged: while batches are held, heartbeats are withheld too.
+// The acked seq the gate is given is written by the recovery service's thread (`ack SEQ` from the
+// secondary); the owner reads it through acked_seq() each turn and feeds it to RoleCore::on_ack().
 //
-// The gate also says how far anything may be visible (visible_seq()): the recovery service serves
-// ranges, status and snapshots only up to it, and the desk service acks a request only once its
-// frame is at or below it. In sync mode it is the last seq published (so the acknowledged one,
-// unless the primary carries on alone); kNoLimit when nothing can be held: async, alone, or a
-// secondary whose journal holds only what it replicated from its primary (on_replicated()).
-// It is never raised past a batch before that batch is published, so a reader that sees a
-// journaled batch before the gate does never serves it early.
-//
-// Thread safety: publish() and poll() are called by the sequencer thread only; the acked seq is
-// written by the recovery service's thread (an atomic). Counters are read from any thread.
+// Thread safety: publish(), release_through(), discard_held() and show() on the sequencer thread
+// only. visible_seq() and counters() may be read from any thread.
+// Invariants: held batches are in seq order and mirror the core's held batches (one for one, as
+// long as every kRelease and kFence is carried out); visible_seq() <= the last seq published,
+// unless kNoLimit.
 #pragma once
 
 #include <atomic>
@@ -27,71 +32,80 @@
 #include <vector>
 
 #include "engine/publisher.h"
+#include "engine/role_core.h"
 
 namespace oddsbus::engine {
 
 struct SyncGateConfig {
-  bool sync = false;                        // false: async, publish at once
-  uint64_t alone_after_ns = 2'000'000'000;  // secondary silent this long: carry on alone
-  size_t max_held_bytes = size_t{256} << 20;
-  uint64_t journaled_seq = 0;  // the journal's last seq at start: visible from the start (sync)
+  // What visible_seq() says before a core is attached: `journaled_seq` (the journal's last seq at
+  // start) when `sync`, else kNoLimit. Once attached, the core's visible seq.
+  bool sync = false;
+  uint64_t journaled_seq = 0;
+  // Ignored: going alone is the core's decision (RoleCoreConfig::alone_after_ns). Kept so callers
+  // that still set it compile.
+  uint64_t alone_after_ns = 2'000'000'000;
 };
 
 struct SyncGateCounters {
   std::atomic<uint64_t> held_batches{0};  // batches that waited for an ack
   std::atomic<uint64_t> withheld_heartbeats{0};
+  std::atomic<uint64_t> discarded_batches{0};  // held batches dropped unpublished (fenced)
+  // Mirrored from the core by show():
   std::atomic<uint64_t> alone_episodes{0};  // times the primary went on without its secondary
   std::atomic<bool> alone{false};
-  std::atomic<uint64_t> replication_lag{0};  // committed seq - acked seq, at the last poll
+  std::atomic<uint64_t> replication_lag{0};  // committed seq - acked seq
 };
 
 class SyncGate final : public BatchSink {
  public:
-  static constexpr uint64_t kNoLimit = UINT64_MAX;
+  static constexpr uint64_t kNoLimit = RoleCore::kNoLimit;
 
-  // `inner` publishes for real; `acked_seq` is the secondary's highest acknowledged seq.
+  // `inner` publishes for real; `acked_seq` is the secondary's highest acknowledged seq (written by
+  // the recovery service's thread). Both must outlive the gate.
   SyncGate(BatchSink& inner, const std::atomic<uint64_t>& acked_seq, const SyncGateConfig& config);
+
+  // From now on `core` decides; what it returns from calls made inside publish() is appended to
+  // `out` (kRelease already carried out; the owner logs the notices). Both must outlive the gate.
+  // Shows the core's visible seq.
+  void attach(RoleCore& core, RoleOutput& out);
+  // The monotonic time publish() gives the core (when a held batch began to wait). The owner sets
+  // it every turn, before anything is committed.
+  void set_now(uint64_t now_ns) { now_ns_ = now_ns; }
 
   void publish(std::span<const uint8_t> batch) override;
 
-  // Releases what was acknowledged, and decides about going on alone. Call often, with the time.
-  void poll(uint64_t now_ns);
-
-  // Fencing: drops every held batch unpublished (they were never acknowledged, so no
-  // subscriber saw them; the new primary's history decides what they become).
+  // kRelease: publishes the held batches whose last seq is <= seq, in order. Releasing what was
+  // already released does nothing.
+  void release_through(uint64_t seq);
+  // kFence: drops every held batch unpublished (never acknowledged, so no subscriber saw them;
+  // the new primary's history decides what becomes of their frames).
   void discard_held();
+  // Publishes the core's visible seq and its sync state to other threads.
+  void show(const RoleCore& core);
 
-  // Takeover: the peer that would acknowledge is the primary that just died, so publishing starts
-  // alone (logged, counted) and waits for acks again once a secondary's acks catch up.
-  void start_alone();
-
-  // Secondary: the node journaled frames replicated from its primary, so its journal is now the
-  // primary's history (a divergent tail was set aside first) and all of it may be served.
-  void on_replicated();
+  // The secondary's highest acknowledged seq, as the recovery service's thread last wrote it.
+  uint64_t acked_seq() const { return acked_seq_.load(std::memory_order_acquire); }
+  size_t held() const { return held_.size(); }
 
   // How far frames may be visible (see above). Written by the sequencer thread; any thread reads.
   const std::atomic<uint64_t>& visible_seq() const { return visible_seq_; }
-
   const SyncGateCounters& counters() const { return counters_; }
 
  private:
   struct Held {
     uint64_t last_seq = 0;
-    uint64_t since_ns = 0;
     std::vector<uint8_t> bytes;
   };
-  void release_through(uint64_t seq);
-  void go_alone();
+  // Carries out every kRelease in out_.
+  void carry_out_releases();
 
   BatchSink& inner_;
   const std::atomic<uint64_t>& acked_seq_;
-  SyncGateConfig config_;
-  std::deque<Held> held_;
-  size_t held_bytes_ = 0;
-  uint64_t committed_ = 0;
-  bool committed_known_ = true;  // false after a takeover until a batch says the committed seq
-  std::atomic<uint64_t> visible_seq_;
+  RoleCore* core_ = nullptr;
+  RoleOutput* out_ = nullptr;
   uint64_t now_ns_ = 0;
+  std::deque<Held> held_;
+  std::atomic<uint64_t> visible_seq_;
   SyncGateCounters counters_;
 };
 

@@ -50,6 +50,7 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
 
 size_t Subscriber::poll(int timeout_ms, ArbiterOutput& out) {
   const size_t first_action = out.actions.size();
+  const size_t first_notice = out.notices.size();
   const uint64_t handled_before = counters_.batches + counters_.replies;
   if (!items_.empty()) zmq::poll(items_, std::chrono::milliseconds(timeout_ms));
   const uint64_t now_ns = steady_now_ns();
@@ -61,6 +62,7 @@ size_t Subscriber::poll(int timeout_ms, ArbiterOutput& out) {
   }
   arbiter_.on_tick(now_ns, out);
   send_requests(first_action, out);
+  notice_log_.write(std::span(out.notices).subspan(first_notice), now_ns);
   return counters_.batches + counters_.replies - handled_before;
 }
 
@@ -112,6 +114,10 @@ void Subscriber::receive_replies(size_t service, uint64_t now_ns, ArbiterOutput&
     if (header->kind == recovery::ReplyKind::kSnapshot) {
       handle_snapshot(service, *header, now_ns, out);
     } else {
+      if (header->kind == recovery::ReplyKind::kError && error_log_.allow(now_ns)) {
+        log(LogLevel::kWarn, "subscriber: recovery service %zu answered error %s %s", service,
+            header->reason.c_str(), header->detail.c_str());
+      }
       arbiter_.on_reply(service, *header, part_spans_, now_ns, out);
     }
   }

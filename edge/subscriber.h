@@ -2,7 +2,8 @@
 // line (subscribed to everything), one DEALER per recovery service. poll() receives what arrived,
 // feeds the arbiter, sends the range and snapshot requests it asks for (schemas/
 // recovery_protocol.h), and decodes snapshot replies (schemas/snapshot_image.h) into an image the
-// owner takes. The protocol logic is all in the Arbiter; this file only moves bytes.
+// owner takes. The protocol logic is all in the Arbiter; this file only moves bytes, and logs the
+// arbiter's notices (rate-limited, edge/arbiter_notice_log.h).
 //
 // Thread safety: created, polled and destroyed by one thread. zmq::error_t (a bad URL at
 // construction, context shutdown while polling) propagates to the owner, who catches it at the top
@@ -19,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "edge/arbiter.h"
+#include "edge/arbiter_notice_log.h"
 #include "schemas/snapshot_image.h"
 
 namespace oddsbus::edge {
@@ -87,6 +89,8 @@ class Subscriber {
   std::vector<std::span<const uint8_t>> part_spans_;
   std::optional<SnapshotImage> snapshot_;
   SubscriberCounters counters_;
+  ArbiterNoticeLog notice_log_;
+  LogLimiter error_log_;
 };
 
 }  // namespace oddsbus::edge

@@ -135,14 +135,17 @@ void Arbiter::on_batch(size_t line, std::span<const uint8_t> bytes, uint64_t now
   if (reader_.heartbeat()) {
     const auto frames = reader_.frames();
     if (frames.size() == 1 && frames[0]->payload_type() == fb::Payload::Heartbeat) {
+      highest_epoch_seen_ = std::max(highest_epoch_seen_, frames[0]->epoch());
       on_heartbeat(*frames[0], now_ns, out);
     } else {
       ++counters_.corrupt_batches;
     }
   } else {
     const auto frames = reader_.frames();
-    for (size_t i = 0; i < frames.size(); ++i)
+    for (size_t i = 0; i < frames.size(); ++i) {
+      highest_epoch_seen_ = std::max(highest_epoch_seen_, frames[i]->epoch());
       offer(*frames[i], reader_.frame_bytes(i), now_ns, out);
+    }
   }
   end_call(now_ns, out);
 }
@@ -246,6 +249,7 @@ void Arbiter::on_range(size_t service, const recovery::ReplyHeader& header,
     const auto frames = reader_.frames();
     for (size_t i = 0; i < frames.size(); ++i) {
       const fb::Frame& frame = *frames[i];
+      highest_epoch_seen_ = std::max(highest_epoch_seen_, frame.epoch());
       if (probing && mode_ == ArbiterMode::kProbing && parted_at == 0 &&
           frame.seq() >= probe_from_ && frame.seq() <= probe_last && frame.epoch() > epoch_) {
         parted_at = frame.seq();

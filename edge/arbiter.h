@@ -213,6 +213,9 @@ class Arbiter {
   uint64_t epoch_start() const;
   // The highest seq any publisher said it has (frames, heartbeats, replies).
   uint64_t newest_seq() const;
+  // The highest epoch of any frame in a batch that passed the checks (lines and range replies,
+  // duplicates and fenced frames included; heartbeats too); 0: none yet.
+  uint32_t highest_epoch_seen() const { return highest_epoch_seen_; }
   // True once positioned (reset, or a snapshot loaded) and not waiting for a snapshot: kLive or
   // kProbing.
   bool positioned() const;
@@ -281,6 +284,7 @@ class Arbiter {
 
   std::vector<uint64_t> last_heard_ns_;
   uint64_t last_live_ns_ = 0;
+  uint32_t highest_epoch_seen_ = 0;
 
   std::vector<std::vector<uint64_t>> output_blocks_;  // delivered frames' copies
   size_t output_block_ = 0;

@@ -289,6 +289,40 @@ TEST(Subscriber, FollowLongPollDeliversWithoutPublishersAndCarriesAcks) {
   EXPECT_EQ(recovery.acks, std::vector<uint64_t>{n});
 }
 
+TEST(Subscriber, FollowGivesUpOnAnUnansweredLongPollAndAsksAgainOnAFreshSocket) {
+  const Reference reference(10);
+  const uint64_t n = reference.last_seq();
+  zmq::context_t context;
+  SubscriberConfig config = config_for("follow-reset", ResyncMode::kTruncate);
+  config.follow_url = config.recovery_urls[0];
+  config.follow_wait_ms = 20;
+  FakeRecovery recovery(context, config.recovery_urls[0], reference);
+  Subscriber subscriber(context, config);
+  ArbiterOutput out;
+  const uint64_t start = 1'000'000'000;
+  constexpr uint64_t kMs = 1'000'000;
+  subscriber.poll(0, start, out);
+  EXPECT_EQ(subscriber.counters().follow_requests, 1u);
+  subscriber.poll(0, start + 1020 * kMs, out);  // wait + 1 s: still waiting
+  EXPECT_EQ(subscriber.counters().follow_resets, 0u);
+  EXPECT_EQ(subscriber.counters().follow_requests, 1u);
+  subscriber.poll(0, start + 1021 * kMs, out);  // past it: a fresh socket asks again
+  EXPECT_EQ(subscriber.counters().follow_resets, 1u);
+  EXPECT_EQ(subscriber.counters().follow_requests, 2u);
+  std::vector<uint64_t> seqs;
+  run_until(
+      [&] {
+        recovery.serve(n);
+        out.clear();
+        subscriber.poll(2, start + 1022 * kMs, out);
+        for (const fb::Frame* frame : out.frames) seqs.push_back(frame->seq());
+      },
+      [&] { return seqs.size() >= n; }, "the second long poll's reply");
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 1; s <= n; ++s) expected.push_back(s);
+  EXPECT_EQ(seqs, expected) << "each frame once, in order";
+}
+
 TEST(Subscriber, WithoutAFollowURLThereIsNoLongPollAndNoAck) {
   const Reference reference(10);
   zmq::context_t context;

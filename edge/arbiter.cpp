@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cinttypes>
 #include <cstring>
 
 namespace oddsbus::edge {
@@ -10,56 +9,94 @@ namespace oddsbus::edge {
 namespace {
 
 constexpr size_t kOutputBlockWords = size_t{1} << 15;  // 256 KiB per block of delivered frames
-constexpr size_t kMaxSpare = 4096;                     // released frame storage kept for reuse
-constexpr size_t kMaxEpochsAhead = 64;                 // epochs heard of ahead of their frames
 
 const fb::EpochChange* epoch_change_of(const fb::Frame& frame) {
   return frame.payload_type() == fb::Payload::EpochChange ? frame.payload_as_EpochChange()
                                                           : nullptr;
 }
 
+using NoticeKind = ArbiterNotice::Kind;
+
 }  // namespace
 
-Arbiter::Arbiter(const ArbiterConfig& config) : config_(config) {
+std::string_view mode_name(ArbiterMode mode) {
+  switch (mode) {
+    case ArbiterMode::kAwaitingSnapshot:
+      return "awaiting-snapshot";
+    case ArbiterMode::kLive:
+      return "live";
+    case ArbiterMode::kProbing:
+      return "probing";
+    case ArbiterMode::kResyncing:
+      return "resyncing";
+  }
+  return "unknown";
+}
+
+Arbiter::Arbiter(const ArbiterConfig& config)
+    : config_(config),
+      // A secondary with an empty journal starts at the beginning of epoch 1; an edge starts from
+      // a snapshot.
+      mode_(config.mode == ResyncMode::kTruncate ? ArbiterMode::kLive
+                                                 : ArbiterMode::kAwaitingSnapshot),
+      buffer_(config.reorder_max_frames, config.reorder_max_bytes),
+      requests_(config.recovery_services, config.request_timeout_ns) {
   if (config_.max_range == 0) config_.max_range = 1;
-  // A secondary with an empty journal starts at the beginning of epoch 1; an edge starts from a
-  // snapshot.
-  if (config_.mode == ResyncMode::kTruncate) position(0, 1, 1);
+  if (config_.mode == ResyncMode::kTruncate) position_at(0, 1, 1, nullptr);
 }
 
 void Arbiter::reset(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start) {
-  for (auto it = buffer_.begin(); it != buffer_.end();) recycle(it++);
+  buffer_.clear();
   epochs_.clear();
-  request_ = Request{};
-  next_request_ns_ = 0;
+  requests_.reset();
   gap_ = false;
-  newest_seq_ = 0;
-  newest_epoch_ = 0;
-  position(last_seq, epoch, epoch_start);
+  position_at(last_seq, epoch, epoch_start, nullptr);
 }
 
-void Arbiter::position(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start) {
-  positioned_ = true;
+// ---- mode -----------------------------------------------------------------------------------
+
+void Arbiter::transition(ArbiterMode to, ArbiterOutput* out) {
+  if (mode_ == to) return;
+  ArbiterNotice notice{.kind = NoticeKind::kModeChange};
+  notice.from_mode = mode_;
+  notice.to_mode = to;
+  mode_ = to;
+  notify(notice, out);
+}
+
+void Arbiter::notify(const ArbiterNotice& notice, ArbiterOutput* out) {
+  (out != nullptr ? out->notices : pending_notices_).push_back(notice);
+}
+
+StreamPosition Arbiter::position() const {
+  return StreamPosition{positioned(), last_seq_, epoch_, epoch_start_};
+}
+
+void Arbiter::position_at(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start,
+                          ArbiterOutput* out) {
+  transition(ArbiterMode::kLive, out);
   last_seq_ = last_seq;
   epoch_ = epoch;
   epoch_start_ = epoch_start;
-  probe_ = false;
   accept_at_ = 0;
-  std::erase_if(epochs_, [&](const auto& e) { return e.first <= epoch_; });
-  if (newest_epoch_ < epoch_ || (newest_epoch_ == epoch_ && newest_seq_ < last_seq_)) {
-    newest_epoch_ = epoch_;
-    newest_seq_ = last_seq_;
-  }
+  epochs_.forget_through(epoch_);
+  epochs_.note_position(epoch_, last_seq_);
 }
 
 // ---- calls ----------------------------------------------------------------------------------
 
-void Arbiter::begin_call(const ArbiterOutput& out) {
+void Arbiter::begin_call(ArbiterOutput& out) {
   if (out.frames.empty()) {
     output_block_ = 0;
     output_used_ = 0;
   }
   call_start_seq_ = last_seq_;
+  call_start_fenced_ = counters_.fenced;
+  call_start_overflow_ = counters_.overflow_drops;
+  if (!pending_notices_.empty()) {
+    out.notices.insert(out.notices.end(), pending_notices_.begin(), pending_notices_.end());
+    pending_notices_.clear();
+  }
 }
 
 void Arbiter::end_call(uint64_t now_ns, ArbiterOutput& out) {
@@ -68,6 +105,16 @@ void Arbiter::end_call(uint64_t now_ns, ArbiterOutput& out) {
   if (ask_now_ && gap_) gap_since_ns_ = now_ns - std::min(now_ns, config_.gap_timeout_ns);
   ask_now_ = false;
   service_recovery(now_ns, out);
+  if (counters_.fenced > call_start_fenced_) {
+    ArbiterNotice notice{.kind = NoticeKind::kFenced};
+    notice.count = counters_.fenced - call_start_fenced_;
+    notify(notice, &out);
+  }
+  if (counters_.overflow_drops > call_start_overflow_) {
+    ArbiterNotice notice{.kind = NoticeKind::kOverflow};
+    notice.count = counters_.overflow_drops - call_start_overflow_;
+    notify(notice, &out);
+  }
 }
 
 void Arbiter::on_batch(size_t line, std::span<const uint8_t> bytes, uint64_t now_ns,
@@ -75,13 +122,11 @@ void Arbiter::on_batch(size_t line, std::span<const uint8_t> bytes, uint64_t now
   begin_call(out);
   if (auto opened = reader_.open(bytes); !opened) {
     ++counters_.corrupt_batches;
-    if (corrupt_log_.allow(now_ns)) {
-      log(LogLevel::kWarn,
-          "arbiter: line %zu sent a corrupt batch (%.*s at seq %" PRIu64 "), ignored; %" PRIu64
-          " more since the last line",
-          line, static_cast<int>(to_string(opened.error().error).size()),
-          to_string(opened.error().error).data(), opened.error().seq, corrupt_log_.suppressed());
-    }
+    ArbiterNotice notice{.kind = NoticeKind::kCorruptBatch};
+    notice.source = line;
+    notice.seq = opened.error().seq;
+    notice.error = opened.error().error;
+    notify(notice, &out);
     end_call(now_ns, out);
     return;
   }
@@ -90,25 +135,28 @@ void Arbiter::on_batch(size_t line, std::span<const uint8_t> bytes, uint64_t now
   if (reader_.heartbeat()) {
     const auto frames = reader_.frames();
     if (frames.size() == 1 && frames[0]->payload_type() == fb::Payload::Heartbeat) {
-      on_heartbeat(line, *frames[0], now_ns, out);
+      highest_epoch_seen_ = std::max(highest_epoch_seen_, frames[0]->epoch());
+      on_heartbeat(*frames[0], now_ns, out);
     } else {
       ++counters_.corrupt_batches;
     }
   } else {
     const auto frames = reader_.frames();
-    for (size_t i = 0; i < frames.size(); ++i)
+    for (size_t i = 0; i < frames.size(); ++i) {
+      highest_epoch_seen_ = std::max(highest_epoch_seen_, frames[i]->epoch());
       offer(*frames[i], reader_.frame_bytes(i), now_ns, out);
+    }
   }
   end_call(now_ns, out);
 }
 
-void Arbiter::on_heartbeat(size_t, const fb::Frame& frame, uint64_t now_ns, ArbiterOutput& out) {
+void Arbiter::on_heartbeat(const fb::Frame& frame, uint64_t now_ns, ArbiterOutput& out) {
   ++counters_.heartbeats;
   const fb::Heartbeat* heartbeat = frame.payload_as_Heartbeat();
   const uint32_t epoch = frame.epoch();
   if (heartbeat->epoch_start() != 0) learn_epoch(epoch, heartbeat->epoch_start(), 0);
-  note_newest(epoch, heartbeat->last_seq());
-  if (epoch >= newest_epoch_) last_live_ns_ = now_ns;
+  epochs_.note_newest(epoch, heartbeat->last_seq());
+  if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
   check_divergence(now_ns, out);
 }
 
@@ -117,118 +165,53 @@ void Arbiter::on_reply(size_t service, const recovery::ReplyHeader& header,
                        ArbiterOutput& out) {
   using recovery::ReplyKind;
   begin_call(out);
-  const bool answers = request_.active && request_.service == service;
   switch (header.kind) {
-    case ReplyKind::kRange: {
-      const bool matches =
-          answers && request_.kind != RequestKind::kSnapshot && header.from == request_.from;
-      const bool probing = matches && request_.kind == RequestKind::kProbe && probe_;
-      const uint64_t requested_to = request_.to;
-      if (matches) {
-        request_.active = false;
-      } else {
-        ++counters_.stale_replies;
-      }
-      if (header.epoch != 0 && header.epoch_start != 0) {
-        learn_epoch(header.epoch, header.epoch_start, 0);
-      }
-      if (header.epoch != 0) note_newest(header.epoch, header.last_seq);
-      check_divergence(now_ns, out);
-      // A probe looks for the first frame of a higher epoch at or below last_seq: the point
-      // where this subscriber's history and the service's part.
-      uint64_t parted_at = 0;
-      const uint64_t probe_last = last_seq_;
-      for (const auto batch : batches) {
-        if (auto opened = reader_.open(batch); !opened || reader_.heartbeat()) {
-          ++counters_.corrupt_batches;
-          continue;
-        }
-        const auto frames = reader_.frames();
-        for (size_t i = 0; i < frames.size(); ++i) {
-          const fb::Frame& frame = *frames[i];
-          if (probing && probe_ && parted_at == 0 && frame.seq() >= probe_from_ &&
-              frame.seq() <= probe_last && frame.epoch() > epoch_) {
-            parted_at = frame.seq();
-            if (parted_at > epoch_start_) {
-              log(LogLevel::kWarn, "arbiter: probe found the divergence at seq %" PRIu64,
-                  parted_at);
-              probe_ = false;
-              accept_at_ = parted_at;
-              truncate(parted_at, out);  // then this frame starts the new history
-            }
-          }
-          offer(frame, reader_.frame_bytes(i), now_ns, out);
-        }
-      }
-      if (probing && probe_) {
-        if (parted_at != 0 || header.served_to == 0 || header.served_to >= probe_last) {
-          probe_ = false;
-          ++counters_.unresolved_probes;
-          next_request_ns_ = now_ns + config_.request_timeout_ns;
-          log(LogLevel::kWarn,
-              "arbiter: service %zu showed no divergence point between %" PRIu64 " and %" PRIu64,
-              service, header.from, probe_last);
-        } else {
-          probe_from_ = header.served_to + 1;
-        }
-      } else if (matches) {
-        if (header.served_to >= header.from) {
-          next_request_ns_ = now_ns;
-          // A capped reply: ask for the rest at once rather than after gap_timeout.
-          ask_now_ = header.served_to < requested_to;
-        } else {
-          next_request_ns_ = now_ns + config_.gap_timeout_ns;  // nothing there yet
-        }
-      }
+    case ReplyKind::kRange:
+      on_range(service, header, batches, now_ns, out);
       break;
-    }
     case ReplyKind::kGone: {
-      if (!(answers && request_.kind != RequestKind::kSnapshot && header.from == request_.from)) {
+      if (!requests_.awaits_range(service, header.from)) {
         ++counters_.stale_replies;
         break;
       }
-      request_.active = false;
+      requests_.settle();
       ++counters_.gone_replies;
+      ArbiterNotice notice{.kind = NoticeKind::kRangeGone};
+      notice.source = service;
+      notice.seq = header.from;
+      notice.to = header.oldest;
+      notify(notice, &out);
       if (config_.mode == ResyncMode::kSnapshot) {
-        log(LogLevel::kWarn,
-            "arbiter: service %zu no longer holds seq %" PRIu64 " (oldest %" PRIu64
-            "), taking a snapshot",
-            service, header.from, header.oldest);
-        want_snapshot();
+        want_snapshot(out);
       } else {
-        log(LogLevel::kError,
-            "arbiter: service %zu no longer holds seq %" PRIu64 " (oldest %" PRIu64
-            "); asking the next service",
-            service, header.from, header.oldest);
         out.actions.push_back({ArbiterAction::Kind::kRangeGone, service, header.from, 0});
-        probe_ = false;
-        service_ = next_service(service);
-        next_request_ns_ = now_ns + config_.request_timeout_ns;
+        transition(ArbiterMode::kLive, &out);
+        requests_.move_on(service, now_ns + config_.request_timeout_ns);
       }
       break;
     }
     case ReplyKind::kBusy:
-      if (!answers) {
+      if (!requests_.awaits(service)) {
         ++counters_.stale_replies;
         break;
       }
-      request_.active = false;
+      requests_.settle();
       ++counters_.busy_replies;
-      service_ = service;
-      next_request_ns_ = now_ns + uint64_t{header.retry_ms} * 1'000'000;
+      requests_.retry_at(service, now_ns + uint64_t{header.retry_ms} * 1'000'000);
       break;
-    case ReplyKind::kError:
-      if (!answers) {
+    case ReplyKind::kError: {
+      if (!requests_.awaits(service)) {
         ++counters_.stale_replies;
         break;
       }
-      request_.active = false;
+      requests_.settle();
       ++counters_.error_replies;
-      log(LogLevel::kWarn, "arbiter: service %zu answered error %s %s", service,
-          header.reason.c_str(), header.detail.c_str());
-      service_ = next_service(service);
-      next_request_ns_ = now_ns + config_.gap_timeout_ns;
+      ArbiterNotice notice{.kind = NoticeKind::kServiceError};
+      notice.source = service;
+      notify(notice, &out);
+      requests_.move_on(service, now_ns + config_.gap_timeout_ns);
       break;
+    }
     case ReplyKind::kSnapshot:
     case ReplyKind::kStatus:
       ++counters_.unexpected_replies;
@@ -237,15 +220,86 @@ void Arbiter::on_reply(size_t service, const recovery::ReplyHeader& header,
   end_call(now_ns, out);
 }
 
+void Arbiter::on_range(size_t service, const recovery::ReplyHeader& header,
+                       std::span<const std::span<const uint8_t>> batches, uint64_t now_ns,
+                       ArbiterOutput& out) {
+  const bool matches = requests_.awaits_range(service, header.from);
+  const bool probing = matches && requests_.outstanding().kind == RecoveryRequestKind::kProbe &&
+                       mode_ == ArbiterMode::kProbing;
+  const uint64_t requested_to = requests_.outstanding().to;
+  if (matches) {
+    requests_.settle();
+  } else {
+    ++counters_.stale_replies;
+  }
+  if (header.epoch != 0 && header.epoch_start != 0) {
+    learn_epoch(header.epoch, header.epoch_start, 0);
+  }
+  if (header.epoch != 0) epochs_.note_newest(header.epoch, header.last_seq);
+  check_divergence(now_ns, out);
+  // A probe looks for the first frame of a higher epoch at or below last_seq: the point where
+  // this subscriber's history and the service's part.
+  uint64_t parted_at = 0;
+  const uint64_t probe_last = last_seq_;
+  for (const auto batch : batches) {
+    if (auto opened = reader_.open(batch); !opened || reader_.heartbeat()) {
+      ++counters_.corrupt_batches;
+      continue;
+    }
+    const auto frames = reader_.frames();
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const fb::Frame& frame = *frames[i];
+      highest_epoch_seen_ = std::max(highest_epoch_seen_, frame.epoch());
+      if (probing && mode_ == ArbiterMode::kProbing && parted_at == 0 &&
+          frame.seq() >= probe_from_ && frame.seq() <= probe_last && frame.epoch() > epoch_) {
+        parted_at = frame.seq();
+        if (parted_at > epoch_start_) {
+          ArbiterNotice notice{.kind = NoticeKind::kProbeFound};
+          notice.seq = parted_at;
+          notify(notice, &out);
+          transition(ArbiterMode::kLive, &out);
+          accept_at_ = parted_at;
+          truncate(parted_at, out);  // then this frame starts the new history
+        }
+      }
+      offer(frame, reader_.frame_bytes(i), now_ns, out);
+    }
+  }
+  if (probing && mode_ == ArbiterMode::kProbing) {
+    if (parted_at != 0 || header.served_to == 0 || header.served_to >= probe_last) {
+      transition(ArbiterMode::kLive, &out);
+      ++counters_.unresolved_probes;
+      requests_.hold_until(now_ns + config_.request_timeout_ns);
+      ArbiterNotice notice{.kind = NoticeKind::kProbeUnresolved};
+      notice.source = service;
+      notice.seq = header.from;
+      notice.to = probe_last;
+      notify(notice, &out);
+    } else {
+      probe_from_ = header.served_to + 1;
+    }
+  } else if (matches) {
+    if (header.served_to >= header.from) {
+      requests_.hold_until(now_ns);
+      // A capped reply: ask for the rest at once rather than after gap_timeout.
+      ask_now_ = header.served_to < requested_to;
+    } else {
+      requests_.hold_until(now_ns + config_.gap_timeout_ns);  // nothing there yet
+    }
+  }
+}
+
 void Arbiter::on_snapshot_loaded(uint64_t seq, uint32_t epoch, uint64_t epoch_start,
                                  uint64_t now_ns, ArbiterOutput& out) {
   begin_call(out);
-  if (request_.active && request_.kind == RequestKind::kSnapshot) request_.active = false;
-  log(LogLevel::kInfo,
-      "arbiter: snapshot loaded at seq %" PRIu64 " epoch %u (epoch start %" PRIu64 ")", seq, epoch,
-      epoch_start);
-  position(seq, epoch, epoch_start);
-  next_request_ns_ = now_ns;
+  requests_.cancel(RecoveryRequestKind::kSnapshot);
+  ArbiterNotice notice{.kind = NoticeKind::kSnapshotLoaded};
+  notice.seq = seq;
+  notice.to = epoch_start;
+  notice.new_epoch = epoch;
+  notify(notice, &out);
+  position_at(seq, epoch, epoch_start, &out);
+  requests_.hold_until(now_ns);
   gap_ = false;
   check_divergence(now_ns, out);
   end_call(now_ns, out);
@@ -254,10 +308,9 @@ void Arbiter::on_snapshot_loaded(uint64_t seq, uint32_t epoch, uint64_t epoch_st
 void Arbiter::on_snapshot_failed(size_t service, uint64_t now_ns, ArbiterOutput& out) {
   begin_call(out);
   ++counters_.snapshot_failures;
-  if (request_.active && request_.kind == RequestKind::kSnapshot && request_.service == service) {
-    request_.active = false;
-    service_ = next_service(service);
-    next_request_ns_ = now_ns;
+  if (requests_.awaits(service) && requests_.outstanding().kind == RecoveryRequestKind::kSnapshot) {
+    requests_.settle();
+    requests_.move_on(service, now_ns);
   }
   end_call(now_ns, out);
 }
@@ -277,21 +330,21 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
     learn_epoch(change->epoch(), seq, change->previous_epoch());
     check_divergence(now_ns, out);
   }
-  if (!positioned_) {
-    note_newest(epoch, seq);
-    if (epoch >= newest_epoch_) last_live_ns_ = now_ns;
+  if (!positioned()) {
+    epochs_.note_newest(epoch, seq);
+    if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
     store(frame, bytes);
     return;
   }
-  if (epoch < min_epoch_at(seq)) {
+  if (epoch < epochs_.min_epoch_at(seq, position())) {
     ++counters_.fenced;
     return;
   }
-  if (seq <= last_seq_ && epoch > epoch_ && !probe_) {
+  if (seq <= last_seq_ && epoch > epoch_ && mode_ != ArbiterMode::kProbing) {
     // A higher epoch's frame where this subscriber delivered one of its own: its history lost.
     diverged(now_ns, out);
-    if (!positioned_) {
-      note_newest(epoch, seq);
+    if (!positioned()) {
+      epochs_.note_newest(epoch, seq);
       store(frame, bytes);
       return;
     }
@@ -300,10 +353,10 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
     ++counters_.duplicates;
     return;
   }
-  note_newest(epoch, seq);
-  if (epoch >= newest_epoch_) last_live_ns_ = now_ns;
-  if (seq == last_seq_ + 1 && !probe_) {
-    switch (judge_head(frame)) {
+  epochs_.note_newest(epoch, seq);
+  if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
+  if (seq == last_seq_ + 1 && mode_ != ArbiterMode::kProbing) {
+    switch (judge_head(frame, out)) {
       case Verdict::kDeliver:
         deliver(frame, bytes, out);
         return;
@@ -314,23 +367,30 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
         diverged(now_ns, out);
         break;
     }
+  } else if (config_.planted_skip_reorder && mode_ == ArbiterMode::kLive && epoch == epoch_) {
+    deliver(frame, bytes, out);  // the planted bug: jumps the gap
+    return;
   }
   store(frame, bytes);
 }
 
-Arbiter::Verdict Arbiter::judge_head(const fb::Frame& frame) {
+Arbiter::Verdict Arbiter::judge_head(const fb::Frame& frame, ArbiterOutput& out) {
   const uint64_t seq = frame.seq();
   const uint32_t epoch = frame.epoch();
-  if (epoch < min_epoch_at(seq)) return Verdict::kFence;
+  if (epoch < epochs_.min_epoch_at(seq, position())) return Verdict::kFence;
   if (accept_at_ == seq && epoch >= epoch_) {
     // The first frame of the history a probe found: whatever epoch it is in.
     accept_at_ = 0;
     if (epoch > epoch_) {
-      const auto known = epochs_.find(epoch);
-      const uint64_t start =
-          epoch_change_of(frame) || known == epochs_.end() ? seq : known->second.start;
+      const uint64_t known = epochs_.start_of(epoch);
+      const uint64_t start = epoch_change_of(frame) != nullptr || known == 0 ? seq : known;
       ++counters_.epoch_changes;
-      position(last_seq_, epoch, start);
+      ArbiterNotice notice{.kind = NoticeKind::kEpochChange};
+      notice.seq = seq;
+      notice.epoch = epoch_;
+      notice.new_epoch = epoch;
+      notify(notice, &out);
+      position_at(last_seq_, epoch, start, &out);
     }
     return Verdict::kDeliver;
   }
@@ -339,8 +399,12 @@ Arbiter::Verdict Arbiter::judge_head(const fb::Frame& frame) {
   const fb::EpochChange* change = epoch_change_of(frame);
   if (change != nullptr && change->previous_epoch() == epoch_ && change->epoch() == epoch) {
     ++counters_.epoch_changes;
-    log(LogLevel::kInfo, "arbiter: epoch %u -> %u at seq %" PRIu64, epoch_, epoch, seq);
-    position(last_seq_, epoch, seq);
+    ArbiterNotice notice{.kind = NoticeKind::kEpochChange};
+    notice.seq = seq;
+    notice.epoch = epoch_;
+    notice.new_epoch = epoch;
+    notify(notice, &out);
+    position_at(last_seq_, epoch, seq, &out);
     return Verdict::kDeliver;
   }
   // A higher epoch that began at or before last_seq (or after an epoch this subscriber never
@@ -349,7 +413,7 @@ Arbiter::Verdict Arbiter::judge_head(const fb::Frame& frame) {
 }
 
 void Arbiter::deliver(const fb::Frame& frame, std::span<const uint8_t> bytes, ArbiterOutput& out) {
-  assert(frame.seq() == last_seq_ + 1);
+  assert(frame.seq() == last_seq_ + 1 || config_.planted_skip_reorder);
   const std::span<uint8_t> copy = output_bytes(bytes.size());
   std::memcpy(copy.data(), bytes.data(), bytes.size());
   out.frames.push_back(fb::GetFrame(copy.data()));
@@ -359,32 +423,30 @@ void Arbiter::deliver(const fb::Frame& frame, std::span<const uint8_t> bytes, Ar
 }
 
 void Arbiter::drain(uint64_t now_ns, ArbiterOutput& out) {
-  while (positioned_ && !probe_ && !buffer_.empty()) {
-    const auto it = buffer_.begin();
-    const uint64_t seq = it->first;
+  while (mode_ == ArbiterMode::kLive && !buffer_.empty()) {
+    const uint64_t seq = buffer_.first_seq();
     if (seq <= last_seq_) {
       ++counters_.duplicates;
-      recycle(it);
+      buffer_.pop_first();
       continue;
     }
     if (seq != last_seq_ + 1) break;
-    const fb::Frame& frame = it->second.frame();
-    switch (judge_head(frame)) {
+    const fb::Frame& frame = buffer_.first_frame();
+    switch (judge_head(frame, out)) {
       case Verdict::kDeliver:
-        deliver(frame, {reinterpret_cast<const uint8_t*>(it->second.words.data()), it->second.size},
-                out);
+        deliver(frame, buffer_.first_bytes(), out);
         ++counters_.reordered;
-        recycle(it);
+        buffer_.pop_first();
         break;
       case Verdict::kFence:
         ++counters_.fenced;
-        recycle(it);
+        buffer_.pop_first();
         break;
       case Verdict::kDiverged: {
         const uint64_t before = last_seq_;
         diverged(now_ns, out);
         // Nothing changed (no exact point yet): stop rather than judge the same frame again.
-        if (positioned_ && !probe_ && last_seq_ == before) return;
+        if (mode_ == ArbiterMode::kLive && last_seq_ == before) return;
         break;
       }
     }
@@ -392,43 +454,9 @@ void Arbiter::drain(uint64_t now_ns, ArbiterOutput& out) {
 }
 
 void Arbiter::store(const fb::Frame& frame, std::span<const uint8_t> bytes) {
-  const uint64_t seq = frame.seq();
-  if (auto it = buffer_.find(seq); it != buffer_.end()) {
-    if (frame.epoch() <= it->second.frame().epoch()) {
-      ++counters_.duplicates;
-      return;
-    }
-    recycle(it);  // a higher epoch's frame replaces a copy from a history that lost
-  }
-  const auto full = [&] {
-    return buffer_.size() >= config_.reorder_max_frames ||
-           buffer_bytes_ + bytes.size() > config_.reorder_max_bytes;
-  };
-  // Past the bound the newest frames go; the range recovery fetches them later.
-  while (full() && !buffer_.empty() && std::prev(buffer_.end())->first > seq) {
-    recycle(std::prev(buffer_.end()));
-    ++counters_.overflow_drops;
-  }
-  if (full()) {
-    ++counters_.overflow_drops;
-    return;
-  }
-  Buffered entry;
-  if (!spare_.empty()) {
-    entry.words = std::move(spare_.back());
-    spare_.pop_back();
-  }
-  entry.words.resize((bytes.size() + 7) / 8);
-  std::memcpy(entry.words.data(), bytes.data(), bytes.size());
-  entry.size = static_cast<uint32_t>(bytes.size());
-  buffer_bytes_ += bytes.size();
-  buffer_.emplace(seq, std::move(entry));
-}
-
-void Arbiter::recycle(std::map<uint64_t, Buffered>::iterator it) {
-  buffer_bytes_ -= it->second.size;
-  if (spare_.size() < kMaxSpare) spare_.push_back(std::move(it->second.words));
-  buffer_.erase(it);
+  const ReorderBuffer::StoreResult result = buffer_.store(frame, bytes);
+  if (result.duplicate) ++counters_.duplicates;
+  counters_.overflow_drops += result.dropped;
 }
 
 std::span<uint8_t> Arbiter::output_bytes(size_t size) {
@@ -452,73 +480,44 @@ std::span<uint8_t> Arbiter::output_bytes(size_t size) {
 // ---- epochs and divergence ------------------------------------------------------------------
 
 void Arbiter::learn_epoch(uint32_t epoch, uint64_t start, uint32_t previous) {
-  if (positioned_ && epoch <= epoch_) return;
-  EpochInfo& info = epochs_[epoch];
-  if (info.start == 0 || previous != 0) info.start = start;
-  if (previous != 0) info.previous = previous;
-  while (epochs_.size() > kMaxEpochsAhead) epochs_.erase(std::prev(epochs_.end()));
-}
-
-void Arbiter::note_newest(uint32_t epoch, uint64_t seq) {
-  if (epoch > newest_epoch_) {
-    newest_epoch_ = epoch;
-    newest_seq_ = seq;
-  } else if (epoch == newest_epoch_) {
-    newest_seq_ = std::max(newest_seq_, seq);
-  }
-}
-
-uint32_t Arbiter::min_epoch_at(uint64_t seq) const {
-  uint32_t epoch = positioned_ && seq >= epoch_start_ ? epoch_ : 0;
-  for (const auto& [e, info] : epochs_) {
-    if (info.start <= seq) epoch = std::max(epoch, e);
-  }
-  return epoch;
+  epochs_.learn(epoch, start, previous, position());
 }
 
 void Arbiter::check_divergence(uint64_t now_ns, ArbiterOutput& out) {
-  if (!positioned_) return;
-  const auto next = epochs_.upper_bound(epoch_);
-  if (next != epochs_.end() && next->second.start <= last_seq_) diverged(now_ns, out);
+  if (epochs_.history_lost(position())) diverged(now_ns, out);
 }
 
 void Arbiter::diverged(uint64_t now_ns, ArbiterOutput& out) {
-  if (!positioned_) return;
-  if (!probe_) ++counters_.divergences;
+  if (!positioned()) return;
+  if (mode_ != ArbiterMode::kProbing) ++counters_.divergences;
+  ArbiterNotice lost{.kind = NoticeKind::kDivergence};
+  lost.seq = last_seq_;
+  lost.epoch = epoch_;
   if (config_.mode == ResyncMode::kSnapshot) {
-    log(LogLevel::kWarn,
-        "arbiter: frames up to seq %" PRIu64
-        " of epoch %u lost to a higher epoch; taking a "
-        "snapshot",
-        last_seq_, epoch_);
-    want_snapshot();
+    notify(lost, &out);
+    want_snapshot(out);
     return;
   }
-  // Exact only for the epoch right after ours, or one whose EpochChange says it followed ours.
-  const auto next = epochs_.upper_bound(epoch_);
-  if (next != epochs_.end() && (next->first == epoch_ + 1 || next->second.previous == epoch_) &&
-      next->second.start > epoch_start_ && next->second.start <= last_seq_) {
-    probe_ = false;
-    truncate(next->second.start, out);
+  if (const uint64_t at = epochs_.divergence_at(position()); at != 0) {
+    transition(ArbiterMode::kLive, &out);
+    truncate(at, out);
     return;
   }
-  if (probe_) return;
-  log(LogLevel::kWarn,
-      "arbiter: frames of epoch %u up to seq %" PRIu64
-      " lost to a higher epoch; probing for "
-      "where",
-      epoch_, last_seq_);
-  probe_ = true;
+  if (mode_ == ArbiterMode::kProbing) return;
+  notify(lost, &out);
+  transition(ArbiterMode::kProbing, &out);
   probe_from_ = epoch_start_ + 1;
-  if (request_.active && request_.kind == RequestKind::kRange) request_.active = false;
-  next_request_ns_ = now_ns;
+  requests_.cancel(RecoveryRequestKind::kRange);
+  requests_.hold_until(now_ns);
 }
 
 void Arbiter::truncate(uint64_t from, ArbiterOutput& out) {
   assert(from <= last_seq_);
-  log(LogLevel::kWarn,
-      "arbiter: frames %" PRIu64 "..%" PRIu64 " of epoch %u lost to a higher epoch; truncating",
-      from, last_seq_, epoch_);
+  ArbiterNotice notice{.kind = NoticeKind::kTruncated};
+  notice.seq = from;
+  notice.to = last_seq_;
+  notice.epoch = epoch_;
+  notify(notice, &out);
   // Frames of this call at or past `from` never reached the owner: take them back.
   while (!out.frames.empty() && out.frames.back()->seq() >= from) {
     out.frames.pop_back();
@@ -529,19 +528,19 @@ void Arbiter::truncate(uint64_t from, ArbiterOutput& out) {
   call_start_seq_ = std::min(call_start_seq_, last_seq_);
 }
 
-void Arbiter::want_snapshot() {
-  positioned_ = false;
-  probe_ = false;
+void Arbiter::want_snapshot(ArbiterOutput& out) {
+  if (positioned()) transition(ArbiterMode::kResyncing, &out);
   accept_at_ = 0;
   gap_ = false;
-  if (request_.active && request_.kind != RequestKind::kSnapshot) request_.active = false;
-  next_request_ns_ = 0;
+  requests_.cancel(RecoveryRequestKind::kRange);
+  requests_.cancel(RecoveryRequestKind::kProbe);
+  requests_.hold_until(0);
 }
 
 // ---- recovery requests ----------------------------------------------------------------------
 
 void Arbiter::update_gap(uint64_t now_ns) {
-  if (!positioned_ || probe_ || newest_seq_ <= last_seq_) {
+  if (mode_ != ArbiterMode::kLive || epochs_.newest_seq() <= last_seq_) {
     gap_ = false;
     return;
   }
@@ -556,59 +555,55 @@ void Arbiter::update_gap(uint64_t now_ns) {
 
 uint64_t Arbiter::gap_end() const {
   const uint64_t from = last_seq_ + 1;
-  uint64_t to = newest_seq_;
-  if (const auto it = buffer_.upper_bound(from); it != buffer_.end()) to = it->first - 1;
+  uint64_t to = epochs_.newest_seq();
+  if (const uint64_t next = buffer_.next_after(from); next != 0) to = next - 1;
   to = std::max(to, from);
   return std::min(to, from + config_.max_range - 1);
 }
 
 void Arbiter::service_recovery(uint64_t now_ns, ArbiterOutput& out) {
-  const size_t services = config_.recovery_services;
-  if (services == 0) return;
-  if (request_.active) {
-    if (now_ns - request_.sent_ns < config_.request_timeout_ns) return;
+  if (requests_.services() == 0) return;
+  if (requests_.outstanding().active) {
+    const size_t service = requests_.outstanding().service;
+    if (!requests_.expire(now_ns)) return;
     ++counters_.request_timeouts;
-    log(LogLevel::kWarn, "arbiter: service %zu did not answer within %" PRIu64 " ms; trying %zu",
-        request_.service, config_.request_timeout_ns / 1'000'000, next_service(request_.service));
-    request_.active = false;
-    service_ = next_service(request_.service);
-    next_request_ns_ = now_ns;
+    ArbiterNotice notice{.kind = NoticeKind::kRequestTimeout};
+    notice.source = service;
+    notify(notice, &out);
   }
-  if (now_ns < next_request_ns_) return;
-  if (!positioned_) {
-    if (config_.mode == ResyncMode::kSnapshot) send(RequestKind::kSnapshot, 0, 0, now_ns, out);
+  if (!requests_.ready(now_ns)) return;
+  if (!positioned()) {
+    if (config_.mode == ResyncMode::kSnapshot) {
+      send(RecoveryRequestKind::kSnapshot, 0, 0, now_ns, out);
+    }
     return;
   }
-  if (probe_) {
+  if (mode_ == ArbiterMode::kProbing) {
     if (probe_from_ > last_seq_) {
-      probe_ = false;
+      transition(ArbiterMode::kLive, &out);
       ++counters_.unresolved_probes;
       return;
     }
-    send(RequestKind::kProbe, probe_from_, std::min(last_seq_, probe_from_ + config_.max_range - 1),
-         now_ns, out);
+    send(RecoveryRequestKind::kProbe, probe_from_,
+         std::min(last_seq_, probe_from_ + config_.max_range - 1), now_ns, out);
     return;
   }
   if (gap_ && now_ns - gap_since_ns_ >= config_.gap_timeout_ns) {
-    send(RequestKind::kRange, last_seq_ + 1, gap_end(), now_ns, out);
+    send(RecoveryRequestKind::kRange, last_seq_ + 1, gap_end(), now_ns, out);
   }
 }
 
-void Arbiter::send(RequestKind kind, uint64_t from, uint64_t to, uint64_t now_ns,
+void Arbiter::send(RecoveryRequestKind kind, uint64_t from, uint64_t to, uint64_t now_ns,
                    ArbiterOutput& out) {
-  request_ = Request{true, kind, service_, from, to, now_ns};
-  if (kind == RequestKind::kSnapshot) {
+  const RecoveryRequest& request = requests_.send(kind, from, to, now_ns);
+  if (kind == RecoveryRequestKind::kSnapshot) {
     ++counters_.snapshots;
-    out.actions.push_back({ArbiterAction::Kind::kRequestSnapshot, service_, 0, 0});
+    out.actions.push_back({ArbiterAction::Kind::kRequestSnapshot, request.service, 0, 0});
     return;
   }
   ++counters_.range_requests;
-  if (kind == RequestKind::kProbe) ++counters_.probes;
-  out.actions.push_back({ArbiterAction::Kind::kRequestRange, service_, from, to});
-}
-
-size_t Arbiter::next_service(size_t service) const {
-  return config_.recovery_services == 0 ? 0 : (service + 1) % config_.recovery_services;
+  if (kind == RecoveryRequestKind::kProbe) ++counters_.probes;
+  out.actions.push_back({ArbiterAction::Kind::kRequestRange, request.service, from, to});
 }
 
 // ---- accessors ------------------------------------------------------------------------------
@@ -616,8 +611,10 @@ size_t Arbiter::next_service(size_t service) const {
 uint64_t Arbiter::last_seq() const { return last_seq_; }
 uint32_t Arbiter::epoch() const { return epoch_; }
 uint64_t Arbiter::epoch_start() const { return epoch_start_; }
-uint64_t Arbiter::newest_seq() const { return newest_seq_; }
-bool Arbiter::positioned() const { return positioned_; }
+uint64_t Arbiter::newest_seq() const { return epochs_.newest_seq(); }
+bool Arbiter::positioned() const {
+  return mode_ == ArbiterMode::kLive || mode_ == ArbiterMode::kProbing;
+}
 uint64_t Arbiter::last_heard_ns(size_t line) const {
   return line < last_heard_ns_.size() ? last_heard_ns_[line] : 0;
 }

@@ -30,19 +30,31 @@
 //    (epoch 1, last_seq 0, epoch_start 1) without it), or, in kSnapshot mode, a snapshot first;
 //    live frames that arrive meanwhile wait in the reorder buffer.
 //
-// Sans-I/O: time comes in as now_ns, requests go out as actions; no sockets, clock or threads.
+//  - Mode: one of ArbiterMode (waiting for the first snapshot, live, probing for a divergence
+//    point, resynchronising by snapshot). Every change goes through one transition function and
+//    is reported as a kModeChange notice.
+//
+// Parts, each in its own file: the reorder buffer (edge/reorder_buffer.h), the routing of
+// recovery requests over the services (edge/recovery_requests.h) and what is known of epochs
+// ahead of the position (edge/epoch_tracker.h). The Arbiter composes them.
+//
+// Sans-I/O: time comes in as now_ns, requests go out as actions, and what an operator should hear
+// of goes out as notices (the shell logs them, rate-limited); no sockets, clock, logging or
+// threads.
 // Not thread-safe: owned by one subscriber thread. Memory is bounded by the reorder buffer's
 // limits (plus the output of one call: at most the frames of one batch or one reply, and those
 // the reorder buffer released).
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <span>
+#include <string_view>
 #include <vector>
 
+#include "edge/epoch_tracker.h"
+#include "edge/recovery_requests.h"
+#include "edge/reorder_buffer.h"
 #include "schemas/batch.h"
-#include "schemas/log.h"
 #include "schemas/recovery_protocol.h"
 
 namespace oddsbus::edge {
@@ -52,6 +64,17 @@ enum class ResyncMode : uint8_t {
   kTruncate,  // a secondary: its journal holds every frame; divergence truncates, never snapshots
 };
 
+// What the arbiter is doing. Gaps are recovered within kLive (by range requests); the other modes
+// deliver nothing until they end.
+enum class ArbiterMode : uint8_t {
+  kAwaitingSnapshot,  // kSnapshot: never positioned; asks for the first snapshot
+  kLive,              // positioned: delivers in seq order, recovers gaps by range requests
+  kProbing,           // kTruncate: delivered history lost to a higher epoch; probing for where
+  kResyncing,         // kSnapshot: delivered history lost (or a range gone); asks for a snapshot
+};
+
+std::string_view mode_name(ArbiterMode mode);
+
 struct ArbiterConfig {
   ResyncMode mode = ResyncMode::kSnapshot;
   size_t recovery_services = 1;                 // how many services the owner can ask (0: none)
@@ -60,6 +83,10 @@ struct ArbiterConfig {
   uint64_t max_range = 65536;                   // frames per range request
   size_t reorder_max_frames = 262144;
   size_t reorder_max_bytes = size_t{64} << 20;
+  // test-only: planted bug for the simulator's self-check; never set in production. A frame past
+  // last_seq + 1 (of the current epoch, while kLive) is delivered at once instead of waiting in
+  // the reorder buffer: the stream jumps the gap.
+  bool planted_skip_reorder = false;
 };
 
 struct ArbiterCounters {
@@ -99,6 +126,36 @@ struct ArbiterAction {
   uint64_t to = 0;
 };
 
+// Something an operator should hear of (the arbiter does not log: its shell does, rate-limited).
+// Only the fields a kind names are set.
+struct ArbiterNotice {
+  enum class Kind : uint8_t {
+    kModeChange,       // from_mode -> to_mode
+    kCorruptBatch,     // line `source` sent a batch failing `error` at `seq`; ignored
+    kEpochChange,      // the stream moved from `epoch` to `new_epoch` at `seq`
+    kSnapshotLoaded,   // positioned at `seq` in `new_epoch` (which began at `to`)
+    kDivergence,       // frames of `epoch` up to `seq` that were delivered lost to a higher epoch
+    kTruncated,        // kTruncate: frames `seq`..`to` of `epoch` taken back (kDiverged)
+    kProbeFound,       // kTruncate: a probe found the divergence at `seq`
+    kProbeUnresolved,  // service `source` showed no divergence point between `seq` and `to`
+    kRangeGone,        // service `source` no longer holds `seq` (its oldest is `to`)
+    kServiceError,     // service `source` answered `error`; the next one is asked
+    kRequestTimeout,   // service `source` did not answer within request_timeout
+    kFenced,           // `count` frames of a deposed epoch dropped by this call
+    kOverflow,         // `count` frames dropped by this call because the reorder buffer was full
+  };
+  Kind kind;
+  size_t source = 0;
+  uint64_t seq = 0;
+  uint64_t to = 0;
+  uint64_t count = 0;
+  uint32_t epoch = 0;
+  uint32_t new_epoch = 0;
+  ArbiterMode from_mode = ArbiterMode::kLive;
+  ArbiterMode to_mode = ArbiterMode::kLive;
+  BatchError error = BatchError::kTruncated;
+};
+
 // What calls produced. Each call appends; the owner handles the contents and clear()s it (clear()
 // keeps the capacity). Actions come before frames: a kDiverged must be handled before the frames
 // that follow it are stored (frames of the same call at or past its `from` are taken back out).
@@ -110,10 +167,12 @@ struct ArbiterOutput {
   std::vector<ArbiterAction> actions;
   std::vector<const fb::Frame*> frames;         // delivered, consecutive seqs, in order
   std::vector<std::span<const uint8_t>> bytes;  // each frame's bytes, e.g. to re-batch unchanged
+  std::vector<ArbiterNotice> notices;           // in the order they happened
   void clear() {
     actions.clear();
     frames.clear();
     bytes.clear();
+    notices.clear();
   }
 };
 
@@ -121,7 +180,8 @@ class Arbiter {
  public:
   explicit Arbiter(const ArbiterConfig& config);
 
-  // Starts at a known position: frames continue at last_seq + 1 in `epoch`.
+  // Starts at a known position: frames continue at last_seq + 1 in `epoch`. A mode change it
+  // makes is reported in the next call's notices.
   void reset(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start);
 
   // A batch from a publisher line (bytes as received). Corrupt batches are counted and ignored.
@@ -147,12 +207,17 @@ class Arbiter {
   // Time passed: gap timeouts, request timeouts, the first snapshot request.
   void on_tick(uint64_t now_ns, ArbiterOutput& out);
 
+  ArbiterMode mode() const { return mode_; }
   uint64_t last_seq() const;
   uint32_t epoch() const;
   uint64_t epoch_start() const;
   // The highest seq any publisher said it has (frames, heartbeats, replies).
   uint64_t newest_seq() const;
-  // True once positioned (reset, or a snapshot loaded) and not waiting for a snapshot.
+  // The highest epoch of any frame in a batch that passed the checks (lines and range replies,
+  // duplicates and fenced frames included; heartbeats too); 0: none yet.
+  uint32_t highest_epoch_seen() const { return highest_epoch_seen_; }
+  // True once positioned (reset, or a snapshot loaded) and not waiting for a snapshot: kLive or
+  // kProbing.
   bool positioned() const;
   // ns when a line last delivered anything valid (frame or heartbeat), 0 if never; per line.
   uint64_t last_heard_ns(size_t line) const;
@@ -164,86 +229,68 @@ class Arbiter {
   const ArbiterCounters& counters() const;
 
  private:
-  enum class RequestKind : uint8_t { kRange, kProbe, kSnapshot };
-  struct Request {
-    bool active = false;
-    RequestKind kind = RequestKind::kRange;
-    size_t service = 0;
-    uint64_t from = 0;
-    uint64_t to = 0;
-    uint64_t sent_ns = 0;
-  };
-  struct EpochInfo {
-    uint64_t start = 0;     // seq of the epoch's EpochChange frame
-    uint32_t previous = 0;  // the epoch it followed; 0 when learned without its EpochChange
-  };
-  struct Buffered {
-    std::vector<uint64_t> words;  // the frame's bytes; u64 storage keeps them aligned
-    uint32_t size = 0;
-    const fb::Frame& frame() const { return *fb::GetFrame(words.data()); }
-  };
   enum class Verdict : uint8_t { kDeliver, kFence, kDiverged };
 
-  void begin_call(const ArbiterOutput& out);
+  // The one place the mode changes; reports it (to `out`, or to the next call when null).
+  void transition(ArbiterMode to, ArbiterOutput* out);
+  void notify(const ArbiterNotice& notice, ArbiterOutput* out);
+  StreamPosition position() const;
+
+  void begin_call(ArbiterOutput& out);
   void end_call(uint64_t now_ns, ArbiterOutput& out);
   void offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint64_t now_ns,
              ArbiterOutput& out);
-  void on_heartbeat(size_t line, const fb::Frame& frame, uint64_t now_ns, ArbiterOutput& out);
-  Verdict judge_head(const fb::Frame& frame);
+  void on_heartbeat(const fb::Frame& frame, uint64_t now_ns, ArbiterOutput& out);
+  void on_range(size_t service, const recovery::ReplyHeader& header,
+                std::span<const std::span<const uint8_t>> batches, uint64_t now_ns,
+                ArbiterOutput& out);
+  Verdict judge_head(const fb::Frame& frame, ArbiterOutput& out);
   void deliver(const fb::Frame& frame, std::span<const uint8_t> bytes, ArbiterOutput& out);
   void drain(uint64_t now_ns, ArbiterOutput& out);
   void store(const fb::Frame& frame, std::span<const uint8_t> bytes);
-  void recycle(std::map<uint64_t, Buffered>::iterator it);
   void learn_epoch(uint32_t epoch, uint64_t start, uint32_t previous);
-  void note_newest(uint32_t epoch, uint64_t seq);
-  uint32_t min_epoch_at(uint64_t seq) const;
   void check_divergence(uint64_t now_ns, ArbiterOutput& out);
   void diverged(uint64_t now_ns, ArbiterOutput& out);
   void truncate(uint64_t from, ArbiterOutput& out);
-  void want_snapshot();
-  void position(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start);
+  void want_snapshot(ArbiterOutput& out);
+  void position_at(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start, ArbiterOutput* out);
   void update_gap(uint64_t now_ns);
   uint64_t gap_end() const;
   void service_recovery(uint64_t now_ns, ArbiterOutput& out);
-  void send(RequestKind kind, uint64_t from, uint64_t to, uint64_t now_ns, ArbiterOutput& out);
-  size_t next_service(size_t service) const;
+  void send(RecoveryRequestKind kind, uint64_t from, uint64_t to, uint64_t now_ns,
+            ArbiterOutput& out);
   std::span<uint8_t> output_bytes(size_t size);
 
   ArbiterConfig config_;
   ArbiterCounters counters_;
   BatchReader reader_;
 
-  bool positioned_ = false;
+  ArbiterMode mode_ = ArbiterMode::kAwaitingSnapshot;
   uint64_t last_seq_ = 0;
   uint32_t epoch_ = 0;
   uint64_t epoch_start_ = 1;
-  uint64_t newest_seq_ = 0;
-  uint32_t newest_epoch_ = 0;
-  std::map<uint32_t, EpochInfo> epochs_;  // epochs above epoch_ heard of ahead of their frames
-
-  std::map<uint64_t, Buffered> buffer_;  // the reorder buffer, by seq
-  size_t buffer_bytes_ = 0;
-  std::vector<std::vector<uint64_t>> spare_;  // storage of released frames, for reuse
+  EpochTracker epochs_;
+  ReorderBuffer buffer_;
+  RecoveryRequests requests_;
 
   bool gap_ = false;
   uint64_t gap_since_ns_ = 0;
   uint64_t call_start_seq_ = 0;
-  bool ask_now_ = false;  // a capped range reply: ask for the rest without waiting gap_timeout
-  Request request_;
-  size_t service_ = 0;            // the service the next request goes to
-  uint64_t next_request_ns_ = 0;  // no request before this (busy, backoff)
-  bool probe_ = false;            // kTruncate: diverged, looking for where
-  uint64_t probe_from_ = 0;
-  uint64_t accept_at_ = 0;  // a probe's truncation point: the frame there starts the new history
+  uint64_t call_start_fenced_ = 0;
+  uint64_t call_start_overflow_ = 0;
+  bool ask_now_ = false;     // a capped range reply: ask for the rest without waiting gap_timeout
+  uint64_t probe_from_ = 0;  // kProbing: the next seq to ask about
+  uint64_t accept_at_ = 0;   // a probe's truncation point: the frame there starts the new history
 
   std::vector<uint64_t> last_heard_ns_;
   uint64_t last_live_ns_ = 0;
+  uint32_t highest_epoch_seen_ = 0;
 
   std::vector<std::vector<uint64_t>> output_blocks_;  // delivered frames' copies
   size_t output_block_ = 0;
   size_t output_used_ = 0;  // words used in output_blocks_[output_block_]
 
-  LogLimiter corrupt_log_;
+  std::vector<ArbiterNotice> pending_notices_;  // made outside a call (reset)
 };
 
 }  // namespace oddsbus::edge

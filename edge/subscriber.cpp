@@ -28,7 +28,9 @@ std::span<const uint8_t> bytes_of(const zmq::message_t& message) {
 }  // namespace
 
 Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
-    : config_(config), arbiter_(with_services(config.arbiter, config.recovery_urls.size())) {
+    : config_(config),
+      arbiter_(with_services(config.arbiter, config.recovery_urls.size())),
+      context_(context) {
   for (const std::string& url : config_.publisher_urls) {
     zmq::socket_t& socket = lines_.emplace_back(context, zmq::socket_type::sub);
     socket.set(zmq::sockopt::rcvhwm, config_.receive_hwm);
@@ -46,21 +48,84 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
   }
   for (auto& socket : lines_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
   for (auto& socket : services_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+  if (!config_.follow_url.empty()) connect_follow();
+}
+
+void Subscriber::connect_follow() {
+  // A fresh socket: a reply to a long poll given up on never arrives on it.
+  follow_.emplace(context_, zmq::socket_type::dealer);
+  follow_->set(zmq::sockopt::linger, 0);
+  follow_->connect(config_.follow_url);
+  follow_outstanding_ = false;
+  const zmq::pollitem_t item{follow_->handle(), 0, ZMQ_POLLIN, 0};
+  if (items_.size() == lines_.size() + services_.size()) {
+    items_.push_back(item);
+  } else {
+    items_.back() = item;
+  }
+}
+
+void Subscriber::keep_following(uint64_t now_ns) {
+  if (!follow_) return;
+  if (follow_outstanding_ &&
+      now_ns - follow_sent_ns_ > (uint64_t{config_.follow_wait_ms} + 1000) * 1'000'000) {
+    ++counters_.follow_resets;
+    connect_follow();
+  }
+  if (follow_outstanding_) return;
+  recovery::Request request;
+  request.kind = recovery::RequestKind::kRange;
+  request.from = arbiter_.last_seq() + 1;
+  request.to = request.from + std::max<uint64_t>(config_.follow_range, 1) - 1;
+  request.wait_ms = config_.follow_wait_ms;
+  request.replica = config_.replica_requests;
+  const std::string text = recovery::format_request(request);
+  follow_sent_ns_ = now_ns;
+  if (follow_->send(zmq::buffer(text), zmq::send_flags::dontwait)) {
+    follow_outstanding_ = true;
+    ++counters_.follow_requests;
+    ++counters_.requests_sent;
+  } else {
+    ++counters_.send_failures;
+  }
+}
+
+bool Subscriber::send_ack(uint64_t seq) {
+  if (!follow_) return false;
+  recovery::Request ack;
+  ack.kind = recovery::RequestKind::kAck;
+  ack.from = seq;
+  const std::string text = recovery::format_request(ack);
+  if (!follow_->send(zmq::buffer(text), zmq::send_flags::dontwait)) return false;
+  ++counters_.acks_sent;
+  return true;
 }
 
 size_t Subscriber::poll(int timeout_ms, ArbiterOutput& out) {
+  return poll_at(timeout_ms, nullptr, out);
+}
+
+size_t Subscriber::poll(int timeout_ms, uint64_t now_ns, ArbiterOutput& out) {
+  return poll_at(timeout_ms, &now_ns, out);
+}
+
+size_t Subscriber::poll_at(int timeout_ms, const uint64_t* given_now_ns, ArbiterOutput& out) {
   const size_t first_action = out.actions.size();
+  const size_t first_notice = out.notices.size();
   const uint64_t handled_before = counters_.batches + counters_.replies;
+  if (follow_) keep_following(given_now_ns != nullptr ? *given_now_ns : steady_now_ns());
   if (!items_.empty()) zmq::poll(items_, std::chrono::milliseconds(timeout_ms));
-  const uint64_t now_ns = steady_now_ns();
+  const uint64_t now_ns = given_now_ns != nullptr ? *given_now_ns : steady_now_ns();
   for (size_t i = 0; i < lines_.size(); ++i) {
     if ((items_[i].revents & ZMQ_POLLIN) != 0) receive_line(i, now_ns, out);
   }
   for (size_t i = 0; i < services_.size(); ++i) {
     if ((items_[lines_.size() + i].revents & ZMQ_POLLIN) != 0) receive_replies(i, now_ns, out);
   }
+  if (follow_ && (items_.back().revents & ZMQ_POLLIN) != 0) receive_follow(now_ns, out);
   arbiter_.on_tick(now_ns, out);
   send_requests(first_action, out);
+  notice_log_.write(std::span(out.notices).subspan(first_notice), now_ns);
   return counters_.batches + counters_.replies - handled_before;
 }
 
@@ -68,6 +133,7 @@ std::vector<int> Subscriber::file_descriptors() const {
   std::vector<int> fds;
   for (const auto& socket : lines_) fds.push_back(socket.get(zmq::sockopt::fd));
   for (const auto& socket : services_) fds.push_back(socket.get(zmq::sockopt::fd));
+  if (follow_) fds.push_back(follow_->get(zmq::sockopt::fd));
   return fds;
 }
 
@@ -87,33 +153,62 @@ void Subscriber::receive_line(size_t line, uint64_t now_ns, ArbiterOutput& out) 
   }
 }
 
+bool Subscriber::receive_reply(zmq::socket_t& socket) {
+  parts_.clear();
+  zmq::message_t part;
+  if (!socket.recv(part, zmq::recv_flags::dontwait)) return false;
+  parts_.push_back(std::move(part));
+  // The rest of a multipart message has arrived with its first part.
+  while (parts_.back().more()) {
+    zmq::message_t next;
+    if (!socket.recv(next, zmq::recv_flags::dontwait)) break;
+    parts_.push_back(std::move(next));
+  }
+  ++counters_.replies;
+  part_spans_.clear();
+  for (size_t i = 1; i < parts_.size(); ++i) part_spans_.push_back(bytes_of(parts_[i]));
+  return true;
+}
+
 void Subscriber::receive_replies(size_t service, uint64_t now_ns, ArbiterOutput& out) {
   zmq::socket_t& socket = services_[service];
   for (size_t n = 0; n < config_.max_messages_per_poll; ++n) {
-    parts_.clear();
-    zmq::message_t part;
-    if (!socket.recv(part, zmq::recv_flags::dontwait)) return;
-    parts_.push_back(std::move(part));
-    // The rest of a multipart message has arrived with its first part.
-    while (parts_.back().more()) {
-      zmq::message_t next;
-      if (!socket.recv(next, zmq::recv_flags::dontwait)) break;
-      parts_.push_back(std::move(next));
-    }
-    ++counters_.replies;
+    if (!receive_reply(socket)) return;
     auto header = recovery::parse_reply_header(parts_.front().to_string_view());
     if (!header) {
       ++counters_.bad_replies;
       log(LogLevel::kWarn, "subscriber: recovery service %zu: %s", service, header.error().c_str());
       continue;
     }
-    part_spans_.clear();
-    for (size_t i = 1; i < parts_.size(); ++i) part_spans_.push_back(bytes_of(parts_[i]));
+    last_reply_ns_ = now_ns;
+    highest_reply_epoch_ = std::max(highest_reply_epoch_, header->epoch);
     if (header->kind == recovery::ReplyKind::kSnapshot) {
       handle_snapshot(service, *header, now_ns, out);
     } else {
+      if (header->kind == recovery::ReplyKind::kError && error_log_.allow(now_ns)) {
+        log(LogLevel::kWarn, "subscriber: recovery service %zu answered error %s %s", service,
+            header->reason.c_str(), header->detail.c_str());
+      }
       arbiter_.on_reply(service, *header, part_spans_, now_ns, out);
     }
+  }
+}
+
+void Subscriber::receive_follow(uint64_t now_ns, ArbiterOutput& out) {
+  const size_t line = lines_.size();
+  for (size_t n = 0; n < config_.max_messages_per_poll; ++n) {
+    if (!receive_reply(*follow_)) return;
+    follow_outstanding_ = false;  // whatever it says, the long poll ended
+    auto header = recovery::parse_reply_header(parts_.front().to_string_view());
+    if (!header) {
+      ++counters_.bad_replies;
+      log(LogLevel::kWarn, "subscriber: follow %s: %s", config_.follow_url.c_str(),
+          header.error().c_str());
+      continue;
+    }
+    last_reply_ns_ = now_ns;
+    highest_reply_epoch_ = std::max(highest_reply_epoch_, header->epoch);
+    for (const auto batch : part_spans_) arbiter_.on_batch(line, batch, now_ns, out);
   }
 }
 
@@ -156,6 +251,7 @@ void Subscriber::send_requests(size_t first_action, const ArbiterOutput& out) {
       request.kind = recovery::RequestKind::kRange;
       request.from = action.from;
       request.to = action.to;
+      request.replica = config_.replica_requests;
     } else if (action.kind == ArbiterAction::Kind::kRequestSnapshot) {
       request.kind = recovery::RequestKind::kSnapshot;
     } else {

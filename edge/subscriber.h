@@ -1,16 +1,20 @@
 // The subscriber's ZeroMQ shell around the Arbiter (edge/arbiter.h): one SUB socket per publisher
 // line (subscribed to everything), one DEALER per recovery service. poll() receives what arrived,
 // feeds the arbiter, sends the range and snapshot requests it asks for (schemas/
-// recovery_protocol.h), and decodes snapshot replies (schemas/snapshot_image.h) into an image the
-// owner takes. The protocol logic is all in the Arbiter; this file only moves bytes.
+// recovery_protocol.h), optionally keeps a long poll open on a recovery service (a secondary's
+// follow line), and decodes snapshot replies (schemas/snapshot_image.h) into an image the
+// owner takes. The protocol logic is all in the Arbiter; this file only moves bytes, and logs the
+// arbiter's notices (rate-limited, edge/arbiter_notice_log.h).
 //
 // Thread safety: created, polled and destroyed by one thread. zmq::error_t (a bad URL at
 // construction, context shutdown while polling) propagates to the owner, who catches it at the top
 // of its thread. Never blocks past poll's timeout: sends are non-blocking, and a request that
 // cannot be sent is counted and left to the arbiter's request timeout.
-// Clock: std::chrono::steady_clock (the arbiter only compares differences).
+// Clock: std::chrono::steady_clock, or the owner's monotonic clock given to poll() (the arbiter
+// only compares differences).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -19,6 +23,7 @@
 #include <zmq.hpp>
 
 #include "edge/arbiter.h"
+#include "edge/arbiter_notice_log.h"
 #include "schemas/snapshot_image.h"
 
 namespace oddsbus::edge {
@@ -30,6 +35,17 @@ struct SubscriberConfig {
   int receive_hwm = 100000;                 // per SUB socket; past it ZeroMQ drops (seen as a gap)
   int receive_buffer_bytes = 0;             // kernel receive buffer per SUB (0: OS default)
   size_t max_messages_per_poll = 1024;  // per socket per poll(), so one line cannot starve others
+  // Range requests (gap fills, probes, the follow long poll) are marked `replica`
+  // (schemas/recovery_protocol.h): a replicating secondary's, served past the acknowledged seq.
+  bool replica_requests = false;
+  // Optional long poll (a replicating secondary): a DEALER connected here keeps one
+  // `range LAST+1 LAST+follow_range follow_wait_ms` request outstanding, LAST being the arbiter's
+  // last_seq; the reply's batches are fed to the arbiter as line publisher_urls.size(). A reply
+  // that has not come within follow_wait_ms + 1 s is given up on: the socket is replaced, so a
+  // late one is dropped. send_ack() uses this socket. Empty: none.
+  std::string follow_url;
+  uint32_t follow_wait_ms = 100;
+  uint64_t follow_range = 65536;
 };
 
 struct SubscriberCounters {
@@ -43,6 +59,9 @@ struct SubscriberCounters {
   uint64_t bad_crc_chunks = 0;      // of those: a chunk's CRC32C did not match its bytes
   uint64_t bad_digests = 0;         // of those: the image's digest was not the reply's
   uint64_t unwanted_snapshots = 0;  // snapshot replies that came when none was wanted (dropped)
+  uint64_t follow_requests = 0;     // long polls sent on the follow socket
+  uint64_t follow_resets = 0;       // long polls given up on (socket replaced)
+  uint64_t acks_sent = 0;
 };
 
 class Subscriber {
@@ -58,6 +77,21 @@ class Subscriber {
   // owner installs it before applying out.frames. Returns how many messages it handled.
   // Pass a timeout no longer than the arbiter's gap_timeout, so timeouts fire on time.
   size_t poll(int timeout_ms, ArbiterOutput& out);
+  // The same, on the owner's monotonic clock: now_ns (read before the call) times everything this
+  // poll handles, instead of std::chrono::steady_clock read after the wait.
+  size_t poll(int timeout_ms, uint64_t now_ns, ArbiterOutput& out);
+
+  // Sends `ack SEQ` on the follow socket (non-blocking). False when there is no follow socket or
+  // ZeroMQ would not take it (the next ack covers it).
+  bool send_ack(uint64_t seq);
+
+  // When a recovery reply (any service, or the follow socket) last parsed, on poll's clock; 0:
+  // never.
+  uint64_t last_reply_ns() const { return last_reply_ns_; }
+  // The highest epoch any valid batch (arbiter) or reply header carried.
+  uint32_t highest_epoch_heard() const {
+    return std::max(arbiter_.highest_epoch_seen(), highest_reply_epoch_);
+  }
 
   // The snapshot loaded by the last poll() that loaded one, once; nullopt otherwise.
   std::optional<SnapshotImage> take_snapshot();
@@ -72,8 +106,14 @@ class Subscriber {
   const SubscriberCounters& counters() const { return counters_; }
 
  private:
+  size_t poll_at(int timeout_ms, const uint64_t* given_now_ns, ArbiterOutput& out);
   void receive_line(size_t line, uint64_t now_ns, ArbiterOutput& out);
   void receive_replies(size_t service, uint64_t now_ns, ArbiterOutput& out);
+  // Reads one multipart reply into parts_/part_spans_; false when none is waiting.
+  bool receive_reply(zmq::socket_t& socket);
+  void receive_follow(uint64_t now_ns, ArbiterOutput& out);
+  void keep_following(uint64_t now_ns);
+  void connect_follow();
   void handle_snapshot(size_t service, const recovery::ReplyHeader& header, uint64_t now_ns,
                        ArbiterOutput& out);
   void send_requests(size_t first_action, const ArbiterOutput& out);
@@ -82,11 +122,19 @@ class Subscriber {
   Arbiter arbiter_;
   std::vector<zmq::socket_t> lines_;
   std::vector<zmq::socket_t> services_;
-  std::vector<zmq::pollitem_t> items_;  // lines first, then services
+  zmq::context_t& context_;
+  std::optional<zmq::socket_t> follow_;  // when follow_url is set
+  bool follow_outstanding_ = false;
+  uint64_t follow_sent_ns_ = 0;
+  std::vector<zmq::pollitem_t> items_;  // lines first, then services, then follow
   std::vector<zmq::message_t> parts_;   // the reply being handled (header, then the rest)
   std::vector<std::span<const uint8_t>> part_spans_;
   std::optional<SnapshotImage> snapshot_;
   SubscriberCounters counters_;
+  ArbiterNoticeLog notice_log_;
+  LogLimiter error_log_;
+  uint64_t last_reply_ns_ = 0;
+  uint32_t highest_reply_epoch_ = 0;
 };
 
 }  // namespace oddsbus::edge

@@ -8,15 +8,20 @@
 namespace oddsbus::engine {
 namespace {
 
-constexpr size_t kLineSub = 0;
-constexpr size_t kLineFollow = 1;
-constexpr uint64_t kFollowRange = 65536;
+// Frames per journal record: one poll can deliver many publisher batches and a long poll's reply.
+constexpr size_t kMaxFramesPerRecord = 4096;
 
-edge::ArbiterConfig arbiter_config() {
-  edge::ArbiterConfig config;
-  config.mode = edge::ResyncMode::kTruncate;
-  config.recovery_services = 1;
-  return config;
+edge::SubscriberConfig subscriber_config(const ReplicaConfig& config) {
+  edge::SubscriberConfig s;
+  s.publisher_urls = {config.peer_pub};
+  s.recovery_urls = {config.peer_recovery};
+  s.arbiter.mode = edge::ResyncMode::kTruncate;
+  // Served past the acknowledged seq, or sync replication deadlocks.
+  s.replica_requests = true;
+  s.follow_url = config.peer_recovery;
+  s.follow_wait_ms = config.long_poll_ms;
+  s.follow_range = 65536;
+  return s;
 }
 
 zmq::socket_t dealer(zmq::context_t& context, const std::string& url) {
@@ -34,118 +39,53 @@ std::string_view as_text(const zmq::message_t& m) {
 
 Replica::Replica(zmq::context_t& context, Journal& journal, Sequencer& sequencer,
                  BatchSink* republish, const ReplicaConfig& config)
-    : context_(context),
-      journal_(journal),
+    : journal_(journal),
       sequencer_(sequencer),
       republish_(republish),
       config_(config),
-      sub_(context, zmq::socket_type::sub),
-      requests_(dealer(context, config.peer_recovery)),
-      follow_(dealer(context, config.peer_recovery)),
-      arbiter_(arbiter_config()) {
-  sub_.set(zmq::sockopt::subscribe, "");
-  sub_.set(zmq::sockopt::rcvhwm, 100000);
-  sub_.set(zmq::sockopt::linger, 0);
-  sub_.connect(config.peer_pub);
-  arbiter_.reset(sequencer.last_seq(), sequencer.epoch(), sequencer.epoch_start());
+      subscriber_(context, subscriber_config(config)) {
+  subscriber_.arbiter().reset(sequencer.last_seq(), sequencer.epoch(), sequencer.epoch_start());
 }
 
-void Replica::note_epoch(std::span<const uint8_t> batch) {
-  if (!epoch_reader_.open(batch)) return;
-  for (const fb::Frame* frame : epoch_reader_.frames()) {
-    highest_epoch_ = std::max(highest_epoch_, frame->epoch());
-  }
-}
-
-void Replica::send_follow() {
-  recovery::Request request;
-  request.kind = recovery::RequestKind::kRange;
-  request.from = sequencer_.last_seq() + 1;
-  request.to = request.from + kFollowRange - 1;
-  request.wait_ms = config_.long_poll_ms;
-  request.replica = true;  // served past the acknowledged seq, or sync replication deadlocks
-  const std::string text = recovery::format_request(request);
-  if (follow_.send(zmq::buffer(text), zmq::send_flags::dontwait)) {
-    follow_outstanding_ = true;
-  }
-}
-
-void Replica::reset_follow() {
-  // A reply that never came (the primary restarted, or died): a fresh socket drops any late one.
-  follow_ = dealer(context_, config_.peer_recovery);
-  follow_outstanding_ = false;
-}
-
-bool Replica::receive_reply(zmq::socket_t& socket, recovery::ReplyHeader& header) {
-  parts_.clear();
-  part_spans_.clear();
-  while (true) {
-    zmq::message_t part;
-    if (!socket.recv(part, zmq::recv_flags::dontwait)) break;
-    const bool more = part.more();
-    parts_.push_back(std::move(part));
-    if (!more) break;
-  }
-  if (parts_.empty()) return false;
-  auto parsed = recovery::parse_reply_header(as_text(parts_[0]));
-  if (!parsed) {
-    ++counters_.bad_replies;
-    log(LogLevel::kWarn, "replica: bad reply from %s: %s", config_.peer_recovery.c_str(),
-        parsed.error().c_str());
-    return false;
-  }
-  header = *parsed;
-  for (size_t i = 1; i < parts_.size(); ++i) {
-    part_spans_.emplace_back(static_cast<const uint8_t*>(parts_[i].data()), parts_[i].size());
-  }
-  return true;
+uint64_t Replica::last_heard_ns() const {
+  return std::max(subscriber_.arbiter().last_heard_ns(0), subscriber_.last_reply_ns());
 }
 
 std::expected<void, std::string> Replica::store(uint64_t now_ns) {
-  if (out_.frames.empty()) return {};
-  batch_.begin(journal_.info().channel, out_.frames.front()->seq());
-  for (const auto& bytes : out_.bytes) batch_.add(bytes);
-  const uint64_t first = batch_.first_seq();
-  const uint64_t last = first + batch_.count() - 1;
-  if (auto ok = journal_.append(first, last, batch_.bytes()); !ok) return ok;
-  for (const fb::Frame* frame : out_.frames) {
-    sequencer_.restore(*frame);
-    if (frame->payload_type() == fb::Payload::EpochChange) {
-      if (auto ok = journal_.set_epoch(frame->epoch()); !ok) return ok;
-      log(LogLevel::kWarn, "replica: the primary moved to epoch %u at seq %" PRIu64, frame->epoch(),
-          frame->seq());
+  for (size_t first = 0; first < out_.frames.size(); first += kMaxFramesPerRecord) {
+    const size_t end = std::min(out_.frames.size(), first + kMaxFramesPerRecord);
+    batch_.begin(journal_.info().channel, out_.frames[first]->seq());
+    for (size_t i = first; i < end; ++i) batch_.add(out_.bytes[i]);
+    const uint64_t first_seq = batch_.first_seq();
+    const uint64_t last = first_seq + batch_.count() - 1;
+    if (auto ok = journal_.append(first_seq, last, batch_.bytes()); !ok) return ok;
+    for (size_t i = first; i < end; ++i) {
+      const fb::Frame* frame = out_.frames[i];
+      sequencer_.restore(*frame);
+      if (frame->payload_type() == fb::Payload::EpochChange) {
+        if (auto ok = journal_.set_epoch(frame->epoch()); !ok) return ok;
+        log(LogLevel::kWarn, "replica: the primary moved to epoch %u at seq %" PRIu64,
+            frame->epoch(), frame->seq());
+      }
     }
-  }
-  if (republish_ != nullptr) republish_->publish(batch_.bytes());
-  last_publish_ns_ = now_ns;
-  counters_.frames += batch_.count();
-  ++counters_.batches;
-  if (config_.sync_acks) {
-    recovery::Request ack;
-    ack.kind = recovery::RequestKind::kAck;
-    ack.from = last;
-    const std::string text = recovery::format_request(ack);
-    (void)follow_.send(zmq::buffer(text), zmq::send_flags::dontwait);
+    if (republish_ != nullptr) republish_->publish(batch_.bytes());
+    last_publish_ns_ = now_ns;
+    counters_.frames += batch_.count();
+    ++counters_.batches;
+    if (config_.sync_acks) (void)subscriber_.send_ack(last);
   }
   return {};
 }
 
 std::expected<void, std::string> Replica::handle_output(uint64_t now_ns) {
+  // Actions first: a kDiverged is handled before the frames that follow it are stored. The range
+  // requests among them were sent by the subscriber.
   for (const edge::ArbiterAction& action : out_.actions) {
     using Kind = edge::ArbiterAction::Kind;
     switch (action.kind) {
-      case Kind::kRequestRange: {
-        recovery::Request request;
-        request.kind = recovery::RequestKind::kRange;
-        request.from = action.from;
-        request.to = action.to;
-        request.replica = true;
-        const std::string text = recovery::format_request(request);
-        (void)requests_.send(zmq::buffer(text), zmq::send_flags::dontwait);
+      case Kind::kRequestRange:
+      case Kind::kRequestSnapshot:  // kTruncate mode never asks for one
         break;
-      }
-      case Kind::kRequestSnapshot:
-        break;  // kTruncate mode never asks for one
       case Kind::kRangeGone:
         log(LogLevel::kError,
             "replica: the primary no longer holds seq %" PRIu64
@@ -178,55 +118,9 @@ std::expected<void, std::string> Replica::handle_output(uint64_t now_ns) {
 
 std::expected<size_t, std::string> Replica::do_work(const Clocks& clocks, int timeout_ms) {
   const uint64_t now_ns = clocks.monotonic_ns;
-  if (follow_outstanding_ &&
-      now_ns - follow_sent_ns_ > (uint64_t{config_.long_poll_ms} + 1000) * 1'000'000) {
-    reset_follow();
-  }
-  if (!follow_outstanding_) {
-    send_follow();
-    follow_sent_ns_ = now_ns;
-  }
-  zmq::pollitem_t items[] = {{sub_.handle(), 0, ZMQ_POLLIN, 0},
-                             {requests_.handle(), 0, ZMQ_POLLIN, 0},
-                             {follow_.handle(), 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
   const uint64_t before = counters_.frames;
-  if ((items[0].revents & ZMQ_POLLIN) != 0) {
-    for (int i = 0; i < 1024; ++i) {
-      zmq::message_t message;
-      if (!sub_.recv(message, zmq::recv_flags::dontwait)) break;
-      const std::span<const uint8_t> bytes(static_cast<const uint8_t*>(message.data()),
-                                           message.size());
-      const uint64_t corrupt = arbiter_.counters().corrupt_batches;
-      arbiter_.on_batch(kLineSub, bytes, now_ns, out_);
-      if (arbiter_.counters().corrupt_batches == corrupt) {
-        last_heard_ns_ = now_ns;
-        note_epoch(bytes);
-      }
-      if (auto ok = handle_output(now_ns); !ok) return std::unexpected(ok.error());
-    }
-  }
-  recovery::ReplyHeader header;
-  if ((items[1].revents & ZMQ_POLLIN) != 0) {
-    while (receive_reply(requests_, header)) {
-      last_heard_ns_ = now_ns;
-      highest_epoch_ = std::max(highest_epoch_, header.epoch);
-      arbiter_.on_reply(0, header, part_spans_, now_ns, out_);
-      if (auto ok = handle_output(now_ns); !ok) return std::unexpected(ok.error());
-    }
-  }
-  if ((items[2].revents & ZMQ_POLLIN) != 0) {
-    while (receive_reply(follow_, header)) {
-      follow_outstanding_ = false;
-      last_heard_ns_ = now_ns;
-      highest_epoch_ = std::max(highest_epoch_, header.epoch);
-      for (const auto& batch : part_spans_) {
-        arbiter_.on_batch(kLineFollow, batch, now_ns, out_);
-        if (auto ok = handle_output(now_ns); !ok) return std::unexpected(ok.error());
-      }
-    }
-  }
-  arbiter_.on_tick(now_ns, out_);
+  subscriber_.poll(timeout_ms, now_ns, out_);
+  counters_.bad_replies = subscriber_.counters().bad_replies;
   if (auto ok = handle_output(now_ns); !ok) return std::unexpected(ok.error());
   if (republish_ != nullptr && now_ns - last_publish_ns_ >= config_.heartbeat_interval_ns) {
     sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_);

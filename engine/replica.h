@@ -13,6 +13,9 @@
 // epoch that started at or below its last seq), the lost frames are set aside in the journal
 // directory (set-aside/epoch-E-from-S.batches, never deleted) and the sequencer is rebuilt.
 //
+// The ZeroMQ side is the edge's subscriber shell (edge/subscriber.h) with its follow long poll and
+// `replica` requests; this class only journals, republishes and acknowledges what it delivers.
+//
 // Thread safety: owned by the node's sequencer thread; one do_work() at a time.
 #pragma once
 
@@ -24,6 +27,7 @@
 #include <zmq.hpp>
 
 #include "edge/arbiter.h"
+#include "edge/subscriber.h"
 #include "engine/clocks.h"
 #include "engine/journal.h"
 #include "engine/publisher.h"
@@ -61,41 +65,27 @@ class Replica {
 
   // When anything valid (frame, heartbeat or reply) last came from the primary, on the monotonic
   // clock; 0: never.
-  uint64_t last_heard_ns() const { return last_heard_ns_; }
+  uint64_t last_heard_ns() const;
   // The highest epoch any frame or reply from the primary carried.
-  uint32_t highest_epoch_heard() const { return highest_epoch_; }
+  uint32_t highest_epoch_heard() const { return subscriber_.highest_epoch_heard(); }
   const ReplicaCounters& counters() const { return counters_; }
-  const edge::ArbiterCounters& arbiter_counters() const { return arbiter_.counters(); }
+  const edge::ArbiterCounters& arbiter_counters() const { return subscriber_.arbiter().counters(); }
+  const edge::SubscriberCounters& subscriber_counters() const { return subscriber_.counters(); }
 
  private:
   std::expected<void, std::string> handle_output(uint64_t now_ns);
   std::expected<void, std::string> store(uint64_t now_ns);
-  void send_follow();
-  void reset_follow();
-  bool receive_reply(zmq::socket_t& socket, recovery::ReplyHeader& header);
-  void note_epoch(std::span<const uint8_t> batch);
 
-  zmq::context_t& context_;
   Journal& journal_;
   Sequencer& sequencer_;
   BatchSink* republish_;
   ReplicaConfig config_;
-  zmq::socket_t sub_;
-  zmq::socket_t requests_;  // the arbiter's range requests (service 0)
-  zmq::socket_t follow_;    // the long poll and the acks
-  bool follow_outstanding_ = false;
-  uint64_t follow_sent_ns_ = 0;
-  edge::Arbiter arbiter_;
+  edge::Subscriber subscriber_;  // the primary's PUB (line 0), its recovery service, the long poll
   edge::ArbiterOutput out_;
   BatchWriter batch_;
   BatchWriter heartbeat_batch_{4096};
-  std::vector<zmq::message_t> parts_;
-  std::vector<std::span<const uint8_t>> part_spans_;
-  uint64_t last_heard_ns_ = 0;
   uint64_t last_publish_ns_ = 0;
-  uint32_t highest_epoch_ = 0;
   ReplicaCounters counters_;
-  BatchReader epoch_reader_;
 };
 
 // Watches the peer's PUB socket from a primary, to notice a higher epoch at once (fencing).

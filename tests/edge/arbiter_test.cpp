@@ -165,6 +165,7 @@ struct Harness {
     collect();
   }
   void collect() {
+    notices.insert(notices.end(), out.notices.begin(), out.notices.end());
     for (const ArbiterAction& a : out.actions) {
       actions.push_back(a);
       if (a.kind == Kind::kDiverged) {
@@ -204,6 +205,7 @@ struct Harness {
   uint64_t now = 1'000'000'000;
   uint64_t next_seq = 0;  // the seq the owner expects next (0: any)
   std::vector<ArbiterAction> actions;
+  std::vector<ArbiterNotice> notices;
   std::vector<uint64_t> seqs;  // delivered (kDiverged takes frames back out)
   std::vector<uint32_t> publishers;
   std::vector<uint32_t> epochs;
@@ -888,6 +890,133 @@ History reference_history() {
   History h;
   h.add(1200).change_epoch(2).add(800);
   return h;
+}
+
+// The mode changes each scenario reported, as (from, to) pairs, in order.
+std::vector<std::pair<ArbiterMode, ArbiterMode>> mode_changes(const std::vector<ArbiterNotice>& n) {
+  std::vector<std::pair<ArbiterMode, ArbiterMode>> changes;
+  for (const ArbiterNotice& notice : n) {
+    if (notice.kind == ArbiterNotice::Kind::kModeChange) {
+      changes.emplace_back(notice.from_mode, notice.to_mode);
+    }
+  }
+  return changes;
+}
+
+size_t count_notices(const std::vector<ArbiterNotice>& n, ArbiterNotice::Kind kind) {
+  return static_cast<size_t>(
+      std::count_if(n.begin(), n.end(), [&](const ArbiterNotice& x) { return x.kind == kind; }));
+}
+
+TEST(ArbiterMode, SnapshotModeWaitsThenGoesLiveThenResyncsOnDivergence) {
+  using M = ArbiterMode;
+  SplitHistories s;
+  Harness t(snapshot_config());
+  EXPECT_EQ(t.arbiter.mode(), M::kAwaitingSnapshot);
+  t.tick(0);
+  EXPECT_EQ(t.arbiter.mode(), M::kAwaitingSnapshot);
+  t.snapshot_loaded(0, 1, 1);
+  EXPECT_EQ(t.arbiter.mode(), M::kLive);
+  t.batch(0, s.loser.batch(1, 8));
+  t.batch(1, s.winner.heartbeat(9));
+  EXPECT_EQ(t.arbiter.mode(), M::kResyncing);
+  EXPECT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kDivergence), 1u);
+  t.snapshot_loaded(8, 2, 6);
+  EXPECT_EQ(t.arbiter.mode(), M::kLive);
+  using Change = std::pair<M, M>;
+  EXPECT_EQ(mode_changes(t.notices), (std::vector<Change>{{M::kAwaitingSnapshot, M::kLive},
+                                                          {M::kLive, M::kResyncing},
+                                                          {M::kResyncing, M::kLive}}));
+  EXPECT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kSnapshotLoaded), 2u);
+}
+
+TEST(ArbiterMode, TruncateModeProbesThenGoesLiveWhenTheDivergenceIsFound) {
+  using M = ArbiterMode;
+  History loser{1};
+  loser.add(8);
+  History winner{3};
+  winner.copy_prefix(loser, 5).change_epoch(2).add(1).change_epoch(3).add(2);
+  Harness t(truncate_config());
+  EXPECT_EQ(t.arbiter.mode(), M::kLive);
+  t.batch(0, loser.batch(1, 8));
+  t.batch(1, winner.heartbeat(10));
+  EXPECT_EQ(t.arbiter.mode(), M::kProbing);
+  EXPECT_TRUE(t.arbiter.positioned());
+  t.reply(0, winner.range_header(2, 8, 10), {winner.batch(2, 8)});
+  EXPECT_EQ(t.arbiter.mode(), M::kLive);
+  using Change = std::pair<M, M>;
+  EXPECT_EQ(mode_changes(t.notices),
+            (std::vector<Change>{{M::kLive, M::kProbing}, {M::kProbing, M::kLive}}));
+  EXPECT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kProbeFound), 1u);
+  ASSERT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kTruncated), 1u);
+  const auto truncated = std::find_if(
+      t.notices.begin(), t.notices.end(),
+      [](const ArbiterNotice& n) { return n.kind == ArbiterNotice::Kind::kTruncated; });
+  EXPECT_EQ(truncated->seq, 6u);
+  EXPECT_EQ(truncated->to, 8u);
+}
+
+TEST(ArbiterMode, ResetReportsItsModeChangeInTheNextCall) {
+  Harness t(snapshot_config());
+  t.arbiter.reset(5, 1, 1);
+  EXPECT_EQ(t.arbiter.mode(), ArbiterMode::kLive);
+  EXPECT_TRUE(t.notices.empty());
+  t.tick(1);
+  ASSERT_EQ(mode_changes(t.notices).size(), 1u);
+  EXPECT_EQ(mode_changes(t.notices)[0].first, ArbiterMode::kAwaitingSnapshot);
+}
+
+TEST(ArbiterNotices, CorruptBatchFencedFramesAndTimeoutsAreReportedNotLogged) {
+  SplitHistories s;
+  Harness t(truncate_config());
+  std::vector<uint8_t> bad = s.loser.batch(1, 3);
+  bad[kBatchHeaderSize + kRecordHeaderSize + 4] ^= 0x40;
+  t.batch(3, bad);
+  ASSERT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kCorruptBatch), 1u);
+  EXPECT_EQ(t.notices[0].source, 3u);
+  EXPECT_EQ(t.notices[0].seq, 1u);
+  t.notices.clear();
+  t.arbiter.reset(7, 2, 6);
+  t.batch(0, s.loser.batch(6, 8));  // epoch 1 past epoch 2's start: fenced
+  ASSERT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kFenced), 1u);
+  const auto fenced = std::find_if(t.notices.begin(), t.notices.end(), [](const auto& n) {
+    return n.kind == ArbiterNotice::Kind::kFenced;
+  });
+  EXPECT_EQ(fenced->count, 3u);
+  t.batch(1, s.winner.heartbeat(10));  // a gap: asked after gap_timeout, never answered
+  t.tick(20 * kMs);
+  ASSERT_EQ(t.take(Kind::kRequestRange).size(), 1u);
+  t.tick(500 * kMs);
+  EXPECT_EQ(count_notices(t.notices, ArbiterNotice::Kind::kRequestTimeout), 1u);
+}
+
+// The planted bug for the simulator's self-check: with it, a frame past last_seq + 1 is delivered
+// at once (the stream jumps the gap); without it, it waits for the frames before it.
+TEST(ArbiterPlantedBug, SkipReorderDeliversOutOfSequenceOnlyWhenSet) {
+  History h;
+  h.add(6);
+  for (const bool planted : {false, true}) {
+    ArbiterConfig config = truncate_config();
+    config.planted_skip_reorder = planted;
+    Arbiter arbiter(config);
+    ArbiterOutput out;
+    std::vector<uint64_t> delivered;
+    const auto feed = [&](uint64_t from, uint64_t to) {
+      out.clear();
+      arbiter.on_batch(0, h.batch(from, to), 1'000'000'000, out);
+      for (const fb::Frame* f : out.frames) delivered.push_back(f->seq());
+    };
+    feed(1, 2);
+    feed(5, 6);  // 3 and 4 are missing
+    feed(3, 4);
+    if (planted) {
+      EXPECT_EQ(delivered, (std::vector<uint64_t>{1, 2, 5, 6})) << "the planted bug jumps the gap";
+      EXPECT_EQ(arbiter.counters().duplicates, 2u);
+    } else {
+      EXPECT_EQ(delivered, range(1, 6));
+      EXPECT_EQ(arbiter.counters().reordered, 2u);
+    }
+  }
 }
 
 TEST(Arbiter, RandomizedLossyLinesDeliverTheHistoryExactlyOnceInOrder) {

@@ -118,8 +118,14 @@ class FakeRecovery {
       ASSERT_TRUE(request.has_value()) << request.error();
       std::vector<std::vector<uint8_t>> parts;
       recovery::ReplyHeader header;
+      if (request->kind == recovery::RequestKind::kAck) {
+        acks.push_back(request->from);
+        continue;  // acks are not answered
+      }
       if (request->kind == recovery::RequestKind::kRange) {
         ++ranges;
+        if (request->replica) ++replica_ranges;
+        if (request->wait_ms != 0) ++long_polls;
         header.kind = recovery::ReplyKind::kRange;
         header.from = request->from;
         header.last_seq = held;
@@ -174,6 +180,9 @@ class FakeRecovery {
   }
 
   int ranges = 0;
+  int replica_ranges = 0;  // range requests marked `replica`
+  int long_polls = 0;      // range requests with a WAIT_MS
+  std::vector<uint64_t> acks;
   int snapshots = 0;
   int corrupt_snapshots = 0;
   int bad_crc_snapshots = 0;       // sound FlatBuffers, one chunk altered after its CRC
@@ -241,6 +250,91 @@ void run_until(Step step, Done done, const char* what) {
     step();
     if (::testing::Test::HasFatalFailure()) return;
   }
+}
+
+TEST(Subscriber, FollowLongPollDeliversWithoutPublishersAndCarriesAcks) {
+  const Reference reference(400);
+  const uint64_t n = reference.last_seq();
+  zmq::context_t context;
+  SubscriberConfig config = config_for("follow", ResyncMode::kTruncate);
+  config.replica_requests = true;
+  config.follow_url = config.recovery_urls[0];
+  config.follow_wait_ms = 50;
+  FakeRecovery recovery(context, config.recovery_urls[0], reference);
+  Subscriber subscriber(context, config);
+  Owner owner;
+  // Nothing is published: every frame comes over the long poll (line 2, after the two SUBs).
+  run_until(
+      [&] {
+        owner.poll(subscriber);
+        recovery.serve(n);
+      },
+      [&] { return owner.seqs.size() >= n; }, "the long poll to deliver everything");
+  ASSERT_EQ(owner.seqs.size(), n);
+  EXPECT_EQ(owner.seqs.back(), n);
+  EXPECT_GE(recovery.long_polls, 5);  // at most 100 frames per reply
+  EXPECT_EQ(recovery.replica_ranges, recovery.ranges) << "every range request is marked replica";
+  EXPECT_GE(subscriber.counters().follow_requests, 5u);
+  EXPECT_NE(subscriber.arbiter().last_heard_ns(2), 0u);
+  EXPECT_NE(subscriber.last_reply_ns(), 0u);
+  EXPECT_EQ(subscriber.highest_epoch_heard(), 1u);
+
+  ASSERT_TRUE(subscriber.send_ack(n));
+  run_until(
+      [&] {
+        owner.poll(subscriber);
+        recovery.serve(n);
+      },
+      [&] { return !recovery.acks.empty(); }, "the ack to arrive");
+  EXPECT_EQ(recovery.acks, std::vector<uint64_t>{n});
+}
+
+TEST(Subscriber, FollowGivesUpOnAnUnansweredLongPollAndAsksAgainOnAFreshSocket) {
+  const Reference reference(10);
+  const uint64_t n = reference.last_seq();
+  zmq::context_t context;
+  SubscriberConfig config = config_for("follow-reset", ResyncMode::kTruncate);
+  config.follow_url = config.recovery_urls[0];
+  config.follow_wait_ms = 20;
+  FakeRecovery recovery(context, config.recovery_urls[0], reference);
+  Subscriber subscriber(context, config);
+  ArbiterOutput out;
+  const uint64_t start = 1'000'000'000;
+  constexpr uint64_t kMs = 1'000'000;
+  subscriber.poll(0, start, out);
+  EXPECT_EQ(subscriber.counters().follow_requests, 1u);
+  subscriber.poll(0, start + 1020 * kMs, out);  // wait + 1 s: still waiting
+  EXPECT_EQ(subscriber.counters().follow_resets, 0u);
+  EXPECT_EQ(subscriber.counters().follow_requests, 1u);
+  subscriber.poll(0, start + 1021 * kMs, out);  // past it: a fresh socket asks again
+  EXPECT_EQ(subscriber.counters().follow_resets, 1u);
+  EXPECT_EQ(subscriber.counters().follow_requests, 2u);
+  std::vector<uint64_t> seqs;
+  run_until(
+      [&] {
+        recovery.serve(n);
+        out.clear();
+        subscriber.poll(2, start + 1022 * kMs, out);
+        for (const fb::Frame* frame : out.frames) seqs.push_back(frame->seq());
+      },
+      [&] { return seqs.size() >= n; }, "the second long poll's reply");
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 1; s <= n; ++s) expected.push_back(s);
+  EXPECT_EQ(seqs, expected) << "each frame once, in order";
+}
+
+TEST(Subscriber, WithoutAFollowURLThereIsNoLongPollAndNoAck) {
+  const Reference reference(10);
+  zmq::context_t context;
+  const SubscriberConfig config = config_for("nofollow", ResyncMode::kTruncate);
+  FakeRecovery recovery(context, config.recovery_urls[0], reference);
+  Subscriber subscriber(context, config);
+  Owner owner;
+  owner.poll(subscriber);
+  recovery.serve(reference.last_seq());
+  EXPECT_EQ(recovery.long_polls, 0);
+  EXPECT_FALSE(subscriber.send_ack(1));
+  EXPECT_EQ(subscriber.file_descriptors().size(), 3u);
 }
 
 TEST(Subscriber, RecoversFramesThePublishersDroppedAndDeliversEachOnce) {

@@ -14,9 +14,10 @@
 // being rewritten and even otherwise (a seqlock). Each item carries the generation it was pushed
 // in, and a rewrite queues a kRewritten marker of the new generation between the batches of the
 // old history and those of the new one. The marker is never dropped: when the ring is full it is
-// kept aside and queued ahead of any later batch, and batches are dropped until it is. A consumer
-// that reads the journal itself checks generation() before and after: an odd or changed value
-// means what it read may be either history.
+// kept aside and queued ahead of any later batch, and batches are dropped until it is; so a
+// consumer also compares generation() with the last it saw, not to wait for the next batch to
+// learn of a rewrite. A consumer that reads the journal itself checks generation() before and
+// after: an odd or changed value means what it read may be either history.
 //
 // It is a JournalObserver: Journal::set_observer(&queue) queues every append and set-aside.
 //
@@ -25,6 +26,7 @@
 // counters() from any.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -85,10 +87,12 @@ class CommittedQueue final : public JournalObserver {
   // Consumer. Removes the item front() returned.
   void pop();
 
-  // Batches and markers queued now.
+  // Batches and markers queued now (a gauge: read while both ends move, it may be off by what
+  // they did meanwhile, within max_batches).
   size_t depth() const {
-    return static_cast<size_t>(in_.load(std::memory_order_acquire) -
-                               out_.load(std::memory_order_acquire));
+    const uint64_t out = out_.load(std::memory_order_acquire);  // first: in_ only grows past it
+    const uint64_t in = in_.load(std::memory_order_acquire);
+    return static_cast<size_t>(std::min<uint64_t>(in - out, max_batches_));
   }
   size_t capacity_bytes() const { return capacity_; }
   const CommittedQueueCounters& counters() const { return counters_; }

@@ -111,6 +111,8 @@ size_t RecoveryServer::follow(uint64_t now_ns) {
   if (journal_failed_) return 0;
   if (committed_ == nullptr) return follow_journal(now_ns);
   size_t work = 0;
+  // A rewrite whose marker waits for room in the queue is seen here.
+  if (!catching_up_ && committed_->generation() != generation_) catching_up_ = true;
   if (catching_up_) {
     // Seqlock: what a scan read belongs to one generation only if it was even and unchanged.
     const uint64_t before = committed_->generation();

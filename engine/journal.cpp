@@ -209,6 +209,7 @@ std::expected<void, std::string> Journal::append(uint64_t first_seq, uint64_t la
     if (rc == 0) rc = txn.commit();
     if (rc == 0) {
       info_.last_seq = last_seq;
+      if (observer_ != nullptr) observer_->on_appended(first_seq, last_seq, batch);
       return {};
     }
     if (rc != MDB_MAP_FULL || attempt > 0) return std::unexpected(lmdb_error("journal append", rc));

@@ -44,6 +44,23 @@ inline constexpr const char* kJournalFormat = "oddsbus-journal/1";
 
 enum class Durability : uint8_t { kSync, kNoSync };
 
+// Told of every change to the log, on the writer's thread, right after it was committed (e.g.
+// engine/committed_queue.h, which hands committed batches to the recovery thread). It must not
+// block and must not call back into the journal. `batch` is valid only during the call.
+class JournalObserver {
+ public:
+  virtual ~JournalObserver() = default;
+  // append() committed `batch` (seq first_seq..last_seq).
+  virtual void on_appended(uint64_t first_seq, uint64_t last_seq,
+                           std::span<const uint8_t> batch) = 0;
+  // set_aside_from(from_seq) is about to remove frames (the log's history from from_seq on is
+  // rewritten; a record that straddles from_seq will hold fewer frames), and then is done with it,
+  // whether it changed the log or failed. A reader that scanned between the two calls may have
+  // seen either history.
+  virtual void on_rewriting(uint64_t from_seq) = 0;
+  virtual void on_rewritten(uint64_t from_seq) = 0;
+};
+
 struct JournalConfig {
   std::string dir;
   Durability durability = Durability::kNoSync;
@@ -86,6 +103,10 @@ class Journal {
   std::expected<uint64_t, std::string> set_aside_from(uint64_t from_seq,
                                                       const std::string& aside_path);
 
+  // Tells `observer` (null: nobody) of every later append and set-aside. Writer's thread; set it
+  // before the writes it should see. It must outlive the journal or be reset first.
+  void set_observer(JournalObserver* observer) { observer_ = observer; }
+
   const JournalInfo& info() const { return info_; }
   uint64_t last_seq() const { return info_.last_seq; }
   uint32_t epoch() const { return info_.epoch; }
@@ -109,6 +130,7 @@ class Journal {
   MDB_dbi meta_ = 0;
   JournalInfo info_;
   bool read_only_ = false;
+  JournalObserver* observer_ = nullptr;
   // Shared by every scan while its read transaction lives; exclusive while the map grows.
   mutable std::shared_mutex map_lock_;
 

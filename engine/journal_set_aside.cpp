@@ -93,6 +93,14 @@ std::expected<uint64_t, std::string> Journal::set_aside_from(uint64_t from_seq,
   if (auto written = write_aside(aside_path, aside); !written)
     return std::unexpected(written.error());
 
+  if (observer_ != nullptr) observer_->on_rewriting(from_seq);
+  struct Rewritten {
+    JournalObserver* observer;
+    uint64_t from;
+    ~Rewritten() {
+      if (observer != nullptr) observer->on_rewritten(from);
+    }
+  } rewritten{observer_, from_seq};
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn); rc != 0) {
     return std::unexpected(std::string("journal set-aside: ") + mdb_strerror(rc));

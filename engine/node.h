@@ -1,9 +1,10 @@
-// An engine node (odds-engine run): feed connector threads parse lines into events and push them
-// into their own SPSC ingest queue; one sequencer thread drains the queues, sequences, journals,
-// rings and publishes (DESIGN sections 1 and 4).
+// An engine node (odds-engine run): its configuration, the --feed flag's parsing, and run_node(),
+// which runs the one assembly of a node (engine/node_assembly.h: feed connector threads parse lines
+// into events and push them into their own SPSC ingest queue; one sequencer thread drains the
+// queues, sequences, journals and publishes; DESIGN sections 1 and 4) until told to stop.
 //
-// Threads: one per feed (named "feed-NAME"), one sequencer ("sequencer"), and the caller's, which
-// runs run() and returns after `stop` is set and everything queued was sequenced and journaled.
+// run_node() runs on the caller's thread and returns after `stop` is set and everything queued
+// was sequenced and journaled.
 #pragma once
 
 #include <atomic>
@@ -65,8 +66,8 @@ struct NodeConfig {
   size_t max_batch_frames = 4096;
 };
 
-// Runs the node until `stop` is set. Returns an error (start-up failure, or a journal write
-// failure that made it stop) as a one-line message.
+// Runs the node (engine::Node) until `stop` is set. Returns an error (start-up failure, or a
+// journal write failure that made it stop) as a one-line message.
 std::expected<void, std::string> run_node(const NodeConfig& config, const std::atomic<bool>& stop);
 
 }  // namespace oddsbus::engine

@@ -9,6 +9,7 @@ ZmqPublisher::ZmqPublisher(zmq::context_t& context, const std::string& url, int 
   if (send_buffer_bytes > 0) socket_.set(zmq::sockopt::sndbuf, send_buffer_bytes);
   socket_.set(zmq::sockopt::linger, 1000);
   socket_.bind(url);
+  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
 }
 
 void ZmqPublisher::publish(std::span<const uint8_t> batch) {

@@ -29,6 +29,8 @@ class ZmqPublisher final : public BatchSink {
 
   void publish(std::span<const uint8_t> batch) override;
 
+  // The endpoint actually bound (a wildcard port resolved).
+  const std::string& endpoint() const { return endpoint_; }
   uint64_t published() const { return published_; }
   // Sends ZeroMQ refused. A subscriber past its high-water mark is not among them: PUB drops for
   // it silently, and that subscriber sees the drop as a gap (and recovers it).
@@ -36,6 +38,7 @@ class ZmqPublisher final : public BatchSink {
 
  private:
   zmq::socket_t socket_;
+  std::string endpoint_;
   uint64_t published_ = 0;
   uint64_t send_failures_ = 0;
 };

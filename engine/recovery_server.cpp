@@ -75,7 +75,7 @@ void RecoveryServer::run(const std::atomic<bool>& stop) {
         service_.set_visible_limit(visible_seq_->load(std::memory_order_acquire), outbox_);
         send_outbox();
       }
-      size_t work = follow_journal(now_ns);
+      size_t work = follow(now_ns);
       work += serve_requests(now_ns);
       service_.on_tick(now_ns, outbox_);
       send_outbox();
@@ -86,7 +86,105 @@ void RecoveryServer::run(const std::atomic<bool>& stop) {
   }
 }
 
-size_t RecoveryServer::follow_journal(uint64_t now_ns) {
+RecoveryServer::RecordPrint RecoveryServer::print_of(std::span<const uint8_t> record) {
+  BatchHeader header;
+  std::memcpy(&header, record.data(), sizeof header);
+  RecordPrint print{header.first_seq, header.first_seq + header.count - 1, record.size(), 0};
+  std::memcpy(&print.first_crc, record.data() + kBatchHeaderSize + 4, sizeof print.first_crc);
+  return print;
+}
+
+void RecoveryServer::refollow(const char* why) {
+  bump(counters_.journal_rewrites);
+  log(LogLevel::kWarn,
+      "recovery: the journal was rewritten at or before seq %" PRIu64
+      " (%s); following it again "
+      "from seq 1",
+      service_.last_seq(), why);
+  service_.reset();
+  last_record_ = {};
+  published_.last_seq.store(0, std::memory_order_release);
+  catching_up_ = true;
+}
+
+size_t RecoveryServer::follow(uint64_t now_ns) {
+  if (journal_failed_) return 0;
+  if (committed_ == nullptr) return follow_journal(now_ns);
+  size_t work = 0;
+  // A rewrite whose marker waits for room in the queue is seen here.
+  if (!catching_up_ && committed_->generation() != generation_) catching_up_ = true;
+  if (catching_up_) {
+    // Seqlock: what a scan read belongs to one generation only if it was even and unchanged.
+    const uint64_t before = committed_->generation();
+    if ((before & 1) != 0) return 0;  // a rewrite is under way: read after it
+    if (before != generation_) {
+      generation_ = before;
+      refollow("set aside");
+      return 1;
+    }
+    bool at_end = false;
+    work = follow_journal(now_ns, &at_end);
+    if (committed_->generation() != before) {
+      refollow("set aside while reading it");
+      return work + 1;
+    }
+    if (!at_end || journal_failed_) return work;
+    catching_up_ = false;
+  }
+  return work + follow_queue();
+}
+
+size_t RecoveryServer::follow_queue() {
+  size_t followed = 0;
+  size_t skipped = 0;
+  while (followed < kMaxBatchesPerTurn && skipped < kMaxBatchesPerTurn) {
+    const auto item = committed_->front();
+    if (!item) break;
+    if (item->kind == CommittedQueue::Kind::kRewritten) {
+      committed_->pop();
+      if (item->generation > generation_) {
+        generation_ = item->generation;
+        refollow("set aside");
+        break;
+      }
+      continue;  // a catch-up already read the new history
+    }
+    const uint64_t last = service_.last_seq();
+    if (item->generation < generation_ || item->last_seq <= last) {
+      committed_->pop();  // the old history, or read from the journal already
+      ++skipped;
+      continue;
+    }
+    if (item->generation > generation_ || item->first_seq != last + 1 ||
+        item->bytes.size() < kBatchHeaderSize + kRecordHeaderSize) {
+      // Batches were dropped (the queue was full): what is missing is in the journal.
+      bump(counters_.catch_ups);
+      catching_up_ = true;
+      break;
+    }
+    auto fed = service_.on_committed(item->bytes, outbox_);
+    if (!fed) {
+      bump(counters_.journal_errors);
+      journal_failed_ = true;
+      log(LogLevel::kError,
+          "recovery: stopped following the journal after seq %" PRIu64
+          " (%s); serving what was followed",
+          service_.last_seq(), fed.error().c_str());
+      break;
+    }
+    last_record_ = print_of(item->bytes);
+    send_outbox();  // parked replies may be views into the ring: send before the next batch
+    committed_->pop();
+    ++followed;
+  }
+  if (followed > 0) {
+    bump(counters_.queue_batches, followed);
+    published_.last_seq.store(service_.last_seq(), std::memory_order_release);
+  }
+  return followed + skipped;
+}
+
+size_t RecoveryServer::follow_journal(uint64_t now_ns, bool* at_end) {
   if (journal_failed_) return 0;
   size_t followed = 0;
   bool rewritten = false;
@@ -94,14 +192,11 @@ size_t RecoveryServer::follow_journal(uint64_t now_ns) {
   // From the record holding the last seq followed, to see that it is still the same record.
   const uint64_t from = std::max<uint64_t>(service_.last_seq(), 1);
   auto scanned = tail_reader_.scan(from, [&](uint64_t, std::span<const uint8_t> record) {
-    BatchHeader header;
     if (record.size() < kBatchHeaderSize + kRecordHeaderSize) {
       failure = "a journal record is shorter than a batch";
       return false;
     }
-    std::memcpy(&header, record.data(), sizeof header);
-    RecordPrint print{header.first_seq, header.first_seq + header.count - 1, record.size(), 0};
-    std::memcpy(&print.first_crc, record.data() + kBatchHeaderSize + 4, sizeof print.first_crc);
+    const RecordPrint print = print_of(record);
     const uint64_t last = service_.last_seq();
     if (print.last_seq <= last || print.first_seq <= last) {
       // The record holding our last seq (or, past the log's end, the last record): it must be
@@ -129,14 +224,7 @@ size_t RecoveryServer::follow_journal(uint64_t now_ns) {
   }
   if (rewritten) {
     // Fencing set frames aside: what we followed is no longer the journal's history.
-    bump(counters_.journal_rewrites);
-    log(LogLevel::kWarn,
-        "recovery: the journal was rewritten at or before seq %" PRIu64
-        "; following it again from seq 1",
-        service_.last_seq());
-    service_.reset();
-    last_record_ = {};
-    published_.last_seq.store(0, std::memory_order_release);
+    refollow("its record changed");
     return 1;
   }
   if (!failure.empty()) {
@@ -151,6 +239,7 @@ size_t RecoveryServer::follow_journal(uint64_t now_ns) {
     bump(counters_.journal_batches, followed);
     published_.last_seq.store(service_.last_seq(), std::memory_order_release);
   }
+  if (at_end != nullptr) *at_end = scanned && failure.empty() && followed < kMaxBatchesPerTurn;
   return followed;
 }
 

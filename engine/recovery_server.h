@@ -1,13 +1,18 @@
 // The recovery service's thread (DESIGN section 4): a ZeroMQ ROUTER serving
 // schemas/recovery_protocol.h around the sans-I/O RecoveryService (engine/recovery_service.h).
 //
-// It follows the journal on its own: every ~0.5 ms, or at once when woken (wake(), after a
-// commit), it reads the records after the last seq it holds through its own JournalReader and
-// feeds them to the service, which answers the requests parked on them. LMDB readers never block
-// the writer, so the node's sequencer thread, which commits, never waits for this one; a flood of
+// It follows the journal: every ~0.5 ms, or at once when woken (wake(), after a commit), it feeds
+// the batches committed after the last seq it holds to the service, which answers the requests
+// parked on them. With a CommittedQueue (follow()), the node's sequencer thread hands it every
+// committed batch and it reads the journal (its own JournalReader) only at start-up, after a gap
+// (the queue was full and dropped batches: a catch-up) and after a rewrite; without one it reads
+// every record from the journal. LMDB readers never block the writer, and the queue never blocks
+// its producer, so the sequencer thread, which commits, never waits for this one; a flood of
 // requests costs this thread only, and per-requester rate limits bound what each requester gets.
-// If the journal is rewritten under it (fencing sets frames aside), it notices that the record
-// holding its last seq changed and follows the journal again from seq 1.
+// If the journal is rewritten under it (fencing sets frames aside), it follows the journal again
+// from seq 1: it learns of it from the queue's rewrite marker and generation
+// (engine/committed_queue.h), or, reading the journal, from the record holding its last seq
+// having changed.
 //
 // Requests arrive as [identity, request] (the client is a DEALER); replies go back as [identity,
 // header, parts...]. Messages over 4 KiB make ZeroMQ drop the peer (ZMQ_MAXMSGSIZE); other shapes
@@ -34,6 +39,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "engine/committed_queue.h"
 #include "engine/journal.h"
 #include "engine/recovery_service.h"
 #include "schemas/log.h"
@@ -48,6 +54,8 @@ struct alignas(64) RecoveryServerCounters {
   std::atomic<uint64_t> journal_batches{0};   // records followed from the journal
   std::atomic<uint64_t> journal_errors{0};    // reads that failed or records that did not continue
   std::atomic<uint64_t> journal_rewrites{0};  // times the journal was followed again from seq 1
+  std::atomic<uint64_t> queue_batches{0};     // batches followed from the committed queue
+  std::atomic<uint64_t> catch_ups{0};         // gaps in the queue, filled from the journal
 };
 
 // std::chrono::steady_clock, in ns.
@@ -79,6 +87,11 @@ class RecoveryServer {
   // Call before run(); `visible_seq` must outlive the server. Without it, all is visible.
   void limit_to(const std::atomic<uint64_t>& visible_seq) { visible_seq_ = &visible_seq; }
 
+  // Takes committed batches from `queue` (the journal's observer) instead of reading each back
+  // from the journal. Call before run(); `queue` must outlive the server, whose run() thread is
+  // its one consumer.
+  void follow(CommittedQueue& queue) { committed_ = &queue; }
+
   // The role `status` reports: the node sets it (NodeRoleDeps::primary_flag).
   std::atomic<bool>& primary_flag() { return primary_.value; }
   // The highest seq a secondary acknowledged (`ack SEQ`), and the wall-clock time of the last ack
@@ -99,7 +112,11 @@ class RecoveryServer {
   static constexpr size_t kMaxBatchesPerTurn = 256;
   static constexpr size_t kMaxRequestsPerTurn = 256;
 
-  size_t follow_journal(uint64_t now_ns);
+  size_t follow(uint64_t now_ns);
+  // Reads up to kMaxBatchesPerTurn records from the journal; `at_end`: it read all there was.
+  size_t follow_journal(uint64_t now_ns, bool* at_end = nullptr);
+  size_t follow_queue();
+  void refollow(const char* why);  // forget what was followed: from seq 1 again
   size_t serve_requests(uint64_t now_ns);
   void send(std::string_view identity, const RecoveryReply& reply);
   void send_outbox();
@@ -125,6 +142,11 @@ class RecoveryServer {
   std::string endpoint_;
   int wake_fd_ = -1;
 
+  static RecordPrint print_of(std::span<const uint8_t> record);
+
+  CommittedQueue* committed_ = nullptr;
+  bool catching_up_ = true;  // the journal holds batches the queue will not bring
+  uint64_t generation_ = 0;  // the queue's generation what was followed belongs to
   RecordPrint last_record_;
   bool journal_failed_ = false;
   RecoveryReply reply_;

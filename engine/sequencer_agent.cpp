@@ -6,12 +6,11 @@
 namespace oddsbus::engine {
 
 SequencerAgent::SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQueues& queues,
-                               FrameRing& ring, BatchSink* sink, const SequencerAgentConfig& config,
+                               BatchSink* sink, const SequencerAgentConfig& config,
                                feeds::SourceSelector* selector)
     : sequencer_(sequencer),
       journal_(journal),
       queues_(queues),
-      ring_(ring),
       sink_(sink),
       config_(config),
       selector_(selector) {
@@ -168,7 +167,6 @@ std::expected<void, std::string> SequencerAgent::commit(const Clocks& clocks) {
   counters_.commit_ns_total.fetch_add(
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
       std::memory_order_relaxed);
-  ring_.store(first, last, batch_.bytes());
   if (sink_ != nullptr) sink_->publish(batch_.bytes());
   last_publish_ns_ = clocks.monotonic_ns;
   counters_.frames.fetch_add(batch_.count(), std::memory_order_relaxed);

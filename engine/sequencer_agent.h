@@ -1,5 +1,5 @@
 // The sequencer thread's agent: drains the ingest queues, sequences a batch, journals it in one
-// write transaction, keeps it in the ring, then publishes it (DESIGN sections 2 and 4).
+// write transaction, then publishes it (DESIGN sections 2 and 4).
 //
 // Batching is opportunistic: a batch is whatever the queues hold right now, up to max_batch_frames;
 // the agent never waits to fill one. When nothing was published for heartbeat_interval_ns it
@@ -27,7 +27,6 @@
 #include "engine/clocks.h"
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
-#include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
 #include "engine/publisher.h"
@@ -61,12 +60,11 @@ class SequencerAgent {
  public:
   // `sink` may be null (journal only); `selector` may be null (every event is sequenced as it
   // comes). All references must outlive the agent.
-  SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQueues& queues, FrameRing& ring,
-                 BatchSink* sink, const SequencerAgentConfig& config,
-                 feeds::SourceSelector* selector = nullptr);
+  SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQueues& queues, BatchSink* sink,
+                 const SequencerAgentConfig& config, feeds::SourceSelector* selector = nullptr);
 
   // Sequences `events` (e.g. the mapping's market definitions at start-up) as one batch,
-  // bypassing the queues and the selector: journaled, ringed and published like any other.
+  // bypassing the queues and the selector: journaled and published like any other.
   std::expected<void, std::string> sequence_now(const std::vector<feeds::Event>& events,
                                                 const Clocks& clocks);
 
@@ -93,7 +91,6 @@ class SequencerAgent {
   Sequencer& sequencer_;
   Journal& journal_;
   IngestQueues& queues_;
-  FrameRing& ring_;
   BatchSink* sink_;
   SequencerAgentConfig config_;
   feeds::SourceSelector* selector_;

@@ -41,9 +41,6 @@ struct SyncGateConfig {
   // start) when `sync`, else kNoLimit. Once attached, the core's visible seq.
   bool sync = false;
   uint64_t journaled_seq = 0;
-  // Ignored: going alone is the core's decision (RoleCoreConfig::alone_after_ns). Kept so callers
-  // that still set it compile.
-  uint64_t alone_after_ns = 2'000'000'000;
 };
 
 struct SyncGateCounters {

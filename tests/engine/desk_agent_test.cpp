@@ -8,7 +8,6 @@
 
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
-#include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
 #include "engine/sequencer.h"
@@ -33,7 +32,7 @@ class DeskAgent : public ::testing::Test {
     auto journal = Journal::open(config);
     ASSERT_TRUE(journal) << journal.error();
     journal_ = std::move(*journal);
-    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, ring_, nullptr,
+    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, nullptr,
                                               SequencerAgentConfig{});
     agent_->set_desk(&overrides_, &acks_);
     // Market 1001 open with the feed's prices Home 2.0, Draw 3.0 (seq 1..3).
@@ -66,7 +65,6 @@ class DeskAgent : public ::testing::Test {
   std::unique_ptr<Journal> journal_;
   Sequencer sequencer_{SequencerConfig{}};
   IngestQueues queues_{2, 64};
-  FrameRing ring_{64};
   DeskOverrides overrides_;
   DeskAckQueue acks_{64};
   std::unique_ptr<SequencerAgent> agent_;

@@ -16,7 +16,6 @@
 
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
-#include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
 #include "engine/journal_scan.h"
@@ -111,7 +110,7 @@ class DeskNode {
     desk.poll_ms = 10;
     desk.visible_seq = visible_seq;
     service_ = std::make_unique<DeskService>(context_, desk, queues_);
-    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, ring_, nullptr,
+    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, nullptr,
                                               SequencerAgentConfig{});
     agent_->set_desk(&overrides_, &service_->acks());
     auto ok = agent_->sequence_now(
@@ -176,7 +175,6 @@ class DeskNode {
   std::unique_ptr<Journal> journal_;
   Sequencer sequencer_{SequencerConfig{}};
   IngestQueues queues_{2, 1024};
-  FrameRing ring_{64};
   DeskOverrides overrides_;
   zmq::context_t context_{1};
   std::unique_ptr<DeskService> service_;

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/replay.h"
 #include "engine/restore.h"
@@ -453,9 +452,7 @@ MarketState node_path_state(const std::string& dir, const std::string& format,
   if (!sequencer) return {};
   feeds::SourceSelector selector(mapping, feeds::SourceSelectorConfig{});
   IngestQueues queues(1, 1 << 16);
-  FrameRing ring(1024);
-  SequencerAgent agent(**sequencer, **journal, queues, ring, nullptr, SequencerAgentConfig{},
-                       &selector);
+  SequencerAgent agent(**sequencer, **journal, queues, nullptr, SequencerAgentConfig{}, &selector);
   std::atomic<bool> stop{false};
   uint64_t now = 1'000'000'000;
   auto work = [&] {

@@ -11,7 +11,6 @@
 #include "engine/clocks.h"
 #include "engine/desk_overrides.h"
 #include "engine/desk_service.h"
-#include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
 #include "engine/node_roles.h"
@@ -72,7 +71,7 @@ class NodeClocks : public ::testing::Test {
     selector_config.stale_after_ns = 3 * kSecond;
     selector_config.stale_unmapped = true;  // the feed-stale clock is the one under test
     selector_ = std::make_unique<feeds::SourceSelector>(mapping_, selector_config);
-    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, ring_, &gate_,
+    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, &gate_,
                                               SequencerAgentConfig{}, selector_.get());
     agent_->set_desk(&overrides_, &acks_);
   }
@@ -101,7 +100,6 @@ class NodeClocks : public ::testing::Test {
   std::unique_ptr<Journal> journal_;
   Sequencer sequencer_{SequencerConfig{}};
   IngestQueues queues_{2, 64};
-  FrameRing ring_{64};
   CapturingSink sink_;
   std::atomic<uint64_t> acked_{0};
   SyncGate gate_{sink_, acked_, SyncGateConfig{}};

@@ -1,8 +1,10 @@
-// The engine's hot path end to end, on real threads: several producers push price events into
-// IngestQueues (small, so back-pressure happens), one sequencer thread runs SequencerAgent with a
-// journal, a ring and a sink that reads every published batch as an edge would. Afterwards every
-// event must be journaled exactly once, in its producer's order, under a gap-free seq, and the sink
-// must have seen each seq once and in order.
+// The engine's hot path end to end, on real threads, through the node `odds-engine run` runs
+// (engine/node_assembly.h): several producers push price events into the node's local ingest
+// producers (small queues, so back-pressure happens); its sequencer thread selects, sequences,
+// journals and publishes; its recovery thread follows the committed batches over the committed
+// queue; a SUB thread reads every published batch as an edge would. Afterwards every event must be
+// journaled exactly once, in its producer's order, under a gap-free seq, and the subscriber and the
+// recovery service must have seen each seq once and in order.
 //
 // ODDSBUS_PIPELINE_EVENTS sets the number of price events (default 1,000,000), e.g. lower for a
 // quick run under a sanitizer.
@@ -19,15 +21,13 @@
 #include <thread>
 #include <vector>
 
+#include <zmq.hpp>
+
 #include "edge/frame_stream.h"
-#include "engine/frame_ring.h"
-#include "engine/ingest_queues.h"
 #include "engine/journal.h"
 #include "engine/journal_scan.h"
-#include "engine/publisher.h"
+#include "engine/node_assembly.h"
 #include "engine/replay.h"
-#include "engine/sequencer.h"
-#include "engine/sequencer_agent.h"
 #include "schemas/log.h"
 #include "schemas/state_digest.h"
 #include "tests/engine/engine_test_support.h"
@@ -41,7 +41,7 @@ constexpr size_t kProducers = 4;
 constexpr size_t kQueueCapacity = 1024;
 constexpr uint64_t kMarketBase = 7000;  // producer p prices market kMarketBase + p
 constexpr uint32_t kPriceBase = 20000;  // event i of a producer has price_e4 kPriceBase + i
-// The sequencer gives up (and the test fails) after this long without consuming anything.
+// The test gives up (and fails) after this long without progress.
 constexpr auto kStallLimit = std::chrono::seconds(120);
 
 uint64_t configured_events() {
@@ -59,20 +59,70 @@ std::string odds_text_for(uint64_t i) {
   return text;
 }
 
-// Reads every published batch exactly as a subscriber would, on the sequencer thread.
-class EdgeSink final : public BatchSink {
+std::string source_of(size_t producer) { return "feed-" + std::to_string(producer); }
+
+// Reads every published batch exactly as a subscriber would, on its own thread, until it has
+// applied `target` seqs or is told to give up.
+class Subscriber {
  public:
-  void publish(std::span<const uint8_t> batch) override {
-    ++batches_;
-    stream_.on_batch(batch);
+  Subscriber(const std::string& url, uint64_t target) : target_(target) {
+    thread_ = std::thread([this, url] { run(url); });
   }
+  ~Subscriber() { join(); }
+  void join() {
+    abort_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  bool joined() const { return joined_.load(); }
+  uint64_t last_seq() const { return last_seq_.load(); }
+  // After join().
   const edge::FrameStream& stream() const { return stream_; }
-  uint64_t batches() const { return batches_; }
 
  private:
+  void run(const std::string& url) {
+    pthread_setname_np(pthread_self(), "test-sub");
+    zmq::context_t context(1);
+    zmq::socket_t socket(context, zmq::socket_type::sub);
+    socket.set(zmq::sockopt::rcvhwm, 0);
+    socket.set(zmq::sockopt::rcvtimeo, 100);
+    socket.set(zmq::sockopt::subscribe, "");
+    socket.connect(url);
+    zmq::message_t message;
+    while (stream_.last_seq() < target_ && !(abort_.load() && stream_.last_seq() == 0)) {
+      if (!socket.recv(message)) {
+        if (abort_.load()) break;
+        continue;
+      }
+      stream_.on_batch({static_cast<const uint8_t*>(message.data()), message.size()});
+      if (stream_.counters().heartbeats > 0) joined_.store(true);
+      last_seq_.store(stream_.last_seq());
+    }
+  }
+
+  const uint64_t target_;
   edge::FrameStream stream_;
-  uint64_t batches_ = 0;
+  std::atomic<bool> abort_{false};
+  std::atomic<bool> joined_{false};
+  std::atomic<uint64_t> last_seq_{0};
+  std::thread thread_;
 };
+
+// True once `done()` holds; false when `progress()` stood still for kStallLimit.
+template <typename Done, typename Progress>
+bool await(Done done, Progress progress) {
+  auto last = progress();
+  auto last_change = std::chrono::steady_clock::now();
+  while (!done()) {
+    if (progress() != last) {
+      last = progress();
+      last_change = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_change > kStallLimit) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 TEST(Pipeline, SeveralProducersMillionEventsGapFreeAndJournaledOnce) {
   const uint64_t total_prices = configured_events();
@@ -82,103 +132,122 @@ TEST(Pipeline, SeveralProducersMillionEventsGapFreeAndJournaledOnce) {
   const uint64_t total_events = total_prices + kProducers;  // one market definition each
 
   TempDir dir;
-  JournalConfig journal_config;
-  journal_config.dir = dir.sub("journal");
-  journal_config.durability = Durability::kNoSync;
-  auto opened = Journal::open(journal_config);
-  ASSERT_TRUE(opened) << opened.error();
-  Journal& journal = **opened;
+  NodeConfig config;
+  config.journal_dir = dir.sub("journal");
+  config.durability = Durability::kNoSync;
+  config.pub_url = "tcp://127.0.0.1:*";
+  config.pub_hwm = 0;  // unbounded: the subscriber must see every batch
+  config.recovery_url = "tcp://127.0.0.1:*";
+  config.queue_capacity = kQueueCapacity;
+  config.heartbeat_interval_ns = 1'000'000;  // the subscriber knows it joined at once
+  NodeOptions options;
+  options.local_producers = kProducers;
+  Node node(config, options);
+  auto started = node.start();
+  ASSERT_TRUE(started) << started.error();
+  Subscriber subscriber(node.pub_endpoint(), total_events);
+  ASSERT_TRUE(await([&] { return subscriber.joined(); }, [] { return 0; }))
+      << "the subscriber heard no heartbeat";
 
-  Sequencer sequencer(SequencerConfig{});
-  IngestQueues queues(kProducers, kQueueCapacity);
-  FrameRing ring(64);
-  EdgeSink sink;
-  SequencerAgent agent(sequencer, journal, queues, ring, &sink, SequencerAgentConfig{});
   std::atomic<bool> stop{false};
-  std::string sequencer_error;
-
   const auto start = std::chrono::steady_clock::now();
-  std::thread sequencer_thread([&] {
-    pthread_setname_np(pthread_self(), "test-sequencer");
-    uint64_t consumed = 0;
-    auto last_progress = std::chrono::steady_clock::now();
-    while (consumed < total_events) {
-      auto done = agent.do_work(read_clocks());
-      if (!done) {
-        sequencer_error = done.error();
-        break;
-      }
-      consumed += *done;
-      if (*done > 0) {
-        last_progress = std::chrono::steady_clock::now();
-      } else if (std::chrono::steady_clock::now() - last_progress > kStallLimit) {
-        sequencer_error = "no event consumed for 120 s after " + std::to_string(consumed);
-        break;
-      }
-    }
-    stop.store(true);  // releases producers blocked on a full queue if we gave up early
-  });
-
   std::vector<std::thread> producers;
   for (size_t p = 0; p < kProducers; ++p) {
     producers.emplace_back([&, p] {
       pthread_setname_np(pthread_self(), ("test-producer-" + std::to_string(p)).c_str());
-      // The definition goes through the producer's own queue, so it must come out first.
+      // As a feed connector does: its source is up, then its data, all through its own queue,
+      // so the definition must come out first.
+      feeds::Event up;
+      up.type = feeds::EventType::kSourceStatus;
+      up.source = source_of(p);
+      up.source_up = true;
+      if (node.push(p, up, stop) != PushResult::kPushed) return;
       feeds::Event definition =
           market_event(kMarketBase + p, 500, "Producer " + std::to_string(p), {{1, "Only"}});
-      if (queues.push(p, definition, stop) != PushResult::kPushed) return;
+      definition.source = source_of(p);
+      if (node.push(p, definition, stop) != PushResult::kPushed) return;
       feeds::Event price;
       price.type = feeds::EventType::kPrice;
       price.market = kMarketBase + p;
       price.selection = 1;
+      price.source = source_of(p);
       for (uint64_t i = 0; i < per_producer[p]; ++i) {
         price.odds_text = odds_text_for(i);
         price.odds = parse_odds(price.odds_text).value();
-        if (queues.push(p, price, stop) != PushResult::kPushed) return;
+        if (node.push(p, price, stop) != PushResult::kPushed) return;
       }
     });
   }
+  const bool sequenced = await([&] { return node.last_seq() >= total_events || node.failed(); },
+                               [&] { return node.last_seq(); });
+  stop.store(true);  // releases producers blocked on a full queue if we gave up early
   for (std::thread& t : producers) t.join();
-  sequencer_thread.join();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_EQ(sequencer_error, "");
+  EXPECT_TRUE(sequenced) << "no progress for 120 s after seq " << node.last_seq();
+  EXPECT_TRUE(await([&] { return subscriber.last_seq() >= node.last_seq(); },
+                    [&] { return subscriber.last_seq(); }))
+      << "the subscriber stopped at seq " << subscriber.last_seq();
+  EXPECT_TRUE(await([&] { return node.recovery()->last_seq() >= node.last_seq(); },
+                    [&] { return node.recovery()->last_seq(); }))
+      << "the recovery service stopped at seq " << node.recovery()->last_seq();
+  subscriber.join();
+  auto stopped = node.stop();
+  ASSERT_TRUE(stopped) << stopped.error();
+  const Journal& journal = node.journal();
+  const SequencerCounters& counters = node.sequencer_counters();
 
   uint64_t backpressure = 0;
-  for (size_t p = 0; p < kProducers; ++p) backpressure += queues.backpressure(p);
+  for (size_t p = 0; p < node.queues().producers(); ++p)
+    backpressure += node.queues().backpressure(p);
   std::printf(
       "pipeline: %llu events from %zu producers in %.2f s (%.0f events/s), %llu batches, "
-      "%llu back-pressure waits\n",
+      "%llu back-pressure waits, %llu batches dropped by the committed queue\n",
       static_cast<unsigned long long>(total_events), kProducers, seconds,
       static_cast<double>(total_events) / seconds,
-      static_cast<unsigned long long>(agent.counters().batches.load()),
-      static_cast<unsigned long long>(backpressure));
+      static_cast<unsigned long long>(counters.batches.load()),
+      static_cast<unsigned long long>(backpressure),
+      static_cast<unsigned long long>(node.committed().counters().dropped.load()));
   ::testing::Test::RecordProperty("events", std::to_string(total_events));
   ::testing::Test::RecordProperty("seconds", std::to_string(seconds));
   ::testing::Test::RecordProperty("backpressure_waits", std::to_string(backpressure));
 
   // Sequencing: gap-free, every event accepted.
   EXPECT_EQ(journal.last_seq(), total_events);
-  EXPECT_EQ(sequencer.last_seq(), total_events);
-  EXPECT_EQ(agent.counters().frames.load(), total_events);
+  EXPECT_EQ(node.last_seq(), total_events);
+  EXPECT_EQ(counters.frames.load(), total_events);
   uint64_t rejected = 0;
-  for (const auto& count : agent.counters().rejected) rejected += count.load();
+  for (const auto& count : counters.rejected) rejected += count.load();
   EXPECT_EQ(rejected, 0u);
 
   // The journal is whole.
   const VerifyReport report = verify_journal(journal);
   EXPECT_TRUE(report.ok) << "seq " << report.fault.seq << ": " << report.fault.problem;
   EXPECT_EQ(report.stats.frames, total_events);
-  EXPECT_EQ(report.stats.batches, agent.counters().batches.load());
+  EXPECT_EQ(report.stats.batches, counters.batches.load());
 
-  // The sink saw every seq once and in order, and holds the same state.
-  const edge::FrameStream& stream = sink.stream();
+  // The recovery service followed every batch, from the committed queue or, past a gap, the
+  // journal.
+  const RecoveryServerCounters& followed = node.recovery()->server_counters();
+  EXPECT_EQ(node.recovery()->last_seq(), total_events);
+  EXPECT_EQ(followed.journal_errors.load(), 0u);
+  EXPECT_EQ(followed.journal_rewrites.load(), 0u);
+  EXPECT_GT(followed.queue_batches.load(), 0u);
+
+  // The subscriber saw every seq once and in order, and holds the journal's state.
+  MarketState replayed;
+  auto replay = scan_frames(journal, 1, kNoLimit, [&](const fb::Frame& frame) {
+    replayed.apply(frame);
+    return true;
+  });
+  ASSERT_TRUE(replay) << replay.error().problem;
+  const edge::FrameStream& stream = subscriber.stream();
   EXPECT_EQ(stream.counters().duplicates, 0u);
   EXPECT_EQ(stream.counters().gaps, 0u);
   EXPECT_EQ(stream.counters().corrupt_batches, 0u);
   EXPECT_EQ(stream.counters().frames_applied, journal.last_seq());
   EXPECT_EQ(stream.last_seq(), journal.last_seq());
-  EXPECT_EQ(state_digest(stream.state()), state_digest(sequencer.state()));
+  EXPECT_EQ(state_digest(stream.state()), state_digest(replayed));
 
   // Every event journaled exactly once, each producer's in the order it pushed them.
   std::vector<bool> defined(kProducers, false);
@@ -225,13 +294,6 @@ TEST(Pipeline, SeveralProducersMillionEventsGapFreeAndJournaledOnce) {
     EXPECT_TRUE(defined[p]) << "producer " << p;
     EXPECT_EQ(next_i[p], per_producer[p]) << "producer " << p << " events journaled in order";
   }
-
-  // The ring holds the newest batch.
-  const auto newest = ring.find(journal.last_seq());
-  ASSERT_FALSE(newest.empty());
-  BatchReader reader;
-  ASSERT_TRUE(reader.open(newest));
-  EXPECT_EQ(reader.frames().back()->seq(), journal.last_seq());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "engine/committed_queue.h"
 #include "engine/journal.h"
 #include "engine/journal_scan.h"
 #include "schemas/recovery_protocol.h"
@@ -54,8 +55,9 @@ uint64_t test_monotonic_ns() { return test_monotonic.load(); }
 uint64_t test_wall_ns() { return test_wall.load(); }
 
 // A journal in a temporary directory, a RecoveryServer on loopback following it on its own
-// thread, and a DEALER to talk to it.
-class RecoveryServerTest : public ::testing::Test {
+// thread, and a DEALER to talk to it. The parameter: whether the server is handed committed
+// batches over a CommittedQueue (as a node does) or reads each from the journal.
+class RecoveryServerTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     JournalConfig config;
@@ -64,17 +66,20 @@ class RecoveryServerTest : public ::testing::Test {
     auto journal = Journal::open(config);
     ASSERT_TRUE(journal) << journal.error();
     journal_ = std::move(*journal);
+    if (GetParam()) journal_->set_observer(&queue_);
   }
 
   void TearDown() override {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
+    journal_->set_observer(nullptr);
   }
 
   void start(RecoveryServiceConfig config = {}, RecoveryServerClocks clocks = {}) {
     config.node = 3;
     server_ =
         std::make_unique<RecoveryServer>(context_, "tcp://127.0.0.1:*", *journal_, config, clocks);
+    if (GetParam()) server_->follow(queue_);
     thread_ = std::thread([this] { server_->run(stop_); });
     dealer_ = connect();
   }
@@ -137,7 +142,14 @@ class RecoveryServerTest : public ::testing::Test {
     return state;
   }
 
+  CommittedQueueConfig queue_config() {
+    CommittedQueueConfig config;
+    config.max_batches = 3;  // small: some tests overflow it, which must lose nothing
+    return config;
+  }
+
   TempDir dir_;
+  CommittedQueue queue_{queue_config()};
   std::unique_ptr<Journal> journal_;
   BatchScript script_;
   zmq::context_t context_;
@@ -147,7 +159,7 @@ class RecoveryServerTest : public ::testing::Test {
   zmq::socket_t dealer_;
 };
 
-TEST_F(RecoveryServerTest, StatusReportsWhatTheJournalHoldsAndTheRole) {
+TEST_P(RecoveryServerTest, StatusReportsWhatTheJournalHoldsAndTheRole) {
   append_batches(3, 4);
   start();
   await_followed();
@@ -165,7 +177,7 @@ TEST_F(RecoveryServerTest, StatusReportsWhatTheJournalHoldsAndTheRole) {
   EXPECT_EQ(server_->counters().status_requests.load(), 2u);
 }
 
-TEST_F(RecoveryServerTest, FollowsCommitsAsTheyAreJournaled) {
+TEST_P(RecoveryServerTest, FollowsCommitsAsTheyAreJournaled) {
   start();
   EXPECT_EQ(ask("status").header.last_seq, 0u);
   append_batches(2, 4);
@@ -174,10 +186,47 @@ TEST_F(RecoveryServerTest, FollowsCommitsAsTheyAreJournaled) {
   EXPECT_EQ(ask("status").header.last_seq, 9u);
   append_batches(1, 4);  // not woken: found by the next poll
   await_followed();
-  EXPECT_EQ(server_->server_counters().journal_batches.load(), 3u);
+  const RecoveryServerCounters& c = server_->server_counters();
+  if (GetParam()) {
+    EXPECT_EQ(c.queue_batches.load(), 3u) << "handed over, not read back from the journal";
+    EXPECT_EQ(c.journal_batches.load(), 0u);
+  } else {
+    EXPECT_EQ(c.journal_batches.load(), 3u);
+  }
 }
 
-TEST_F(RecoveryServerTest, RangeIsCappedAndResumedToTheEnd) {
+TEST_P(RecoveryServerTest, ACommittedQueueThatOverflowsLosesNothing) {
+  append_batches(10, 3);  // before the server runs: the queue holds 3, the rest is dropped
+  start();
+  await_followed();
+  if (GetParam()) {
+    EXPECT_EQ(queue_.counters().dropped.load(), 7u);
+  }
+  // A batch the queue never got (as when it was full): the next one it gets shows the gap.
+  journal_->set_observer(nullptr);
+  append(script_.prices(3));
+  if (GetParam()) journal_->set_observer(&queue_);
+  append_batches(2, 3);
+  server_->wake();
+  await_followed();
+  append_batches(1, 3);  // after the catch-up: from the queue again
+  server_->wake();
+  await_followed();
+  const uint64_t last = journal_->last_seq();
+  EXPECT_EQ(ask("status").header.last_seq, last);
+  Reply range = ask("range 1 " + std::to_string(last));
+  EXPECT_EQ(seqs_in(range.parts), iota_seqs(1, last));
+  Reply snapshot = ask("snapshot");
+  EXPECT_EQ(snapshot.header.digest, state_digest(replayed()));
+  if (GetParam()) {
+    EXPECT_GE(server_->server_counters().catch_ups.load(), 1u);
+    EXPECT_GE(server_->server_counters().queue_batches.load(), 1u);
+  }
+  EXPECT_EQ(server_->server_counters().journal_errors.load(), 0u);
+  EXPECT_EQ(server_->server_counters().journal_rewrites.load(), 0u);
+}
+
+TEST_P(RecoveryServerTest, RangeIsCappedAndResumedToTheEnd) {
   RecoveryServiceConfig config;
   config.max_frames = 10;
   config.ring_slots = 3;  // the older half comes from LMDB
@@ -206,7 +255,7 @@ TEST_F(RecoveryServerTest, RangeIsCappedAndResumedToTheEnd) {
   EXPECT_GT(server_->counters().ranges_capped.load(), 0u);
 }
 
-TEST_F(RecoveryServerTest, ALongPollIsAnsweredWhenTheFrameIsCommitted) {
+TEST_P(RecoveryServerTest, ALongPollIsAnsweredWhenTheFrameIsCommitted) {
   append_batches(1, 4);
   start();
   await_followed();
@@ -224,7 +273,7 @@ TEST_F(RecoveryServerTest, ALongPollIsAnsweredWhenTheFrameIsCommitted) {
   EXPECT_EQ(seqs_in(range->parts), iota_seqs(6, 8));
 }
 
-TEST_F(RecoveryServerTest, ALongPollThatRunsOutSaysNothingYet) {
+TEST_P(RecoveryServerTest, ALongPollThatRunsOutSaysNothingYet) {
   start();
   const auto asked = std::chrono::steady_clock::now();
   Reply range = ask("range 1 10 100");
@@ -234,7 +283,7 @@ TEST_F(RecoveryServerTest, ALongPollThatRunsOutSaysNothingYet) {
   EXPECT_EQ(server_->counters().parked_expired.load(), 1u);
 }
 
-TEST_F(RecoveryServerTest, SnapshotHasTheDigestOfReplayingTheJournal) {
+TEST_P(RecoveryServerTest, SnapshotHasTheDigestOfReplayingTheJournal) {
   RecoveryServiceConfig config;
   config.snapshot_markets_per_chunk = 1;
   append_batches(6, 9);
@@ -256,7 +305,7 @@ TEST_F(RecoveryServerTest, SnapshotHasTheDigestOfReplayingTheJournal) {
   EXPECT_EQ(image->epoch_start, 56u);
 }
 
-TEST_F(RecoveryServerTest, AnAckIsRecordedForTheSequencerWithoutAReply) {
+TEST_P(RecoveryServerTest, AnAckIsRecordedForTheSequencerWithoutAReply) {
   append_batches(2, 4);
   start();
   await_followed();
@@ -268,7 +317,7 @@ TEST_F(RecoveryServerTest, AnAckIsRecordedForTheSequencerWithoutAReply) {
   EXPECT_EQ(ask("status").header.kind, ReplyKind::kStatus) << "replies stay in step";
 }
 
-TEST_F(RecoveryServerTest, ARequesterOverItsRateIsToldToRetryWhileOthersAreServed) {
+TEST_P(RecoveryServerTest, ARequesterOverItsRateIsToldToRetryWhileOthersAreServed) {
   RecoveryServiceConfig config;
   config.requests_per_s = 0.5;
   config.request_burst = 2;
@@ -283,7 +332,7 @@ TEST_F(RecoveryServerTest, ARequesterOverItsRateIsToldToRetryWhileOthersAreServe
   EXPECT_GE(server_->counters().busy.load(), 1u);
 }
 
-TEST_F(RecoveryServerTest, GarbageGetsAnErrorAndTheServerKeepsServing) {
+TEST_P(RecoveryServerTest, GarbageGetsAnErrorAndTheServerKeepsServing) {
   append_batches(1, 2);
   start();
   await_followed();
@@ -315,7 +364,7 @@ TEST_F(RecoveryServerTest, GarbageGetsAnErrorAndTheServerKeepsServing) {
   EXPECT_EQ(server_->server_counters().malformed_messages.load(), 1u);
 }
 
-TEST_F(RecoveryServerTest, FollowsTheJournalAgainAfterFramesAreSetAside) {
+TEST_P(RecoveryServerTest, FollowsTheJournalAgainAfterFramesAreSetAside) {
   append_batches(5, 4);  // 1-5, 6-9, 10-13, 14-17, 18-21
   start();
   await_followed();
@@ -358,7 +407,7 @@ TEST(RecoveryServer, ABindThatFailsThrows) {
 
 // DESIGN section 4, "Clocks": an NTP step of the wall clock must not stall a requester's rate
 // limit (a bucket last refilled "in the future") nor hold a long poll for the size of the step.
-TEST_F(RecoveryServerTest, AWallClockSteppedBackStallsNeitherRateLimitsNorLongPolls) {
+TEST_P(RecoveryServerTest, AWallClockSteppedBackStallsNeitherRateLimitsNorLongPolls) {
   constexpr uint64_t kS = 1'000'000'000;
   test_monotonic = 1'000 * kS;
   test_wall = 1'800'000'000 * kS;
@@ -391,7 +440,7 @@ TEST_F(RecoveryServerTest, AWallClockSteppedBackStallsNeitherRateLimitsNorLongPo
 }
 
 // Sync replication: the server serves others up to the gate's visible seq, read every turn.
-TEST_F(RecoveryServerTest, ServesOthersOnlyUpToTheVisibleSeq) {
+TEST_P(RecoveryServerTest, ServesOthersOnlyUpToTheVisibleSeq) {
   std::atomic<uint64_t> visible{5};
   append_batches(3, 4);  // 1-5, 6-9, 10-13
   RecoveryServiceConfig config;
@@ -414,6 +463,11 @@ TEST_F(RecoveryServerTest, ServesOthersOnlyUpToTheVisibleSeq) {
   EXPECT_EQ(answered->header.served_to, 9u) << answered->text;
   EXPECT_EQ(seqs_in(answered->parts), iota_seqs(6, 9));
 }
+
+INSTANTIATE_TEST_SUITE_P(Following, RecoveryServerTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "CommittedQueue" : "JournalOnly";
+                         });
 
 }  // namespace
 }  // namespace oddsbus::engine

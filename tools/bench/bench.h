@@ -49,10 +49,12 @@ struct RawLmdbOptions {
 };
 std::expected<Measurement, std::string> run_raw_lmdb(const RawLmdbOptions& options);
 
-// The full path: producer threads push price events into IngestQueues; a sequencer thread runs
-// SequencerAgent::do_work (Sequencer, Journal in a fresh directory, FrameRing, ZmqPublisher on a
-// free loopback port); a SUB thread feeds every batch to edge::FrameStream, which checks CRC32C,
-// the FlatBuffers verifier and seq continuity. Markets are defined (untimed) before the load.
+// The full path through the node `odds-engine run` runs (engine::Node, engine/node_assembly.h):
+// producer threads push price events into the node's local ingest producers; its sequencer thread
+// selects, sequences, journals (a fresh directory) and publishes (a loopback port the node picks),
+// its recovery thread follows the committed batches; a SUB thread feeds every batch to
+// edge::FrameStream, which checks CRC32C, the FlatBuffers verifier and seq continuity. Markets are
+// defined (untimed) before the load.
 struct PipelineOptions {
   std::filesystem::path parent_dir;
   uint64_t frames = 1'000'000;  // price frames in the timed load
@@ -76,7 +78,8 @@ struct PipelineResult {
   uint64_t backpressure = 0;     // pushes that found their queue full
   uint64_t send_failures = 0;    // ZmqPublisher sends that failed
   // CPU seconds each thread used over the whole run (set-up included, which costs little);
-  // `other_cpu_s` is the rest of the process: ZeroMQ's I/O threads and the main thread.
+  // `other_cpu_s` is the rest of the process: the node's recovery thread, ZeroMQ's I/O threads and
+  // the main thread.
   double sequencer_cpu_s = 0;
   double producers_cpu_s = 0;
   double subscriber_cpu_s = 0;

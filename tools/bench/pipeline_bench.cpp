@@ -1,6 +1,7 @@
-// The full path, wired as a node wires it (engine/node.cpp), with a subscriber at the far end:
-// producers -> IngestQueues -> SequencerAgent (Sequencer, Journal, FrameRing, ZmqPublisher) ->
-// tcp loopback -> SUB -> edge::FrameStream.
+// The full path through the node `odds-engine run` runs (engine/node_assembly.h), with a
+// subscriber at the far end: producers -> the node's IngestQueues (local producers) -> its
+// sequencer thread (source selection, Sequencer, Journal, sync gate, ZmqPublisher; the recovery
+// thread fed over the committed queue) -> tcp loopback -> SUB -> edge::FrameStream.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -9,11 +10,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "engine/frame_ring.h"
-#include "engine/ingest_queues.h"
-#include "engine/publisher.h"
-#include "engine/sequencer.h"
-#include "engine/sequencer_agent.h"
+#include "engine/node_assembly.h"
 #include "feeds/event.h"
 #include "schemas/batch.h"
 #include "schemas/log.h"
@@ -35,6 +32,8 @@ constexpr int kReceiveHighWaterMark = 1'000'000;
 // benchmark would report the drop as a gap; it measures throughput, not loss under overload).
 constexpr int kSendHighWaterMark = 0;
 
+constexpr const char* kSource = "bench-feed";
+
 uint64_t market_id(size_t m) { return 1000 + m; }
 uint64_t selection_id(size_t m, size_t s) { return market_id(m) * 100 + s + 1; }
 
@@ -51,6 +50,7 @@ std::vector<feeds::Event> market_events(const PipelineOptions& options) {
       e.selections.push_back({selection_id(m, s), "Runner " + std::to_string(s + 1)});
     }
     e.provider = "bench";
+    e.source = kSource;
   }
   return events;
 }
@@ -73,7 +73,7 @@ std::expected<std::vector<feeds::Event>, std::string> price_events(const Pipelin
         e.odds = *odds;
         e.odds_text = text;
         e.provider = "bench";
-        e.source = "bench-feed";
+        e.source = kSource;
         events.push_back(std::move(e));
       }
     }
@@ -155,12 +155,12 @@ struct Subscriber {
   }
 };
 
-// Waits until `done()` or `deadline`, or until `failed` is set. Returns done().
+// Waits until `done()` or `deadline`, or until the node failed. Returns done().
 template <typename F>
-bool wait_for(F&& done, const std::atomic<bool>& failed, std::chrono::nanoseconds timeout) {
+bool wait_for(F&& done, const engine::Node& node, std::chrono::nanoseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (!done()) {
-    if (failed.load(std::memory_order_acquire) || Clock::now() > deadline) return false;
+    if (node.failed() || Clock::now() > deadline) return false;
     std::this_thread::sleep_for(100us);
   }
   return true;
@@ -196,60 +196,22 @@ std::expected<PipelineResult, std::string> run_pipeline(const PipelineOptions& o
 
   auto scratch = ScratchDir::create(options.parent_dir);
   if (!scratch) return std::unexpected(scratch.error());
-  engine::JournalConfig journal_config;
-  journal_config.dir = (scratch->path() / "journal").string();
-  journal_config.durability = options.durability;
-  auto journal = engine::Journal::open(journal_config);
-  if (!journal) return std::unexpected(journal.error());
-  auto port = free_tcp_port();
-  if (!port) return std::unexpected(port.error());
-  const std::string url = "tcp://127.0.0.1:" + std::to_string(*port);
+  engine::NodeConfig config;
+  config.journal_dir = (scratch->path() / "journal").string();
+  config.durability = options.durability;
+  config.pub_url = "tcp://127.0.0.1:*";
+  config.pub_hwm = kSendHighWaterMark;
+  config.recovery_url = "tcp://127.0.0.1:*";
+  config.queue_capacity = options.queue_capacity;
+  config.max_batch_frames = options.max_batch_frames;
+  config.heartbeat_interval_ns = kHeartbeatIntervalNs;
+  engine::NodeOptions node_options;
+  node_options.local_producers = options.producers;
 
   const double process_cpu_start = process_cpu_seconds();
-  engine::Sequencer sequencer(engine::SequencerConfig{});
-  zmq::context_t context(1);
-  std::unique_ptr<engine::ZmqPublisher> publisher;
-  try {
-    publisher = std::make_unique<engine::ZmqPublisher>(context, url, kSendHighWaterMark);
-  } catch (const zmq::error_t& e) {
-    return std::unexpected("pipeline: cannot bind " + url + ": " + e.what());
-  }
-  engine::IngestQueues queues(options.producers, options.queue_capacity);
-  engine::FrameRing ring(1024);
-  engine::SequencerAgentConfig agent_config;
-  agent_config.max_batch_frames = options.max_batch_frames;
-  agent_config.heartbeat_interval_ns = kHeartbeatIntervalNs;
-  engine::SequencerAgent agent(sequencer, **journal, queues, ring, publisher.get(), agent_config);
-
-  std::atomic<bool> sequencer_stop{false};
-  std::atomic<bool> sequencer_failed{false};
-  std::string sequencer_error;
-  double sequencer_cpu_s = 0;
-  // The node's agent loop and idle strategy (engine/node.cpp), so the benchmark measures it.
-  std::thread sequencer_thread([&] {
-    name_this_thread("bench-sequencer");
-    unsigned idle = 0;
-    while (true) {
-      const bool stopping = sequencer_stop.load(std::memory_order_acquire);
-      auto done = agent.do_work(engine::read_clocks());
-      if (!done) {
-        sequencer_error = done.error();
-        sequencer_failed.store(true, std::memory_order_release);
-        return;
-      }
-      if (*done > 0) {
-        idle = 0;
-        continue;
-      }
-      if (stopping) break;
-      if (++idle < 100) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(200us);
-      }
-    }
-    sequencer_cpu_s = thread_cpu_seconds();
-  });
+  engine::Node node(config, node_options);
+  if (auto started = node.start(); !started) return std::unexpected("pipeline: " + started.error());
+  const std::string url = node.pub_endpoint();
 
   std::atomic<bool> abort{false};
   std::atomic<bool> load_started{false};
@@ -269,13 +231,18 @@ std::expected<PipelineResult, std::string> run_pipeline(const PipelineOptions& o
   std::string setup_error;
 
   // Slow joiner: the load starts only once a heartbeat has crossed the wire.
-  if (!wait_for([&] { return sub.joined.load(std::memory_order_acquire); }, sequencer_failed,
-                kJoinTimeout)) {
+  if (!wait_for([&] { return sub.joined.load(std::memory_order_acquire); }, node, kJoinTimeout)) {
     setup_error = "pipeline: the subscriber received no heartbeat within 5 s";
   } else {
-    for (const feeds::Event& e : markets) queues.push(0, e, producers_stop);
+    // As a feed connector does: its source is up, then its markets.
+    feeds::Event up;
+    up.type = feeds::EventType::kSourceStatus;
+    up.source = kSource;
+    up.source_up = true;
+    node.push(0, up, producers_stop);
+    for (const feeds::Event& e : markets) node.push(0, e, producers_stop);
     if (!wait_for([&] { return sub.last_seq.load(std::memory_order_acquire) >= sub.warmup_seq; },
-                  sequencer_failed, kJoinTimeout)) {
+                  node, kJoinTimeout)) {
       setup_error = "pipeline: the market definitions did not reach the subscriber within 5 s";
     }
   }
@@ -291,7 +258,7 @@ std::expected<PipelineResult, std::string> run_pipeline(const PipelineOptions& o
         while (!go.load(std::memory_order_acquire)) {
         }
         for (uint64_t i = 0; i < count; ++i) {
-          if (queues.push(p, events[next], producers_stop) == engine::PushResult::kStopped) break;
+          if (node.push(p, events[next], producers_stop) == engine::PushResult::kStopped) break;
           if (++next == events.size()) next = 0;
         }
         producer_cpu_s[p] = thread_cpu_seconds();
@@ -307,15 +274,11 @@ std::expected<PipelineResult, std::string> run_pipeline(const PipelineOptions& o
   subscriber_thread.join();
   producers_stop.store(true, std::memory_order_release);
   for (std::thread& t : producers) t.join();
-  sequencer_stop.store(true, std::memory_order_release);
-  sequencer_thread.join();
-
-  if (sequencer_failed.load())
-    return std::unexpected("pipeline: journal failed: " + sequencer_error);
+  if (auto stopped = node.stop(); !stopped) return std::unexpected("pipeline: " + stopped.error());
   if (!setup_error.empty()) return std::unexpected(setup_error);
 
   PipelineResult result;
-  const engine::SequencerCounters& c = agent.counters();
+  const engine::SequencerCounters& c = node.sequencer_counters();
   result.expected_frames = markets.size() + options.frames;
   result.stream = sub.counters;
   result.sequenced_frames = c.frames.load();
@@ -323,9 +286,11 @@ std::expected<PipelineResult, std::string> run_pipeline(const PipelineOptions& o
   result.sequencer_batches = c.batches.load();
   result.heartbeats_published = c.heartbeats.load();
   result.commit_ns_total = c.commit_ns_total.load();
-  for (size_t p = 0; p < options.producers; ++p) result.backpressure += queues.backpressure(p);
-  result.send_failures = publisher->send_failures();
-  result.sequencer_cpu_s = sequencer_cpu_s;
+  for (size_t p = 0; p < node.queues().producers(); ++p) {
+    result.backpressure += node.queues().backpressure(p);
+  }
+  result.send_failures = node.send_failures();
+  result.sequencer_cpu_s = node.sequencer_cpu_seconds();
   for (const double s : producer_cpu_s) result.producers_cpu_s += s;
   result.subscriber_cpu_s = sub.cpu_s;
   result.other_cpu_s =

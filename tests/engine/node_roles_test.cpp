@@ -12,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "engine/frame_ring.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
 #include "engine/sequencer.h"
@@ -59,8 +58,7 @@ class NodeRolesTest : public ::testing::Test {
     journal_ = std::move(*journal);
     SequencerAgentConfig agent_config;
     agent_config.heartbeat_interval_ns = 1000 * kMs;
-    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, ring_, &gate_,
-                                              agent_config);
+    agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, &gate_, agent_config);
     config_.node = 1;
     config_.peer_pub = "inproc://node-roles-peer-pub";
     config_.peer_recovery = "inproc://node-roles-peer-recovery";
@@ -85,7 +83,6 @@ class NodeRolesTest : public ::testing::Test {
   std::unique_ptr<Journal> journal_;
   Sequencer sequencer_{SequencerConfig{}};
   IngestQueues queues_{1, 64};
-  FrameRing ring_{64};
   SeqSink sink_;
   std::atomic<uint64_t> acked_{0};
   SyncGate gate_{sink_, acked_, SyncGateConfig{true, 0}};

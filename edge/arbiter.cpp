@@ -157,6 +157,11 @@ void Arbiter::on_heartbeat(const fb::Frame& frame, uint64_t now_ns, ArbiterOutpu
   if (heartbeat->epoch_start() != 0) learn_epoch(epoch, heartbeat->epoch_start(), 0);
   epochs_.note_newest(epoch, heartbeat->last_seq());
   if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
+  if (!heartbeat->relayed() && epoch >= epochs_.newest_epoch()) {
+    last_sequencer_ns_ = now_ns;
+    sequencer_epoch_ = epoch;
+    sequencer_last_seq_ = heartbeat->last_seq();
+  }
   check_divergence(now_ns, out);
 }
 
@@ -332,7 +337,7 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
   }
   if (!positioned()) {
     epochs_.note_newest(epoch, seq);
-    if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
+    if (epoch >= epochs_.newest_epoch()) last_live_ns_ = last_sequencer_ns_ = now_ns;
     store(frame, bytes);
     return;
   }
@@ -354,7 +359,7 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
     return;
   }
   epochs_.note_newest(epoch, seq);
-  if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
+  if (epoch >= epochs_.newest_epoch()) last_live_ns_ = last_sequencer_ns_ = now_ns;
   if (seq == last_seq_ + 1 && mode_ != ArbiterMode::kProbing) {
     switch (judge_head(frame, out)) {
       case Verdict::kDeliver:

@@ -224,6 +224,13 @@ class Arbiter {
   // ns when any line last delivered a heartbeat or a new frame of the newest epoch heard of: a
   // publisher that is not fenced (a deposed node's heartbeats and duplicates do not count).
   uint64_t last_live_ns() const;
+  // Like last_live_ns(), counting only a publisher that sequences: new frames, and heartbeats not
+  // marked relayed (a secondary's republished heartbeats say nothing of a live primary). A
+  // secondary's failover watches this one.
+  uint64_t last_sequencer_ns() const { return last_sequencer_ns_; }
+  // The (epoch, last seq) the last unrelayed heartbeat stated (0, 0: none yet).
+  uint32_t sequencer_epoch() const { return sequencer_epoch_; }
+  uint64_t sequencer_last_seq() const { return sequencer_last_seq_; }
   // ns since when a gap has been waiting to be filled (0: none). Lines filling it move it on.
   uint64_t gap_open_since_ns() const;
   const ArbiterCounters& counters() const;
@@ -284,6 +291,9 @@ class Arbiter {
 
   std::vector<uint64_t> last_heard_ns_;
   uint64_t last_live_ns_ = 0;
+  uint64_t last_sequencer_ns_ = 0;
+  uint32_t sequencer_epoch_ = 0;
+  uint64_t sequencer_last_seq_ = 0;
   uint32_t highest_epoch_seen_ = 0;
 
   std::vector<std::vector<uint64_t>> output_blocks_;  // delivered frames' copies

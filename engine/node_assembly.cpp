@@ -180,12 +180,18 @@ std::expected<void, std::string> Node::assemble() {
   NodeRole start_role = config_.role;
   if (start_role == NodeRole::kPrimary && !config_.peer_recovery.empty()) {
     auto peer = probe_status(context_, config_.peer_recovery, 500);
-    if (peer && peer->kind == recovery::ReplyKind::kStatus && peer->primary) {
+    std::optional<PeerStatus> status;
+    if (peer && peer->kind == recovery::ReplyKind::kStatus) {
+      status = PeerStatus{peer->primary, peer->epoch, peer->last_seq};
+    }
+    start_role = choose_start_role(start_role, sequencer_->last_seq(), sequencer_->epoch(), status);
+    if (start_role == NodeRole::kSecondary) {
       log(LogLevel::kWarn,
-          "node %u: peer node %u at %s is primary (epoch %u, seq %" PRIu64
-          "); joining it as secondary",
-          config_.node, peer->node, config_.peer_recovery.c_str(), peer->epoch, peer->last_seq);
-      start_role = NodeRole::kSecondary;
+          "node %u: peer node %u at %s is %s (epoch %u, seq %" PRIu64
+          "; ours: epoch %u, seq %" PRIu64 "); joining it as secondary",
+          config_.node, peer->node, config_.peer_recovery.c_str(),
+          peer->primary ? "primary" : "a secondary holding more of the history", peer->epoch,
+          peer->last_seq, sequencer_->epoch(), sequencer_->last_seq());
     }
   }
   if (mapping_ && start_role == NodeRole::kPrimary) {

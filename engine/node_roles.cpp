@@ -216,6 +216,7 @@ void NodeRoles::feed_replication(uint64_t last_seq_before, const ReplicaCounters
   if (replica_->last_heard_ns() != 0) {
     core_.on_heard(replica_->highest_epoch_heard(), replica_->last_heard_ns());
   }
+  core_.on_primary_position(replica_->primary_epoch(), replica_->primary_last_seq());
   if (deps_.sequencer.last_seq() != core_.committed_seq() ||
       deps_.sequencer.epoch() > core_.epoch()) {
     core_.on_replicated(deps_.sequencer.last_seq(), deps_.sequencer.epoch(), now_ns, out_);

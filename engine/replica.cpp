@@ -47,9 +47,7 @@ Replica::Replica(zmq::context_t& context, Journal& journal, Sequencer& sequencer
   subscriber_.arbiter().reset(sequencer.last_seq(), sequencer.epoch(), sequencer.epoch_start());
 }
 
-uint64_t Replica::last_heard_ns() const {
-  return std::max(subscriber_.arbiter().last_heard_ns(0), subscriber_.last_reply_ns());
-}
+uint64_t Replica::last_heard_ns() const { return subscriber_.arbiter().last_sequencer_ns(); }
 
 std::expected<void, std::string> Replica::store(uint64_t now_ns) {
   for (size_t first = 0; first < out_.frames.size(); first += kMaxFramesPerRecord) {
@@ -123,7 +121,7 @@ std::expected<size_t, std::string> Replica::do_work(const Clocks& clocks, int ti
   counters_.bad_replies = subscriber_.counters().bad_replies;
   if (auto ok = handle_output(now_ns); !ok) return std::unexpected(ok.error());
   if (republish_ != nullptr && now_ns - last_publish_ns_ >= config_.heartbeat_interval_ns) {
-    sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_);
+    sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_, /*relayed=*/true);
     republish_->publish(heartbeat_batch_.bytes());
     last_publish_ns_ = now_ns;
   }

@@ -63,9 +63,14 @@ class Replica {
   // run on clocks.monotonic_ns; the heartbeats it republishes are stamped with clocks.wall_ns.
   std::expected<size_t, std::string> do_work(const Clocks& clocks, int timeout_ms);
 
-  // When anything valid (frame, heartbeat or reply) last came from the primary, on the monotonic
-  // clock; 0: never.
+  // When a sequencing primary was last heard from, on the monotonic clock (0: never): a new frame
+  // (on its stream or in a reply), or a heartbeat not marked relayed. A secondary's republished
+  // heartbeats and a recovery service's empty replies do not count: two secondaries must never
+  // keep each other from taking over (issue 11, simulator finding F1).
   uint64_t last_heard_ns() const;
+  // The (epoch, last seq) the primary's last heartbeat stated ((0, 0): none yet).
+  uint32_t primary_epoch() const { return subscriber_.arbiter().sequencer_epoch(); }
+  uint64_t primary_last_seq() const { return subscriber_.arbiter().sequencer_last_seq(); }
   // The highest epoch any frame or reply from the primary carried.
   uint32_t highest_epoch_heard() const { return subscriber_.highest_epoch_heard(); }
   const ReplicaCounters& counters() const { return counters_; }

@@ -4,6 +4,15 @@
 
 namespace oddsbus::engine {
 
+NodeRole choose_start_role(NodeRole configured, uint64_t last_seq, uint32_t epoch,
+                           const std::optional<PeerStatus>& peer) {
+  if (configured == NodeRole::kSecondary || !peer) return configured;
+  if (peer->primary) return NodeRole::kSecondary;
+  const bool peer_ahead =
+      peer->epoch > epoch || (peer->epoch == epoch && peer->last_seq > last_seq);
+  return peer_ahead ? NodeRole::kSecondary : NodeRole::kPrimary;
+}
+
 RoleCore::RoleCore(const RoleCoreConfig& config, NodeRole start, uint64_t last_seq, uint32_t epoch,
                    uint64_t now_ns)
     : config_(config),
@@ -14,6 +23,12 @@ RoleCore::RoleCore(const RoleCoreConfig& config, NodeRole start, uint64_t last_s
       visible_(kNoLimit),
       secondary_since_ns_(now_ns) {
   if (start == NodeRole::kPrimary && waits_for_acks()) visible_ = last_seq;
+  if (start == NodeRole::kSecondary && config.sync && config.has_peer) visible_ = 0;
+}
+
+void RoleCore::on_primary_position(uint32_t epoch, uint64_t last_seq) {
+  if (role_ != NodeRole::kSecondary || epoch == 0) return;
+  if (epoch == epoch_ && last_seq >= committed_) visible_ = kNoLimit;
 }
 
 uint64_t RoleCore::replication_lag() const {

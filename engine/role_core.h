@@ -28,9 +28,12 @@
 //
 // Visibility: visible_seq() is the highest seq that may be served or acknowledged to anyone but
 // the replicating secondary (recovery ranges, status, snapshots, desk acks). Async, alone, or a
-// secondary (its journal holds only what its primary published): kNoLimit. Sync primary: the
-// last seq released. It never passes a batch before that batch is released. served_limit()
-// applies it to a requester: a replica is served up to the committed seq.
+// secondary once its journal is known to be its primary's history (on_replicated, or
+// on_primary_position): kNoLimit. A sync secondary that starts from its own journal serves
+// nothing until then: its tail may hold batches it held, unacknowledged, as a primary before a
+// restart (issue 11, simulator finding F3). Sync primary: the last seq released. It never passes a
+// batch before that batch is released. served_limit() applies it to a requester: a replica is
+// served up to the committed seq.
 //
 // Who carries it out: NodeRoles (engine/node_roles.h) feeds the core and performs its actions
 // (journals the EpochChange, builds or drops the Replica, tells the desk and the recovery service
@@ -50,11 +53,27 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <vector>
 
 namespace oddsbus::engine {
 
 enum class NodeRole : uint8_t { kPrimary, kSecondary };
+
+// What a node's peer said of itself at start-up (a recovery `status` reply).
+struct PeerStatus {
+  bool primary = false;
+  uint32_t epoch = 0;
+  uint64_t last_seq = 0;
+};
+
+// The role a node starts in. Configured secondary: secondary. Configured primary: secondary when
+// the peer answered and is primary, or holds more of the history than our journal (a higher
+// epoch, or our epoch and a higher last seq: our journal lost a tail it had published, e.g. to an
+// OS crash under nosync durability, and sequencing on from it would give two different frames one
+// (epoch, seq); issue 11, simulator finding F4). `peer` is nullopt when it did not answer.
+NodeRole choose_start_role(NodeRole configured, uint64_t last_seq, uint32_t epoch,
+                           const std::optional<PeerStatus>& peer);
 
 struct RoleCoreConfig {
   uint32_t node = 1;
@@ -139,6 +158,10 @@ class RoleCore {
   // --- secondary ---
   // Anything valid came from the primary (a frame, a heartbeat or a reply) carrying `epoch`.
   void on_heard(uint32_t epoch, uint64_t now_ns);
+  // The primary's own (unrelayed) heartbeat stated (epoch, last_seq). When that is our epoch and
+  // at or past our committed seq, our journal is a prefix of its history (one node sequences an
+  // epoch), so all of it may be served (see "Visibility").
+  void on_primary_position(uint32_t epoch, uint64_t last_seq);
   // The replica journaled the primary's frames through `last_seq`; `epoch` is the epoch of the
   // last of them.
   void on_replicated(uint64_t last_seq, uint32_t epoch, uint64_t now_ns, RoleOutput& out);

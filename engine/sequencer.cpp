@@ -90,7 +90,7 @@ std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& ev
   return last_seq_;
 }
 
-void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch) {
+void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed) {
   FrameHeader h;
   h.seq = last_seq_;
   h.epoch = config_.epoch;
@@ -98,7 +98,7 @@ void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch) {
   h.publisher = config_.node;
   h.sequenced_ns = now_ns;
   batch.begin(config_.channel, last_seq_, kBatchHeartbeat);
-  batch.add(builder_.heartbeat(h, config_.epoch_start));
+  batch.add(builder_.heartbeat(h, config_.epoch_start, relayed));
 }
 
 uint64_t Sequencer::change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& batch) {

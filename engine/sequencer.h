@@ -43,8 +43,9 @@ class Sequencer {
   std::expected<uint64_t, feeds::RejectReason> sequence(const feeds::Event& event, uint64_t now_ns,
                                                         BatchWriter& batch);
 
-  // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start().
-  void heartbeat(uint64_t now_ns, BatchWriter& batch);
+  // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start(); `relayed` when
+  // this node is a secondary republishing its primary's history.
+  void heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed = false);
 
   // Takeover: raises the epoch to `epoch` (> epoch()) and appends its EpochChange frame, the new
   // epoch's first frame, to `batch` (begun with begin_batch). Returns its seq.

@@ -64,9 +64,10 @@ std::span<const uint8_t> FrameBuilder::settlement_rollback(const FrameHeader& h,
   return finish(h, fb::Payload::SettlementRollback, payload.Union());
 }
 
-std::span<const uint8_t> FrameBuilder::heartbeat(const FrameHeader& h, uint64_t epoch_start) {
+std::span<const uint8_t> FrameBuilder::heartbeat(const FrameHeader& h, uint64_t epoch_start,
+                                                 bool relayed) {
   fbb_.Clear();
-  auto payload = fb::CreateHeartbeat(fbb_, h.seq, epoch_start);
+  auto payload = fb::CreateHeartbeat(fbb_, h.seq, epoch_start, relayed);
   return finish(h, fb::Payload::Heartbeat, payload.Union());
 }
 

@@ -50,8 +50,10 @@ class FrameBuilder {
                                       bool voided = false);
   std::span<const uint8_t> settlement_rollback(const FrameHeader& h, uint64_t market);
   // A heartbeat carries h.seq, the publisher's last seq, as both frame seq and last_seq, and the
-  // seq at which the publisher's current epoch began.
-  std::span<const uint8_t> heartbeat(const FrameHeader& h, uint64_t epoch_start = 1);
+  // seq at which the publisher's current epoch began; `relayed` when the publisher is a secondary
+  // republishing its primary's history (it does not sequence).
+  std::span<const uint8_t> heartbeat(const FrameHeader& h, uint64_t epoch_start = 1,
+                                     bool relayed = false);
   std::span<const uint8_t> epoch_change(const FrameHeader& h, uint32_t previous_epoch);
 
  private:

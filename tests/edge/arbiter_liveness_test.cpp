@@ -44,11 +44,11 @@ std::vector<uint8_t> epoch_change(uint64_t seq, uint32_t epoch, uint32_t publish
 }
 
 std::vector<uint8_t> heartbeat(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start,
-                               uint32_t publisher) {
+                               uint32_t publisher, bool relayed = false) {
   FrameBuilder builder;
   BatchWriter writer(4096);
   writer.begin(0, last_seq, kBatchHeartbeat);
-  writer.add(builder.heartbeat(header(last_seq, epoch, publisher), epoch_start));
+  writer.add(builder.heartbeat(header(last_seq, epoch, publisher), epoch_start, relayed));
   return {writer.bytes().begin(), writer.bytes().end()};
 }
 
@@ -83,6 +83,26 @@ TEST(ArbiterLiveness, CountsOnlyPublishersThatAreNotFenced) {
   EXPECT_GT(edge.arbiter.last_heard_ns(0), took_over);
   edge.batch(1, heartbeat(6, 2, 6, 2));
   EXPECT_EQ(edge.arbiter.last_live_ns(), edge.now);
+}
+
+// Simulator finding F1: a secondary republishes heartbeats marked relayed; they keep its peer's
+// stream heard, but say nothing of a sequencing primary, so two secondaries never keep each
+// other from taking over.
+TEST(ArbiterLiveness, RelayedHeartbeatsAreNotASequencer) {
+  Edge edge;
+  edge.batch(0, frames(1, 5, 1, 1));
+  const uint64_t sequenced = edge.now;
+  EXPECT_EQ(edge.arbiter.last_sequencer_ns(), sequenced);
+  edge.now += 500 * kMs;
+  edge.batch(1, heartbeat(5, 1, 1, 2, /*relayed=*/true));
+  EXPECT_EQ(edge.arbiter.last_heard_ns(1), edge.now);
+  EXPECT_EQ(edge.arbiter.last_sequencer_ns(), sequenced);
+  EXPECT_EQ(edge.arbiter.sequencer_epoch(), 0u);
+  edge.now += 500 * kMs;
+  edge.batch(0, heartbeat(5, 1, 1, 1));
+  EXPECT_EQ(edge.arbiter.last_sequencer_ns(), edge.now);
+  EXPECT_EQ(edge.arbiter.sequencer_epoch(), 1u);
+  EXPECT_EQ(edge.arbiter.sequencer_last_seq(), 5u);
 }
 
 TEST(ArbiterLiveness, SaysSinceWhenAGapHasBeenOpen) {

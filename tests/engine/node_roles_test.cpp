@@ -148,7 +148,9 @@ TEST_F(NodeRolesTest, ASyncPrimaryFencedByAHigherEpochDropsWhatTheSecondaryNever
 TEST_F(NodeRolesTest, ASyncSecondaryThatTakesOverStartsAloneWithEverythingVisible) {
   start(NodeRole::kSecondary);
   EXPECT_FALSE(primary_.load());
-  EXPECT_EQ(gate_.visible_seq().load(), SyncGate::kNoLimit) << "a secondary holds nothing back";
+  // Its journal may hold batches it held unacknowledged as a primary before a restart (simulator
+  // finding F3): nothing is served until it is known to be its primary's history.
+  EXPECT_EQ(gate_.visible_seq().load(), 0u);
   work(1400 * kMs);
   EXPECT_EQ(roles_->role(), NodeRole::kSecondary);
   work(200 * kMs);  // 1.6 s without a word from the primary

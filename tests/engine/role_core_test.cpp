@@ -214,3 +214,48 @@ TEST(RoleCore, APrimaryWithoutAPeerNeverWaitsAndASecondaryWithoutOneNeverTakesOv
 
 }  // namespace
 }  // namespace oddsbus::engine
+
+namespace oddsbus::engine {
+namespace {
+
+// Simulator finding F3: a sync primary that restarts as secondary may hold, in its journal,
+// batches it held unacknowledged; it serves nothing until its journal is known to be its
+// primary's history.
+TEST(RoleCoreStart, ASyncSecondaryServesNothingUntilItsJournalIsThePrimarysHistory) {
+  RoleCore core(sync_config(), NodeRole::kSecondary, 962, 2, 0);
+  EXPECT_EQ(core.visible_seq(), 0u);
+  core.on_primary_position(3, 990);  // a new primary in a later epoch: our tail may be lost
+  EXPECT_EQ(core.visible_seq(), 0u);
+  core.on_primary_position(2, 961);  // our epoch, but behind us: not proof either
+  EXPECT_EQ(core.visible_seq(), 0u);
+  core.on_primary_position(2, 962);
+  EXPECT_EQ(core.visible_seq(), RoleCore::kNoLimit);
+
+  RoleCore replicated(sync_config(), NodeRole::kSecondary, 962, 2, 0);
+  RoleOutput out;
+  replicated.on_diverged(920, out);
+  replicated.on_replicated(925, 3, 1, out);
+  EXPECT_EQ(replicated.visible_seq(), RoleCore::kNoLimit);
+
+  RoleCoreConfig async = sync_config();
+  async.sync = false;
+  EXPECT_EQ(RoleCore(async, NodeRole::kSecondary, 962, 2, 0).visible_seq(), RoleCore::kNoLimit);
+}
+
+// Simulator finding F4: a primary whose journal lost a published tail (OS crash, nosync) must not
+// sequence on from it while its peer holds more of the history.
+TEST(RoleCoreStart, AConfiguredPrimaryJoinsAPeerThatIsPrimaryOrAhead) {
+  const auto start = [](std::optional<PeerStatus> peer) {
+    return choose_start_role(NodeRole::kPrimary, 241, 1, peer);
+  };
+  EXPECT_EQ(start(std::nullopt), NodeRole::kPrimary);
+  EXPECT_EQ(start(PeerStatus{true, 1, 100}), NodeRole::kSecondary);
+  EXPECT_EQ(start(PeerStatus{false, 1, 241}), NodeRole::kPrimary);
+  EXPECT_EQ(start(PeerStatus{false, 1, 100}), NodeRole::kPrimary);
+  EXPECT_EQ(start(PeerStatus{false, 1, 250}), NodeRole::kSecondary);
+  EXPECT_EQ(start(PeerStatus{false, 2, 100}), NodeRole::kSecondary);
+  EXPECT_EQ(choose_start_role(NodeRole::kSecondary, 241, 1, std::nullopt), NodeRole::kSecondary);
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

@@ -1,0 +1,210 @@
+// The time index (engine/journal_time_index.h): binary search over records by sequencer stamps,
+// exact while stamps never decrease, and exact under clock steps back smaller than its window.
+#include "engine/journal_time_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "engine/journal_scan.h"
+#include "engine/replay.h"
+#include "schemas/state_digest.h"
+#include "tests/engine/engine_test_support.h"
+#include "tests/engine/incident_journal.h"
+
+namespace oddsbus::engine {
+namespace {
+
+using namespace testing_support;
+
+std::vector<uint64_t> stamps_of(const Journal& journal) {
+  std::vector<uint64_t> stamps;
+  auto scanned = scan_frames(journal, 1, kNoLimit, [&](const fb::Frame& frame) {
+    stamps.push_back(frame.sequenced_ns());
+    return true;
+  });
+  EXPECT_TRUE(scanned);
+  return stamps;
+}
+
+// The definition in the header, by reading every stamp: the first seq stamped at or after t.
+uint64_t first_at_or_after_by_scan(const std::vector<uint64_t>& stamps, uint64_t t) {
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    if (stamps[i] >= t) return i + 1;
+  }
+  return stamps.size() + 1;
+}
+
+// A journal of `frames` price frames for one market in records of 1..7 frames, stamped by
+// `stamp(i)` for frame i (0-based, the definition is frame 0).
+template <typename Stamp>
+void write_prices(Journal& journal, size_t frames, uint64_t seed, Stamp stamp) {
+  std::mt19937_64 rng(seed);
+  FrameWriter w(journal);
+  w.define(stamp(0), 7, 70, "m", {{1, "a"}, {2, "b"}});
+  w.commit();
+  size_t in_record = 0;
+  size_t record_size = 1 + rng() % 7;
+  for (size_t i = 1; i < frames; ++i) {
+    w.price(stamp(i), 7, 1 + i % 2, std::to_string(2 + i % 40) + ".5", "feed-a");
+    if (++in_record == record_size) {
+      w.commit();
+      in_record = 0;
+      record_size = 1 + rng() % 7;
+    }
+  }
+  w.commit();
+}
+
+TEST(JournalTimeIndex, MatchesTheDefinitionOnTheIncidentJournal) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  write_incident(*journal);
+  const std::vector<uint64_t> stamps = stamps_of(*journal);
+  ASSERT_EQ(stamps.size(), 18u);
+  JournalTimeIndex index(*journal);
+  for (uint64_t t = kIncidentT0 - kSecond; t <= kIncidentT0 + 27 * kSecond; t += kSecond / 2) {
+    for (uint64_t probe : {t - 1, t, t + 1}) {
+      auto first = index.first_at_or_after(probe);
+      ASSERT_TRUE(first);
+      EXPECT_EQ(*first, first_at_or_after_by_scan(stamps, probe)) << "at " << probe;
+      auto last = index.last_at_or_before(probe);
+      ASSERT_TRUE(last);
+      EXPECT_EQ(*last, first_at_or_after_by_scan(stamps, probe + 1) - 1) << "at " << probe;
+    }
+  }
+  // Frames 3..5 share a stamp: the first of them is found, and the last ends the prefix.
+  EXPECT_EQ(*index.first_at_or_after(kIncidentT0 + kSecond), 3u);
+  EXPECT_EQ(*index.last_at_or_before(kIncidentT0 + kSecond), 5u);
+  EXPECT_EQ(*index.last_at_or_before(kIncidentT0 - 1), 0u);
+  EXPECT_EQ(*index.first_at_or_after(kIncidentT0 + 100 * kSecond), 19u);
+}
+
+TEST(JournalTimeIndex, ReadsLogarithmicallyManyRecordsNotTheLog) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  // 100 ms apart, so the default 1 s window holds about ten frames.
+  const size_t frames = 20000;
+  write_prices(*journal, frames, 1, [](size_t i) { return kIncidentT0 + i * 100'000'000; });
+  JournalTimeIndex index(*journal);
+  const uint64_t before = index.records_read();
+  auto first = index.first_at_or_after(kIncidentT0 + 12345 * 100'000'000ull + 1);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, 12347u);  // frame i has seq i + 1
+  // About log2(5000 records) probes, plus the few records the scan back reads.
+  EXPECT_LT(index.records_read() - before, 60u);
+}
+
+TEST(JournalTimeIndex, IsExactWhenTheClockStepsBackWithinTheWindow) {
+  for (uint64_t seed : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed) + " (replay: run with this seed)");
+    TempDir dir;
+    auto journal = create_journal(dir.sub("j"));
+    ASSERT_TRUE(journal);
+    std::mt19937_64 rng(seed);
+    // Mostly forward in steps of 0..2 ms; now and then back by up to 5 ms (window: 10 ms).
+    std::vector<uint64_t> planned;
+    uint64_t now = kIncidentT0;
+    for (size_t i = 0; i < 3000; ++i) {
+      if (rng() % 50 == 0) {
+        now -= rng() % 5'000'000;
+      } else {
+        now += rng() % 2'000'000;
+      }
+      planned.push_back(now);
+    }
+    write_prices(*journal, planned.size(), seed, [&](size_t i) { return planned[i]; });
+    const std::vector<uint64_t> stamps = stamps_of(*journal);
+    ASSERT_EQ(stamps, planned);
+    JournalTimeIndex index(*journal, TimeIndexConfig{.clock_step_window_ns = 10'000'000});
+    for (int q = 0; q < 300; ++q) {
+      const uint64_t t = kIncidentT0 - 1'000'000 + rng() % (now - kIncidentT0 + 3'000'000);
+      auto first = index.first_at_or_after(t);
+      ASSERT_TRUE(first);
+      ASSERT_EQ(*first, first_at_or_after_by_scan(stamps, t)) << "t " << t;
+    }
+  }
+}
+
+// Beyond the window the answer is still a boundary (its predecessor stamped before T, itself at
+// or after T), only perhaps a later one than the first; within the window it is exact.
+TEST(JournalTimeIndex, AStepBackBeyondTheWindowStillGivesABoundary) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  // 0..99 s, then the clock steps back 60 s and runs 40..139 s.
+  std::vector<uint64_t> planned;
+  for (uint64_t s = 0; s < 100; ++s) planned.push_back(kIncidentT0 + s * kSecond);
+  for (uint64_t s = 40; s < 140; ++s) planned.push_back(kIncidentT0 + s * kSecond);
+  write_prices(*journal, planned.size(), 9, [&](size_t i) { return planned[i]; });
+  const std::vector<uint64_t> stamps = stamps_of(*journal);
+
+  JournalTimeIndex narrow(*journal, TimeIndexConfig{.clock_step_window_ns = 5 * kSecond});
+  const uint64_t t = kIncidentT0 + 70 * kSecond;
+  auto found = narrow.first_at_or_after(t);
+  ASSERT_TRUE(found);
+  ASSERT_GE(*found, 2u);
+  EXPECT_GE(stamps[*found - 1], t);
+  EXPECT_LT(stamps[*found - 2], t);
+
+  JournalTimeIndex wide(*journal, TimeIndexConfig{.clock_step_window_ns = 61 * kSecond});
+  auto exact = wide.first_at_or_after(t);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(*exact, first_at_or_after_by_scan(stamps, t));
+  EXPECT_EQ(*exact, 71u);
+}
+
+TEST(JournalTimeIndex, StateAtTimeEqualsTheFoldOfThePrefixStampedByThen) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  write_incident(*journal);
+  const std::vector<uint64_t> stamps = stamps_of(*journal);
+  for (uint64_t s = 0; s <= 26; ++s) {
+    const uint64_t t = kIncidentT0 + s * kSecond;
+    const uint64_t expected_seq = first_at_or_after_by_scan(stamps, t + 1) - 1;
+    auto by_time = state_at(*journal, StateQuery{.at_seq = {}, .at_time_ns = t});
+    ASSERT_TRUE(by_time) << by_time.error();
+    EXPECT_EQ(by_time->seq(), expected_seq) << "at +" << s << " s";
+    auto by_seq = state_at(*journal, StateQuery{.at_seq = expected_seq, .at_time_ns = {}});
+    ASSERT_TRUE(by_seq);
+    EXPECT_EQ(state_digest(*by_time), state_digest(*by_seq));
+  }
+}
+
+TEST(JournalTimeIndex, SeesFramesALiveWriterAppendsAfterItWasMade) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  FrameWriter w(*journal);
+  w.define(kIncidentT0, 7, 70, "m", {{1, "a"}});
+  w.commit();
+  JournalTimeIndex index(*journal);
+  EXPECT_EQ(*index.first_at_or_after(kIncidentT0 + kSecond), 2u);
+  w.price(kIncidentT0 + 2 * kSecond, 7, 1, "2.0", "feed-a");
+  w.commit();
+  EXPECT_EQ(*index.first_at_or_after(kIncidentT0 + kSecond), 2u);
+  EXPECT_EQ(*index.last_at_or_before(kIncidentT0 + 3 * kSecond), 2u);
+  EXPECT_EQ(*index.first_at_or_after(kIncidentT0 + 3 * kSecond), 3u);
+}
+
+TEST(JournalTimeIndex, EventsByTimeListTheFramesStampedInTheRange) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  write_incident(*journal);
+  auto range = seq_range_for_times(*journal, kIncidentT0 + 5 * kSecond, kIncidentT0 + 13 * kSecond);
+  ASSERT_TRUE(range) << range.error();
+  EXPECT_EQ(range->from_seq, 8u);
+  EXPECT_EQ(range->to_seq, 13u);
+  auto none = seq_range_for_times(*journal, kIncidentT0 + 14 * kSecond, kIncidentT0 + 15 * kSecond);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

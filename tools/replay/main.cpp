@@ -4,16 +4,21 @@
 // Flags and printing only; the logic lives in engine/ (replay.h and the files it names).
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "engine/journal.h"
+#include "engine/journal_compare.h"
+#include "engine/journal_export.h"
 #include "engine/market_history.h"
 #include "engine/replay.h"
 #include "engine/state_diff.h"
 #include "engine/time_text.h"
+#include "engine/timeline_svg.h"
 #include "schemas/iso8601.h"
 #include "schemas/state_digest.h"
 #include "schemas/state_json.h"
@@ -64,6 +69,15 @@ std::expected<std::optional<uint64_t>, std::string> time_flag(const char* flag,
   auto ns = parse_iso8601_ns(text);
   if (!ns) return std::unexpected(std::string(flag) + ": " + ns.error());
   return *ns;
+}
+
+// Writes `text` to `path` whole; a one-line reason on failure.
+std::expected<void, std::string> write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!out)
+    return std::unexpected("cannot write " + path + "; check the directory exists and is writable");
+  return {};
 }
 
 constexpr const char* kTimeHelp = "ISO 8601, e.g. 2026-11-23T09:30:00Z (milliseconds allowed)";
@@ -159,6 +173,49 @@ int main(int argc, char** argv) {
   diff_to_time->needs(diff_from_time);
   diff->add_flag("--json", json, "print {\"from\", \"to\", \"markets\": [...]} instead of text");
 
+  std::vector<std::string> journals;
+  auto* compare = app.add_subcommand(
+      "compare",
+      "Where two journals of one channel diverge (primary and secondary, before and after a "
+      "restore): prints {\"first_difference\": SEQ|null, ...} with the state digests of both at "
+      "common points; exit 1 when they diverge. A journal that is only behind the other does not "
+      "diverge.");
+  compare->add_option("--journal", journals, "journal directory; give exactly two")
+      ->required();
+
+  std::string format;
+  auto* export_rows = app.add_subcommand(
+      "export",
+      "Rows for auditors on stdout: one per price, status, definition, settlement, event "
+      "suspension and epoch change, with stable columns (seq, epoch, ts, sequenced_ns, "
+      "source_ns, publisher, market_seq, type, event, market, selection, name, price_e4, odds, "
+      "source, status, reason, winners, previous_epoch; engine/journal_export.h documents each).");
+  export_rows->add_option("--journal", dir, "journal directory")->required();
+  export_rows->add_option("--format", format, "jsonl (one object a line) or csv (RFC 4180)")
+      ->required()
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  export_rows->add_option("--from-time", from_time,
+                          std::string("first frame stamped at or after this time: ") + kTimeHelp);
+  export_rows->add_option("--to-time", to_time,
+                          std::string("last frame stamped at or before this time: ") + kTimeHelp);
+  export_rows->add_option("--market", market, "only this market's rows (and its event's)");
+
+  std::string svg_file;
+  std::string html_file;
+  auto* timeline = app.add_subcommand(
+      "timeline",
+      "Draw one market's history: each selection's price over time as a step line, spans when "
+      "the market was not open shaded, source switches and epoch changes marked. Writes plain "
+      "SVG (--svg) or an HTML page holding it (--html); open either in a browser.");
+  timeline->add_option("--journal", dir, "journal directory")->required();
+  timeline->add_option("--market", market, "the market's canonical id")->required();
+  timeline->add_option("--from-time", from_time, std::string("start of the picture: ") + kTimeHelp);
+  timeline->add_option("--to-time", to_time, std::string("end of the picture: ") + kTimeHelp);
+  auto* svg_option = timeline->add_option("--svg", svg_file, "write an SVG file");
+  auto* html_option = timeline->add_option("--html", html_file, "write an HTML file");
+  svg_option->excludes(html_option);
+  html_option->excludes(svg_option);
+
   CLI11_PARSE(app, argc, argv);
 
   auto from_ns = time_flag("--from-time", from_time);
@@ -168,9 +225,29 @@ int main(int argc, char** argv) {
   auto at_ns = time_flag("--at-time", at_time);
   if (!at_ns) return fail(at_ns.error());
 
+  ProgressLine progress;
+  if (*compare) {
+    if (journals.size() != 2) {
+      return fail("compare needs exactly two journals: --journal A --journal B");
+    }
+    auto a = open_journal(journals[0]);
+    if (!a) return fail(a.error());
+    auto b = open_journal(journals[1]);
+    if (!b) return fail(b.error());
+    auto report = engine::compare_journals(**a, **b, progress.hook());
+    if (!report) return fail(report.error());
+    std::string out;
+    engine::append_compare_json(out, *report, journals[0], journals[1]);
+    out += "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return report->first_difference ? 1 : 0;
+  }
+  if (*timeline && svg_file.empty() && html_file.empty()) {
+    return fail("timeline needs a file to write: --svg FILE or --html FILE");
+  }
+
   auto journal = open_journal(dir);
   if (!journal) return fail(journal.error());
-  ProgressLine progress;
 
   if (*verify) {
     const engine::VerifyReport report = engine::verify_journal(**journal);
@@ -220,6 +297,39 @@ int main(int argc, char** argv) {
       }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+
+  if (*export_rows) {
+    auto range = engine::seq_range_for_times(**journal, *from_ns, *to_ns);
+    if (!range) return fail(range.error());
+    if (range->empty()) return 0;
+    engine::ExportQuery query;
+    query.format = format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kJsonLines;
+    query.from_seq = range->from_seq;
+    query.to_seq = range->to_seq;
+    query.market = market;
+    auto rows = engine::export_journal(**journal, query, stdout, progress.hook());
+    std::fflush(stdout);
+    if (!rows) return fail(rows.error());
+    return 0;
+  }
+
+  if (*timeline) {
+    auto range = engine::seq_range_for_times(**journal, *from_ns, *to_ns);
+    if (!range) return fail(range.error());
+    auto result =
+        engine::market_history(**journal, *market, range->from_seq, range->to_seq, progress.hook());
+    if (!result) return fail(result.error());
+    const engine::TimelineRange times{*from_ns, *to_ns};
+    const std::string& path = svg_file.empty() ? html_file : svg_file;
+    auto written = write_file(path, svg_file.empty() ? engine::timeline_html(*result, times)
+                                                     : engine::timeline_svg(*result, times));
+    if (!written) return fail(written.error());
+    std::printf("wrote %s: market %llu, %zu change(s), seq %llu..%llu\n", path.c_str(),
+                static_cast<unsigned long long>(*market), result->changes.size(),
+                static_cast<unsigned long long>(result->from_seq),
+                static_cast<unsigned long long>(result->to_seq));
     return 0;
   }
 

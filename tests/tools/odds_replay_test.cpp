@@ -254,9 +254,16 @@ TEST_F(OddsReplay, TimelineSvgHoldsOneSeriesPerSelectionAndTheMarks) {
   EXPECT_GE(doc.select_nodes("//g[@class='x-ticks']/text").size(), 3u);
   EXPECT_GE(doc.select_nodes("//g[@class='y-ticks']/text").size(), 3u);
   EXPECT_EQ(doc.select_nodes("//g[@class='legend']/text").size(), 3u + 3);
-  // ODDSBUS_TIMELINE_OUT=FILE keeps a copy: the README's picture is this incident.
-  if (const char* keep = std::getenv("ODDSBUS_TIMELINE_OUT")) {
-    std::filesystem::copy_file(svg, keep, std::filesystem::copy_options::overwrite_existing);
+  // ODDSBUS_INCIDENT_OUT=DIR keeps the journal (DIR/journal) and this picture (DIR/timeline.svg):
+  // the README's worked example and picture are this incident.
+  if (const char* keep = std::getenv("ODDSBUS_INCIDENT_OUT")) {
+    namespace fs = std::filesystem;
+    fs::create_directories(fs::path(keep) / "journal");
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      fs::copy_file(entry.path(), fs::path(keep) / "journal" / entry.path().filename(),
+                    fs::copy_options::overwrite_existing);
+    }
+    fs::copy_file(svg, fs::path(keep) / "timeline.svg", fs::copy_options::overwrite_existing);
   }
 
   // From 09:30:09 the picture starts with the prices then in effect (one point each), then the

@@ -50,7 +50,8 @@ struct ExportQuery {
 // The CSV header line (without a newline): the columns above, in order.
 const char* export_csv_header();
 
-// Writes the rows to `out`; returns how many. Errors name a damaged seq.
+// Writes the rows to `out` (for CSV the header line first, even when no row follows); returns how
+// many rows. Errors name a damaged seq.
 std::expected<uint64_t, std::string> export_journal(const Journal& journal,
                                                     const ExportQuery& query, FILE* out,
                                                     const ReadProgress& progress = {});

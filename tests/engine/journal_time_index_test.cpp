@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -204,6 +205,63 @@ TEST(JournalTimeIndex, EventsByTimeListTheFramesStampedInTheRange) {
   auto none = seq_range_for_times(*journal, kIncidentT0 + 14 * kSecond, kIncidentT0 + 15 * kSecond);
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
+}
+
+// The raw bytes of the record keyed `key`.
+std::vector<uint8_t> record_bytes(const Journal& journal, uint64_t key) {
+  std::vector<uint8_t> bytes;
+  JournalReader reader(journal);
+  EXPECT_TRUE(reader.scan(key, [&](uint64_t k, std::span<const uint8_t> b) {
+    if (k == key) bytes.assign(b.begin(), b.end());
+    return false;
+  }));
+  return bytes;
+}
+
+TEST(FrameCursor, WalksEveryFrameInOrderAndNamesAGap) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  write_incident(*journal);
+  FrameCursor cursor(*journal);
+  for (uint64_t seq = 1; seq <= 18; ++seq) {
+    auto frame = cursor.next();
+    ASSERT_TRUE(frame) << frame.error().problem;
+    ASSERT_NE(*frame, nullptr);
+    EXPECT_EQ((*frame)->seq(), seq);
+  }
+  auto end = cursor.next();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(*end, nullptr);
+  // A record written past the end leaves 19 and 20 out: the cursor stops at 19, naming it.
+  std::vector<uint8_t> far = record_bytes(*journal, 16);  // holds seq 16 only
+  ASSERT_FALSE(far.empty());
+  const uint64_t far_key = 21;
+  std::memcpy(far.data() + 8, &far_key, sizeof far_key);  // the header's first_seq
+  ASSERT_TRUE(journal->put_raw_for_test(21, far));
+  auto gap = cursor.next();
+  ASSERT_FALSE(gap);
+  EXPECT_EQ(gap.error().seq, 19u);
+  EXPECT_NE(gap.error().problem.find("gap"), std::string::npos) << gap.error().problem;
+}
+
+TEST(JournalTimeIndex, NamesTheSeqOfADamagedRecordItMustRead) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  write_incident(*journal);
+  std::vector<uint8_t> bytes = record_bytes(*journal, 8);  // record 4 of the incident: seq 8
+  ASSERT_FALSE(bytes.empty());
+  bytes[kBatchHeaderSize + kRecordHeaderSize + 12] ^= 0x40;
+  ASSERT_TRUE(journal->put_raw_for_test(8, bytes));
+  JournalTimeIndex index(*journal);
+  auto found = index.first_at_or_after(kIncidentT0 + 5 * kSecond);
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().seq, 8u);
+  auto state =
+      state_at(*journal, StateQuery{.at_seq = {}, .at_time_ns = kIncidentT0 + 6 * kSecond});
+  ASSERT_FALSE(state);
+  EXPECT_NE(state.error().find("seq 8"), std::string::npos) << state.error();
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ TEST_F(OddsReplay, ErrorsAreOneLineThatSayWhatToDo) {
        "nowhere"},
       {{"timeline", "--journal", dir_, "--market", "1001"}, "--svg FILE or --html FILE"},
       {{"compare", "--journal", dir_}, "exactly two journals"},
+      {{"compare", "--journal", dir_, "--journal", dir_ + "/"}, "both --journal options name"},
       {{"diff", "--journal", dir_, "--from-seq", "9", "--to-seq", "3"}, "oldest first"},
       {{"export", "--journal", dir_, "--format", "xml"}, "see --help"},
   };

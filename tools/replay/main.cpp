@@ -4,6 +4,7 @@
 // Flags and printing only; the logic lives in engine/ (replay.h and the files it names).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -180,8 +181,7 @@ int main(int argc, char** argv) {
       "restore): prints {\"first_difference\": SEQ|null, ...} with the state digests of both at "
       "common points; exit 1 when they diverge. A journal that is only behind the other does not "
       "diverge.");
-  compare->add_option("--journal", journals, "journal directory; give exactly two")
-      ->required();
+  compare->add_option("--journal", journals, "journal directory; give exactly two")->required();
 
   std::string format;
   auto* export_rows = app.add_subcommand(
@@ -229,6 +229,12 @@ int main(int argc, char** argv) {
   if (*compare) {
     if (journals.size() != 2) {
       return fail("compare needs exactly two journals: --journal A --journal B");
+    }
+    // LMDB: an environment must not be opened twice in one process (lmdb.h, "Caveats").
+    std::error_code same_error;
+    if (std::filesystem::equivalent(journals[0], journals[1], same_error)) {
+      return fail("both --journal options name " + journals[0] +
+                  "; compare two journals (or a journal and its copy)");
     }
     auto a = open_journal(journals[0]);
     if (!a) return fail(a.error());
@@ -303,7 +309,6 @@ int main(int argc, char** argv) {
   if (*export_rows) {
     auto range = engine::seq_range_for_times(**journal, *from_ns, *to_ns);
     if (!range) return fail(range.error());
-    if (range->empty()) return 0;
     engine::ExportQuery query;
     query.format = format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kJsonLines;
     query.from_seq = range->from_seq;

@@ -3,6 +3,7 @@
 #include <cinttypes>
 
 #include "engine/journal_cursor.h"
+#include "engine/journal_damage.h"
 #include "schemas/append_printf.h"
 #include "schemas/frame_json.h"
 #include "schemas/market_state.h"
@@ -10,14 +11,6 @@
 #include "schemas/state_json.h"
 
 namespace oddsbus::engine {
-namespace {
-
-std::string damaged(const Journal& journal, const JournalFault& fault) {
-  return "journal " + journal.dir() + " is damaged at seq " + std::to_string(fault.seq) + " (" +
-         fault.problem + "); odds-replay verify --journal " + journal.dir() + " names the fault";
-}
-
-}  // namespace
 
 std::expected<CompareReport, std::string> compare_journals(const Journal& a, const Journal& b,
                                                            const ReadProgress& progress) {
@@ -35,9 +28,9 @@ std::expected<CompareReport, std::string> compare_journals(const Journal& a, con
   const uint64_t last = a.last_seq();
   for (;;) {
     auto frame_a = cursor_a.next();
-    if (!frame_a) return std::unexpected(damaged(a, frame_a.error()));
+    if (!frame_a) return std::unexpected(damage_message(a, frame_a.error()));
     auto frame_b = cursor_b.next();
-    if (!frame_b) return std::unexpected(damaged(b, frame_b.error()));
+    if (!frame_b) return std::unexpected(damage_message(b, frame_b.error()));
     const fb::Frame* fa = *frame_a;
     const fb::Frame* fb_ = *frame_b;
     if (fa != nullptr) {
@@ -55,7 +48,7 @@ std::expected<CompareReport, std::string> compare_journals(const Journal& a, con
         (fa != nullptr ? report.a_last_seq : report.b_last_seq) = f->seq();
         (fa != nullptr ? report.a_epoch : report.b_epoch) = f->epoch();
         auto next = rest.next();
-        if (!next) return std::unexpected(damaged(fa != nullptr ? a : b, next.error()));
+        if (!next) return std::unexpected(damage_message(fa != nullptr ? a : b, next.error()));
         f = *next;
       }
       break;

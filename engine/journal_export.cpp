@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "engine/frame_market.h"
+#include "engine/journal_damage.h"
 #include "engine/journal_scan.h"
 #include "engine/time_text.h"
 #include "schemas/append_printf.h"
@@ -239,9 +240,7 @@ std::expected<uint64_t, std::string> export_journal(const Journal& journal,
   });
   std::fwrite(text.data(), 1, text.size(), out);
   if (!scanned) {
-    return std::unexpected("journal " + journal.dir() + " is damaged at seq " +
-                           std::to_string(scanned.error().seq) + " (" + scanned.error().problem +
-                           "); odds-replay verify names the fault");
+    return std::unexpected(damage_message(journal, scanned.error()));
   }
   return rows;
 }

@@ -3,6 +3,7 @@
 #include <cinttypes>
 
 #include "engine/frame_market.h"
+#include "engine/journal_damage.h"
 #include "engine/journal_scan.h"
 #include "engine/price_text.h"
 #include "engine/time_text.h"
@@ -34,7 +35,24 @@ ChangeKind kind_of(fb::Payload payload) {
   }
 }
 
-// Selections whose price differs between `before` (nullptr: the market did not exist) and `after`.
+void append_price_or_null(std::string& out, std::optional<uint32_t> price_e4) {
+  if (price_e4) {
+    append_printf(out, "%u", *price_e4);
+  } else {
+    out += "null";
+  }
+}
+
+void append_string_or_null(std::string& out, const std::string& s) {
+  if (s.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, s);
+  }
+}
+
+}  // namespace
+
 std::vector<SelectionChange> selection_changes(const MarketRecord* before,
                                                const MarketRecord& after) {
   std::vector<SelectionChange> changes;
@@ -60,23 +78,36 @@ std::vector<SelectionChange> selection_changes(const MarketRecord* before,
   return changes;
 }
 
-void append_price_or_null(std::string& out, std::optional<uint32_t> price_e4) {
-  if (price_e4) {
-    append_printf(out, "%u", *price_e4);
+void append_status_pair_json(std::string& out, std::optional<fb::MarketStatus> old_status,
+                             fb::MarketStatus new_status) {
+  out += "\"status\": [";
+  if (old_status) {
+    append_printf(out, "\"%s\"", to_string(*old_status).data());
   } else {
     out += "null";
   }
+  append_printf(out, ", \"%s\"]", to_string(new_status).data());
 }
 
-void append_string_or_null(std::string& out, const std::string& s) {
-  if (s.empty()) {
-    out += "null";
-  } else {
-    append_json_string(out, s);
+void append_selection_changes_json(std::string& out, const std::vector<SelectionChange>& changes) {
+  out += "\"selections\": [";
+  bool first = true;
+  for (const SelectionChange& s : changes) {
+    append_printf(out, "%s{\"selection\": %" PRIu64 ", \"price_e4\": [", first ? "" : ", ",
+                  s.selection);
+    append_price_or_null(out, s.old_price_e4);
+    out += ", ";
+    append_price_or_null(out, s.new_price_e4);
+    out += "]}";
+    first = false;
   }
+  out += "]";
 }
 
-}  // namespace
+std::string price_change_text(std::optional<uint32_t> price_e4, const char* absent) {
+  if (!price_e4) return absent;
+  return *price_e4 == 0 ? "-" : format_price_e4(*price_e4);
+}
 
 std::string_view to_string(ChangeKind kind) {
   switch (kind) {
@@ -175,9 +206,7 @@ std::expected<MarketHistoryResult, std::string> market_history(const Journal& jo
     return true;
   });
   if (!scanned) {
-    return std::unexpected("journal " + journal.dir() + " is damaged at seq " +
-                           std::to_string(scanned.error().seq) + " (" + scanned.error().problem +
-                           "); odds-replay verify names the fault");
+    return std::unexpected(damage_message(journal, scanned.error()));
   }
   if (!before_taken) {
     if (history.record() != nullptr) result.before = *history.record();
@@ -201,29 +230,14 @@ void append_change_json(std::string& out, const MarketChange& change) {
   append_string_or_null(out, change.source);
   append_printf(out, ", \"type\": \"%s\"", to_string(change.kind).data());
   if (change.status_changed) {
-    out += ", \"status\": [";
-    if (change.old_status) {
-      append_printf(out, "\"%s\"", to_string(*change.old_status).data());
-    } else {
-      out += "null";
-    }
-    append_printf(out, ", \"%s\"]", to_string(change.new_status).data());
+    out += ", ";
+    append_status_pair_json(out, change.old_status, change.new_status);
     const std::string_view reason = to_string(change.reason);
     if (!reason.empty()) append_printf(out, ", \"reason\": \"%s\"", reason.data());
   }
   if (!change.selections.empty()) {
-    out += ", \"selections\": [";
-    bool first = true;
-    for (const SelectionChange& s : change.selections) {
-      append_printf(out, "%s{\"selection\": %" PRIu64 ", \"price_e4\": [", first ? "" : ", ",
-                    s.selection);
-      append_price_or_null(out, s.old_price_e4);
-      out += ", ";
-      append_price_or_null(out, s.new_price_e4);
-      out += "]}";
-      first = false;
-    }
-    out += "]";
+    out += ", ";
+    append_selection_changes_json(out, change.selections);
   }
   if (change.source_switched) {
     out += ", \"source_switch\": [";

@@ -32,6 +32,20 @@ struct SelectionChange {
   std::optional<uint32_t> new_price_e4;  // nullopt: the selection was removed
 };
 
+// The selections whose price differs from `before` (nullptr: the market did not exist) to
+// `after`, ascending by id. Shared by history and diff (state_diff.h).
+std::vector<SelectionChange> selection_changes(const MarketRecord* before,
+                                               const MarketRecord& after);
+
+// Appends `"status": [OLD, NEW]` (OLD null when absent) and `"selections": [{"selection": ID,
+// "price_e4": [OLD, NEW]}, ...]`, the pairs DESIGN section 10 gives history and diff.
+void append_status_pair_json(std::string& out, std::optional<fb::MarketStatus> old_status,
+                             fb::MarketStatus new_status);
+void append_selection_changes_json(std::string& out, const std::vector<SelectionChange>& changes);
+
+// "2.50" for a price, "-" for none yet (0), `absent` when the selection did not exist.
+std::string price_change_text(std::optional<uint32_t> price_e4, const char* absent);
+
 enum class ChangeKind : uint8_t {
   kDefinition,
   kPrice,

@@ -4,19 +4,11 @@
 #include <unordered_map>
 
 #include "engine/frame_market.h"
+#include "engine/journal_damage.h"
 #include "engine/journal_time_index.h"
 #include "schemas/frame_json.h"
 
 namespace oddsbus::engine {
-namespace {
-
-std::string damaged(const Journal& journal, const JournalFault& fault) {
-  return "journal " + journal.dir() + " is damaged at seq " + std::to_string(fault.seq) + " (" +
-         fault.problem + "); nothing past seq " + std::to_string(fault.seq - 1) +
-         " can be read (odds-replay verify names the fault)";
-}
-
-}  // namespace
 
 VerifyReport verify_journal(const Journal& journal) {
   VerifyReport report;
@@ -47,12 +39,12 @@ std::expected<SeqRange, std::string> seq_range_for_times(const Journal& journal,
   JournalTimeIndex index(journal);
   if (from_ns) {
     auto first = index.first_at_or_after(*from_ns);
-    if (!first) return std::unexpected(damaged(journal, first.error()));
+    if (!first) return std::unexpected(damage_message(journal, first.error()));
     range.from_seq = *first;
   }
   if (to_ns) {
     auto last = index.last_at_or_before(*to_ns);
-    if (!last) return std::unexpected(damaged(journal, last.error()));
+    if (!last) return std::unexpected(damage_message(journal, last.error()));
     range.to_seq = *last;
   }
   return range;
@@ -78,7 +70,7 @@ std::expected<MarketState, std::string> state_at(const Journal& journal, const S
     progress.at(frame.seq(), last);
     return true;
   });
-  if (!scanned) return std::unexpected(damaged(journal, scanned.error()));
+  if (!scanned) return std::unexpected(damage_message(journal, scanned.error()));
   return state;
 }
 
@@ -120,7 +112,7 @@ std::expected<uint64_t, std::string> write_events(const Journal& journal, const 
     ++written;
     return true;
   });
-  if (!scanned) return std::unexpected(damaged(journal, scanned.error()));
+  if (!scanned) return std::unexpected(damage_message(journal, scanned.error()));
   return written;
 }
 

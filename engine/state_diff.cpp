@@ -2,30 +2,13 @@
 
 #include <cinttypes>
 
+#include "engine/journal_damage.h"
 #include "engine/journal_scan.h"
-#include "engine/price_text.h"
 #include "schemas/append_printf.h"
 
 namespace oddsbus::engine {
 
 using oddsbus::to_string;  // MarketStatus and StatusReason, beside ChangeKind
-
-namespace {
-
-void append_price_or_null(std::string& out, std::optional<uint32_t> price_e4) {
-  if (price_e4) {
-    append_printf(out, "%u", *price_e4);
-  } else {
-    out += "null";
-  }
-}
-
-std::string price_text(std::optional<uint32_t> price_e4, const char* absent) {
-  if (!price_e4) return absent;
-  return *price_e4 == 0 ? "-" : format_price_e4(*price_e4);
-}
-
-}  // namespace
 
 std::vector<MarketDiff> diff_states(const MarketState& from, const MarketState& to) {
   std::vector<MarketDiff> diffs;
@@ -36,27 +19,7 @@ std::vector<MarketDiff> diff_states(const MarketState& from, const MarketState& 
     diff.new_status = after.status;
     diff.old_status = before != nullptr ? std::optional(before->status) : std::nullopt;
     diff.status_changed = before == nullptr || before->status != after.status;
-    const std::vector<SelectionState> none;
-    const auto& old_list = before != nullptr ? before->selections : none;
-    size_t i = 0, j = 0;
-    while (i < old_list.size() || j < after.selections.size()) {
-      if (j == after.selections.size() ||
-          (i < old_list.size() && old_list[i].id < after.selections[j].id)) {
-        diff.selections.push_back({old_list[i].id, old_list[i].price_e4, std::nullopt});
-        ++i;
-      } else if (i == old_list.size() || after.selections[j].id < old_list[i].id) {
-        diff.selections.push_back(
-            {after.selections[j].id, std::nullopt, after.selections[j].price_e4});
-        ++j;
-      } else {
-        if (old_list[i].price_e4 != after.selections[j].price_e4) {
-          diff.selections.push_back(
-              {old_list[i].id, old_list[i].price_e4, after.selections[j].price_e4});
-        }
-        ++i;
-        ++j;
-      }
-    }
+    diff.selections = selection_changes(before, after);
     if (diff.status_changed || !diff.selections.empty()) diffs.push_back(std::move(diff));
   }
   return diffs;
@@ -87,9 +50,7 @@ std::expected<StateDiff, std::string> diff_journal(const Journal& journal, uint6
     return true;
   });
   if (!scanned) {
-    return std::unexpected("journal " + journal.dir() + " is damaged at seq " +
-                           std::to_string(scanned.error().seq) + " (" + scanned.error().problem +
-                           "); odds-replay verify names the fault");
+    return std::unexpected(damage_message(journal, scanned.error()));
   }
   diff.markets = diff_states(at_from, state);
   diff.to_state = std::move(state);
@@ -104,26 +65,12 @@ void append_diff_json(std::string& out, const StateDiff& diff) {
     append_printf(out, "%s{\"market\": %" PRIu64, first_market ? "" : ", ", market.market);
     first_market = false;
     if (market.status_changed) {
-      out += ", \"status\": [";
-      if (market.old_status) {
-        append_printf(out, "\"%s\"", to_string(*market.old_status).data());
-      } else {
-        out += "null";
-      }
-      append_printf(out, ", \"%s\"]", to_string(market.new_status).data());
-    }
-    out += ", \"selections\": [";
-    bool first = true;
-    for (const SelectionChange& s : market.selections) {
-      append_printf(out, "%s{\"selection\": %" PRIu64 ", \"price_e4\": [", first ? "" : ", ",
-                    s.selection);
-      append_price_or_null(out, s.old_price_e4);
       out += ", ";
-      append_price_or_null(out, s.new_price_e4);
-      out += "]}";
-      first = false;
+      append_status_pair_json(out, market.old_status, market.new_status);
     }
-    out += "]}";
+    out += ", ";
+    append_selection_changes_json(out, market.selections);
+    out += "}";
   }
   out += "]}";
 }
@@ -148,8 +95,8 @@ void append_diff_text(std::string& out, const StateDiff& diff) {
                     selection != nullptr && !selection->name.empty()
                         ? selection->name.c_str()
                         : ("selection " + std::to_string(s.selection)).c_str(),
-                    price_text(s.old_price_e4, "(new)").c_str(),
-                    price_text(s.new_price_e4, "(removed)").c_str());
+                    price_change_text(s.old_price_e4, "(new)").c_str(),
+                    price_change_text(s.new_price_e4, "(removed)").c_str());
     }
   }
 }

@@ -207,6 +207,24 @@ TEST(JournalTimeIndex, EventsByTimeListTheFramesStampedInTheRange) {
   EXPECT_TRUE(none->empty());
 }
 
+// Long reads report how far they got, for the tool to show on stderr.
+TEST(ReadProgress, LongReadsReportTheSeqTheyReached) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  const size_t frames = kProgressEvery + 100;
+  write_prices(*journal, frames, 3, [](size_t i) { return kIncidentT0 + i; });
+  std::vector<uint64_t> reported;
+  ReadProgress progress{[](void* ctx, uint64_t seq, uint64_t last_seq) {
+                          EXPECT_EQ(last_seq, kProgressEvery + 100);
+                          static_cast<std::vector<uint64_t>*>(ctx)->push_back(seq);
+                        },
+                        &reported};
+  auto state = state_at(*journal, StateQuery{}, progress);
+  ASSERT_TRUE(state) << state.error();
+  EXPECT_EQ(reported, std::vector<uint64_t>{kProgressEvery});
+}
+
 // The raw bytes of the record keyed `key`.
 std::vector<uint8_t> record_bytes(const Journal& journal, uint64_t key) {
   std::vector<uint8_t> bytes;

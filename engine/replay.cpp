@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "engine/frame_market.h"
+#include "engine/journal_cursor.h"
 #include "engine/journal_damage.h"
 #include "engine/journal_time_index.h"
 #include "schemas/frame_json.h"
@@ -89,6 +90,23 @@ std::expected<uint64_t, std::string> write_events(const Journal& journal, const 
   }
   const uint64_t last = journal.last_seq();
   std::string line;
+  if (!query.market) {
+    // Nothing before from_seq is needed: read from there, not from seq 1.
+    FrameCursor cursor(journal);
+    cursor.seek(from_seq);
+    for (;;) {
+      auto frame = cursor.next();
+      if (!frame) return std::unexpected(damage_message(journal, frame.error()));
+      if (*frame == nullptr || (*frame)->seq() > to_seq) break;
+      progress.at((*frame)->seq(), last);
+      line.clear();
+      append_frame_json(line, **frame);
+      line.push_back('\n');
+      std::fwrite(line.data(), 1, line.size(), out);
+      ++written;
+    }
+    return written;
+  }
   std::unordered_map<uint64_t, uint64_t> event_of_market;
   auto scanned = scan_frames(journal, 1, to_seq, [&](const fb::Frame& frame) {
     progress.at(frame.seq(), last);

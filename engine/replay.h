@@ -1,6 +1,8 @@
-// Journal replay: what odds-replay reports about a journal (DESIGN sections 6 and 10). Every
-// function reads through scan_frames, so none of them goes past a damaged frame: a query that
-// needs frames beyond the first bad seq fails, naming it.
+// Journal replay: what odds-replay reports about a journal (DESIGN sections 6 and 10). No function
+// goes past a damaged frame: a query that needs frames beyond the first bad seq fails, naming it.
+// Those that fold state read through scan_frames from seq 1; write_events without a market reads
+// only its range (a FrameCursor from its first seq), so it neither reads nor reports damage
+// before that.
 #pragma once
 
 #include <cstdint>

@@ -282,5 +282,27 @@ TEST(JournalTimeIndex, NamesTheSeqOfADamagedRecordItMustRead) {
   EXPECT_NE(state.error().find("seq 8"), std::string::npos) << state.error();
 }
 
+// events by time finds its range through the index and reads only that range: damage before it
+// (here seq 8) is neither read nor in the way, while a range that includes it still fails.
+TEST(JournalTimeIndex, EventsByTimeReadOnlyTheirRange) {
+  TempDir dir;
+  auto journal = create_journal(dir.sub("j"));
+  ASSERT_TRUE(journal);
+  write_incident(*journal);
+  std::vector<uint8_t> bytes = record_bytes(*journal, 8);
+  bytes[kBatchHeaderSize + kRecordHeaderSize + 12] ^= 0x40;
+  ASSERT_TRUE(journal->put_raw_for_test(8, bytes));
+  FILE* sink = std::fopen("/dev/null", "w");
+  ASSERT_NE(sink, nullptr);
+  auto later = write_events(*journal, EventsQuery{}, sink,
+                            TimeRange{kIncidentT0 + 20 * kSecond, kIncidentT0 + 22 * kSecond});
+  ASSERT_TRUE(later) << later.error();
+  EXPECT_EQ(*later, 4u);  // seqs 14..17
+  auto across = write_events(*journal, EventsQuery{.from_seq = 6, .to_seq = 9, .market = {}}, sink);
+  ASSERT_FALSE(across);
+  EXPECT_NE(across.error().find("seq 8"), std::string::npos) << across.error();
+  std::fclose(sink);
+}
+
 }  // namespace
 }  // namespace oddsbus::engine

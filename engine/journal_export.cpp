@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "engine/frame_market.h"
+#include "engine/journal_cursor.h"
 #include "engine/journal_damage.h"
 #include "engine/journal_scan.h"
 #include "engine/time_text.h"
@@ -130,7 +131,7 @@ std::expected<uint64_t, std::string> export_journal(const Journal& journal,
     }
   };
   const uint64_t last = journal.last_seq();
-  auto scanned = scan_frames(journal, 1, query.to_seq, [&](const fb::Frame& frame) {
+  auto visit = [&](const fb::Frame& frame) {
     progress.at(frame.seq(), last);
     const fb::Payload type = frame.payload_type();
     if (type == fb::Payload::MarketDefinition) {
@@ -237,11 +238,28 @@ std::expected<uint64_t, std::string> export_journal(const Journal& journal,
         break;
     }
     return true;
-  });
-  std::fwrite(text.data(), 1, text.size(), out);
-  if (!scanned) {
-    return std::unexpected(damage_message(journal, scanned.error()));
+  };
+  std::optional<JournalFault> fault;
+  if (query.market) {
+    // A market's rows include its event's suspensions: its event comes from its definition,
+    // which may lie before the range.
+    auto scanned = scan_frames(journal, 1, query.to_seq, visit);
+    if (!scanned) fault = scanned.error();
+  } else {
+    FrameCursor cursor(journal);
+    cursor.seek(query.from_seq);
+    for (;;) {
+      auto frame = cursor.next();
+      if (!frame) {
+        fault = frame.error();
+        break;
+      }
+      if (*frame == nullptr || (*frame)->seq() > query.to_seq) break;
+      visit(**frame);
+    }
   }
+  std::fwrite(text.data(), 1, text.size(), out);
+  if (fault) return std::unexpected(damage_message(journal, *fault));
   return rows;
 }
 

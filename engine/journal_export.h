@@ -51,7 +51,8 @@ struct ExportQuery {
 const char* export_csv_header();
 
 // Writes the rows to `out` (for CSV the header line first, even when no row follows); returns how
-// many rows. Errors name a damaged seq.
+// many rows. Errors name a damaged seq. Without a market it reads only from_seq..to_seq; with one,
+// from seq 1 (its event's suspensions need its definition).
 std::expected<uint64_t, std::string> export_journal(const Journal& journal,
                                                     const ExportQuery& query, FILE* out,
                                                     const ReadProgress& progress = {});

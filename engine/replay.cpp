@@ -1,37 +1,15 @@
 #include "engine/replay.h"
 
+#include <algorithm>
 #include <unordered_map>
 
+#include "engine/frame_market.h"
+#include "engine/journal_cursor.h"
+#include "engine/journal_damage.h"
+#include "engine/journal_time_index.h"
 #include "schemas/frame_json.h"
 
 namespace oddsbus::engine {
-namespace {
-
-std::string damaged(const Journal& journal, const JournalFault& fault) {
-  return "journal " + journal.dir() + " is damaged at seq " + std::to_string(fault.seq) + " (" +
-         fault.problem + "); nothing past seq " + std::to_string(fault.seq - 1) +
-         " can be read (odds-replay verify names the fault)";
-}
-
-// The market a frame touches, if it names one.
-std::optional<uint64_t> market_of(const fb::Frame& frame) {
-  switch (frame.payload_type()) {
-    case fb::Payload::MarketDefinition:
-      return frame.payload_as_MarketDefinition()->market();
-    case fb::Payload::PriceUpdate:
-      return frame.payload_as_PriceUpdate()->market();
-    case fb::Payload::MarketStatusUpdate:
-      return frame.payload_as_MarketStatusUpdate()->market();
-    case fb::Payload::Settlement:
-      return frame.payload_as_Settlement()->market();
-    case fb::Payload::SettlementRollback:
-      return frame.payload_as_SettlementRollback()->market();
-    default:
-      return std::nullopt;
-  }
-}
-
-}  // namespace
 
 VerifyReport verify_journal(const Journal& journal) {
   VerifyReport report;
@@ -55,34 +33,88 @@ VerifyReport verify_journal(const Journal& journal) {
   return report;
 }
 
-std::expected<MarketState, std::string> state_at(const Journal& journal, const StateQuery& query) {
-  const uint64_t to_seq = query.at_seq.value_or(kNoLimit);
+std::expected<SeqRange, std::string> seq_range_for_times(const Journal& journal,
+                                                         std::optional<uint64_t> from_ns,
+                                                         std::optional<uint64_t> to_ns) {
+  SeqRange range{1, journal.last_seq()};
+  JournalTimeIndex index(journal);
+  if (from_ns) {
+    auto first = index.first_at_or_after(*from_ns);
+    if (!first) return std::unexpected(damage_message(journal, first.error()));
+    range.from_seq = *first;
+  }
+  if (to_ns) {
+    auto last = index.last_at_or_before(*to_ns);
+    if (!last) return std::unexpected(damage_message(journal, last.error()));
+    range.to_seq = *last;
+  }
+  return range;
+}
+
+std::expected<MarketState, std::string> state_at(const Journal& journal, const StateQuery& query,
+                                                 const ReadProgress& progress) {
+  uint64_t to_seq = query.at_seq.value_or(kNoLimit);
   if (query.at_seq && *query.at_seq > journal.last_seq()) {
     return std::unexpected("journal " + journal.dir() + " ends at seq " +
                            std::to_string(journal.last_seq()) + "; there is no seq " +
                            std::to_string(*query.at_seq));
   }
+  if (query.at_time_ns) {
+    auto range = seq_range_for_times(journal, std::nullopt, query.at_time_ns);
+    if (!range) return std::unexpected(range.error());
+    to_seq = std::min(to_seq, range->to_seq);
+  }
   MarketState state;
+  const uint64_t last = journal.last_seq();
   auto scanned = scan_frames(journal, 1, to_seq, [&](const fb::Frame& frame) {
-    if (query.at_time_ns && frame.sequenced_ns() > *query.at_time_ns) return false;
     state.apply(frame);
+    progress.at(frame.seq(), last);
     return true;
   });
-  if (!scanned) return std::unexpected(damaged(journal, scanned.error()));
+  if (!scanned) return std::unexpected(damage_message(journal, scanned.error()));
   return state;
 }
 
 std::expected<uint64_t, std::string> write_events(const Journal& journal, const EventsQuery& query,
-                                                  FILE* out) {
+                                                  FILE* out, const TimeRange& times,
+                                                  const ReadProgress& progress) {
   uint64_t written = 0;
+  uint64_t from_seq = query.from_seq;
+  uint64_t to_seq = query.to_seq;
+  if (times.from_ns || times.to_ns) {
+    auto range = seq_range_for_times(journal, times.from_ns, times.to_ns);
+    if (!range) return std::unexpected(range.error());
+    if (times.from_ns) from_seq = std::max(from_seq, range->from_seq);
+    if (times.to_ns) to_seq = std::min(to_seq, range->to_seq);
+    if (from_seq > to_seq) return 0;
+  }
+  const uint64_t last = journal.last_seq();
   std::string line;
+  if (!query.market) {
+    // Nothing before from_seq is needed: read from there, not from seq 1.
+    FrameCursor cursor(journal);
+    cursor.seek(from_seq);
+    for (;;) {
+      auto frame = cursor.next();
+      if (!frame) return std::unexpected(damage_message(journal, frame.error()));
+      if (*frame == nullptr || (*frame)->seq() > to_seq) break;
+      progress.at((*frame)->seq(), last);
+      line.clear();
+      append_frame_json(line, **frame);
+      line.push_back('\n');
+      std::fwrite(line.data(), 1, line.size(), out);
+      ++written;
+    }
+    return written;
+  }
   std::unordered_map<uint64_t, uint64_t> event_of_market;
-  auto scanned = scan_frames(journal, 1, query.to_seq, [&](const fb::Frame& frame) {
+  auto scanned = scan_frames(journal, 1, to_seq, [&](const fb::Frame& frame) {
+    progress.at(frame.seq(), last);
     if (frame.payload_type() == fb::Payload::MarketDefinition) {
       const auto* def = frame.payload_as_MarketDefinition();
       event_of_market[def->market()] = def->event();
     }
-    if (frame.seq() < query.from_seq) return true;
+    if (frame.seq() < from_seq) return true;
     if (query.market) {
       const auto market = market_of(frame);
       const bool event_wide =
@@ -98,7 +130,7 @@ std::expected<uint64_t, std::string> write_events(const Journal& journal, const 
     ++written;
     return true;
   });
-  if (!scanned) return std::unexpected(damaged(journal, scanned.error()));
+  if (!scanned) return std::unexpected(damage_message(journal, scanned.error()));
   return written;
 }
 

@@ -1,6 +1,8 @@
-// Journal replay: what odds-replay reports about a journal (DESIGN sections 6 and 10). Every
-// function reads through scan_frames, so none of them goes past a damaged frame: a query that
-// needs frames beyond the first bad seq fails, naming it.
+// Journal replay: what odds-replay reports about a journal (DESIGN sections 6 and 10). No function
+// goes past a damaged frame: a query that needs frames beyond the first bad seq fails, naming it.
+// Those that fold state read through scan_frames from seq 1; write_events without a market reads
+// only its range (a FrameCursor from its first seq), so it neither reads nor reports damage
+// before that.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 
 #include "engine/journal.h"
 #include "engine/journal_scan.h"
+#include "engine/read_progress.h"
 #include "schemas/market_state.h"
 
 namespace oddsbus::engine {
@@ -25,12 +28,28 @@ struct VerifyReport {
 VerifyReport verify_journal(const Journal& journal);
 
 struct StateQuery {
-  std::optional<uint64_t> at_seq;      // fold frames 1..at_seq (must exist)
-  std::optional<uint64_t> at_time_ns;  // fold frames sequenced at or before this time
+  std::optional<uint64_t> at_seq;  // fold frames 1..at_seq (must exist)
+  // Fold the frames up to JournalTimeIndex::last_at_or_before(at_time_ns): the longest prefix of
+  // the log stamped at or before this time (journal_time_index.h says what that means when the
+  // wall clock stepped back). Found by binary search, not by reading the stamps of every frame.
+  std::optional<uint64_t> at_time_ns;
 };
 
 // The market state after folding frames up to the query (the whole journal when it is empty).
-std::expected<MarketState, std::string> state_at(const Journal& journal, const StateQuery& query);
+std::expected<MarketState, std::string> state_at(const Journal& journal, const StateQuery& query,
+                                                 const ReadProgress& progress = {});
+
+// A seq range [from_seq, to_seq] for optional times, through the time index: from_seq is the
+// first frame stamped at or after from_ns (last_seq + 1 when none), to_seq the last of the prefix
+// stamped at or before to_ns (0 when none). Without a time, 1 and the journal's last seq.
+struct SeqRange {
+  uint64_t from_seq = 1;
+  uint64_t to_seq = 0;
+  bool empty() const { return from_seq > to_seq; }
+};
+std::expected<SeqRange, std::string> seq_range_for_times(const Journal& journal,
+                                                         std::optional<uint64_t> from_ns,
+                                                         std::optional<uint64_t> to_ns);
 
 struct EventsQuery {
   uint64_t from_seq = 1;
@@ -38,8 +57,15 @@ struct EventsQuery {
   std::optional<uint64_t> market;  // only frames that touch this market
 };
 
-// Writes one JSON line per frame to `out`. Returns how many it wrote.
+struct TimeRange {
+  std::optional<uint64_t> from_ns;
+  std::optional<uint64_t> to_ns;
+};
+
+// Writes one JSON line per frame to `out`, for the frames in `query` and also in
+// seq_range_for_times(times). Returns how many it wrote.
 std::expected<uint64_t, std::string> write_events(const Journal& journal, const EventsQuery& query,
-                                                  FILE* out);
+                                                  FILE* out, const TimeRange& times = {},
+                                                  const ReadProgress& progress = {});
 
 }  // namespace oddsbus::engine

@@ -1,12 +1,25 @@
-// odds-replay: reads a journal to verify it, reconstruct market state, digest it, or list frames.
+// odds-replay: reads a journal to verify it, reconstruct market state at any seq or time, and
+// investigate incidents: one market's history, what changed between two points, where two
+// journals diverge, an export for auditors, and a timeline picture (DESIGN section 10).
+// Flags and printing only; the logic lives in engine/ (replay.h and the files it names).
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "engine/journal.h"
+#include "engine/journal_compare.h"
+#include "engine/journal_export.h"
+#include "engine/market_history.h"
 #include "engine/replay.h"
+#include "engine/state_diff.h"
+#include "engine/time_text.h"
+#include "engine/timeline_svg.h"
 #include "schemas/iso8601.h"
 #include "schemas/state_digest.h"
 #include "schemas/state_json.h"
@@ -28,10 +41,56 @@ std::expected<std::unique_ptr<engine::Journal>, std::string> open_journal(const 
   return engine::Journal::open(config);
 }
 
+// Prints how far a long read got on stderr, at most every two seconds.
+class ProgressLine {
+ public:
+  engine::ReadProgress hook() {
+    return {[](void* ctx, uint64_t seq, uint64_t last_seq) {
+              static_cast<ProgressLine*>(ctx)->report(seq, last_seq);
+            },
+            this};
+  }
+
+ private:
+  void report(uint64_t seq, uint64_t last_seq) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_print_ < std::chrono::seconds(2)) return;
+    last_print_ = now;
+    std::fprintf(stderr, "odds-replay: read seq %llu of %llu (%.0f%%)\n",
+                 static_cast<unsigned long long>(seq), static_cast<unsigned long long>(last_seq),
+                 last_seq == 0 ? 100.0 : 100.0 * static_cast<double>(seq) / last_seq);
+  }
+  std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
+};
+
+// An ISO 8601 flag's value, or a one-line reason naming the flag.
+std::expected<std::optional<uint64_t>, std::string> time_flag(const char* flag,
+                                                              const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto ns = parse_iso8601_ns(text);
+  if (!ns) return std::unexpected(std::string(flag) + ": " + ns.error());
+  return *ns;
+}
+
+// Writes `text` to `path` whole; a one-line reason on failure.
+std::expected<void, std::string> write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!out)
+    return std::unexpected("cannot write " + path + "; check the directory exists and is writable");
+  return {};
+}
+
+constexpr const char* kTimeHelp = "ISO 8601, e.g. 2026-11-23T09:30:00Z (milliseconds allowed)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"odds-replay: verify a journal and reconstruct market state at any seq or time."};
+  CLI::App app{
+      "odds-replay: verify a journal, reconstruct market state at any seq or time, and "
+      "investigate incidents (history, diff, compare, export, timeline). Times are matched to "
+      "frames by their sequencer stamps through a binary search; `state --at-time T` is the "
+      "state after the last frame stamped at or before T."};
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("odds-replay: ") + e.what() + " (see --help)\n";
@@ -40,10 +99,14 @@ int main(int argc, char** argv) {
   std::string dir;
   std::optional<uint64_t> at_seq;
   std::string at_time;
+  std::string from_time;
+  std::string to_time;
   std::optional<uint64_t> market;
   bool json = false;
   uint64_t from = 1;
   uint64_t to = engine::kNoLimit;
+  std::optional<uint64_t> from_seq;
+  std::optional<uint64_t> to_seq;
 
   auto* verify = app.add_subcommand(
       "verify",
@@ -54,7 +117,10 @@ int main(int argc, char** argv) {
   auto* state = app.add_subcommand("state", "Market state at a seq or time, as a table or JSON.");
   state->add_option("--journal", dir, "journal directory")->required();
   auto* state_seq = state->add_option("--at-seq", at_seq, "state after frame N");
-  state->add_option("--at-time", at_time, "state at an ISO 8601 time, e.g. 2026-11-23T09:30:00Z")
+  state
+      ->add_option(
+          "--at-time", at_time,
+          std::string("state after the last frame stamped at or before this time: ") + kTimeHelp)
       ->excludes(state_seq);
   state->add_option("--market", market, "only this market");
   state->add_flag("--json", json, "print the state JSON instead of a table");
@@ -66,13 +132,125 @@ int main(int argc, char** argv) {
   digest->add_option("--journal", dir, "journal directory")->required();
   digest->add_option("--at-seq", at_seq, "digest after frame N");
 
-  auto* events = app.add_subcommand("events", "Frames as JSON lines, one per frame.");
+  auto* events = app.add_subcommand(
+      "events", "Frames as JSON lines, one per frame, optionally limited by seq, time and market.");
   events->add_option("--journal", dir, "journal directory")->required();
   events->add_option("--from", from, "first seq")->capture_default_str();
   events->add_option("--to", to, "last seq");
+  events->add_option("--from-time", from_time,
+                     std::string("first frame stamped at or after this time: ") + kTimeHelp);
+  events->add_option("--to-time", to_time,
+                     std::string("last frame stamped at or before this time: ") + kTimeHelp);
   events->add_option("--market", market, "only frames that touch this market");
 
+  auto* history = app.add_subcommand(
+      "history",
+      "Every change to one market, oldest first: seq, epoch, time, source (feed or desk) and "
+      "what changed (prices old -> new, status with its reason, source switches, epoch "
+      "changes). --json: one object a line (DESIGN section 10).");
+  history->add_option("--journal", dir, "journal directory")->required();
+  history->add_option("--market", market, "the market's canonical id")->required();
+  history->add_option("--from-time", from_time,
+                      std::string("first change at or after this time: ") + kTimeHelp);
+  history->add_option("--to-time", to_time,
+                      std::string("last change at or before this time: ") + kTimeHelp);
+  history->add_flag("--json", json, "one JSON object a line instead of text");
+
+  auto* diff = app.add_subcommand(
+      "diff",
+      "Markets and selections that changed between two points (seqs or times), with old and "
+      "new values; only what differs is listed.");
+  diff->add_option("--journal", dir, "journal directory")->required();
+  auto* diff_from_seq = diff->add_option("--from-seq", from_seq, "the first point: after seq A");
+  auto* diff_to_seq = diff->add_option("--to-seq", to_seq, "the second point: after seq B");
+  auto* diff_from_time =
+      diff->add_option("--from-time", from_time,
+                       std::string("the first point: the state at this time: ") + kTimeHelp);
+  auto* diff_to_time = diff->add_option(
+      "--to-time", to_time, std::string("the second point: the state at this time: ") + kTimeHelp);
+  diff_from_seq->needs(diff_to_seq)->excludes(diff_from_time)->excludes(diff_to_time);
+  diff_to_seq->needs(diff_from_seq);
+  diff_from_time->needs(diff_to_time);
+  diff_to_time->needs(diff_from_time);
+  diff->add_flag("--json", json, "print {\"from\", \"to\", \"markets\": [...]} instead of text");
+
+  std::vector<std::string> journals;
+  auto* compare = app.add_subcommand(
+      "compare",
+      "Where two journals of one channel diverge (primary and secondary, before and after a "
+      "restore): prints {\"first_difference\": SEQ|null, ...} with the state digests of both at "
+      "common points; exit 1 when they diverge. A journal that is only behind the other does not "
+      "diverge.");
+  compare->add_option("--journal", journals, "journal directory; give exactly two")->required();
+
+  std::string format;
+  auto* export_rows = app.add_subcommand(
+      "export",
+      "Rows for auditors on stdout: one per price, status, definition, settlement, event "
+      "suspension and epoch change, with stable columns (seq, epoch, ts, sequenced_ns, "
+      "source_ns, publisher, market_seq, type, event, market, selection, name, price_e4, odds, "
+      "source, status, reason, winners, previous_epoch; engine/journal_export.h documents each).");
+  export_rows->add_option("--journal", dir, "journal directory")->required();
+  export_rows->add_option("--format", format, "jsonl (one object a line) or csv (RFC 4180)")
+      ->required()
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  export_rows->add_option("--from-time", from_time,
+                          std::string("first frame stamped at or after this time: ") + kTimeHelp);
+  export_rows->add_option("--to-time", to_time,
+                          std::string("last frame stamped at or before this time: ") + kTimeHelp);
+  export_rows->add_option("--market", market, "only this market's rows (and its event's)");
+
+  std::string svg_file;
+  std::string html_file;
+  auto* timeline = app.add_subcommand(
+      "timeline",
+      "Draw one market's history: each selection's price over time as a step line, spans when "
+      "the market was not open shaded, source switches and epoch changes marked. Writes plain "
+      "SVG (--svg) or an HTML page holding it (--html); open either in a browser.");
+  timeline->add_option("--journal", dir, "journal directory")->required();
+  timeline->add_option("--market", market, "the market's canonical id")->required();
+  timeline->add_option("--from-time", from_time, std::string("start of the picture: ") + kTimeHelp);
+  timeline->add_option("--to-time", to_time, std::string("end of the picture: ") + kTimeHelp);
+  auto* svg_option = timeline->add_option("--svg", svg_file, "write an SVG file");
+  auto* html_option = timeline->add_option("--html", html_file, "write an HTML file");
+  svg_option->excludes(html_option);
+  html_option->excludes(svg_option);
+
   CLI11_PARSE(app, argc, argv);
+
+  auto from_ns = time_flag("--from-time", from_time);
+  if (!from_ns) return fail(from_ns.error());
+  auto to_ns = time_flag("--to-time", to_time);
+  if (!to_ns) return fail(to_ns.error());
+  auto at_ns = time_flag("--at-time", at_time);
+  if (!at_ns) return fail(at_ns.error());
+
+  ProgressLine progress;
+  if (*compare) {
+    if (journals.size() != 2) {
+      return fail("compare needs exactly two journals: --journal A --journal B");
+    }
+    // LMDB: an environment must not be opened twice in one process (lmdb.h, "Caveats").
+    std::error_code same_error;
+    if (std::filesystem::equivalent(journals[0], journals[1], same_error)) {
+      return fail("both --journal options name " + journals[0] +
+                  "; compare two journals (or a journal and its copy)");
+    }
+    auto a = open_journal(journals[0]);
+    if (!a) return fail(a.error());
+    auto b = open_journal(journals[1]);
+    if (!b) return fail(b.error());
+    auto report = engine::compare_journals(**a, **b, progress.hook());
+    if (!report) return fail(report.error());
+    std::string out;
+    engine::append_compare_json(out, *report, journals[0], journals[1]);
+    out += "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return report->first_difference ? 1 : 0;
+  }
+  if (*timeline && svg_file.empty() && html_file.empty()) {
+    return fail("timeline needs a file to write: --svg FILE or --html FILE");
+  }
 
   auto journal = open_journal(dir);
   if (!journal) return fail(journal.error());
@@ -93,20 +271,103 @@ int main(int argc, char** argv) {
 
   if (*events) {
     engine::EventsQuery query{from, to, market};
-    auto written = engine::write_events(**journal, query, stdout);
+    auto written =
+        engine::write_events(**journal, query, stdout, {*from_ns, *to_ns}, progress.hook());
     std::fflush(stdout);
     if (!written) return fail(written.error());
     return 0;
   }
 
+  if (*history) {
+    auto range = engine::seq_range_for_times(**journal, *from_ns, *to_ns);
+    if (!range) return fail(range.error());
+    auto result =
+        engine::market_history(**journal, *market, range->from_seq, range->to_seq, progress.hook());
+    if (!result) return fail(result.error());
+    std::string out;
+    const MarketRecord* names = result->after ? &*result->after : nullptr;
+    if (!json && names != nullptr) {
+      out = "market " + std::to_string(*market) + " " + names->name + ": " +
+            std::to_string(result->changes.size()) + " change(s)\n";
+    }
+    for (const engine::MarketChange& change : result->changes) {
+      if (json) {
+        engine::append_change_json(out, change);
+        out += "\n";
+      } else {
+        engine::append_change_text(out, change, names);
+      }
+      if (out.size() > (1 << 16)) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+
+  if (*export_rows) {
+    auto range = engine::seq_range_for_times(**journal, *from_ns, *to_ns);
+    if (!range) return fail(range.error());
+    engine::ExportQuery query;
+    query.format = format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kJsonLines;
+    query.from_seq = range->from_seq;
+    query.to_seq = range->to_seq;
+    query.market = market;
+    auto rows = engine::export_journal(**journal, query, stdout, progress.hook());
+    std::fflush(stdout);
+    if (!rows) return fail(rows.error());
+    return 0;
+  }
+
+  if (*timeline) {
+    auto range = engine::seq_range_for_times(**journal, *from_ns, *to_ns);
+    if (!range) return fail(range.error());
+    auto result =
+        engine::market_history(**journal, *market, range->from_seq, range->to_seq, progress.hook());
+    if (!result) return fail(result.error());
+    const engine::TimelineRange times{*from_ns, *to_ns};
+    const std::string& path = svg_file.empty() ? html_file : svg_file;
+    auto written = write_file(path, svg_file.empty() ? engine::timeline_html(*result, times)
+                                                     : engine::timeline_svg(*result, times));
+    if (!written) return fail(written.error());
+    std::printf("wrote %s: market %llu, %zu change(s), seq %llu..%llu\n", path.c_str(),
+                static_cast<unsigned long long>(*market), result->changes.size(),
+                static_cast<unsigned long long>(result->from_seq),
+                static_cast<unsigned long long>(result->to_seq));
+    return 0;
+  }
+
+  if (*diff) {
+    uint64_t a = from_seq.value_or(0);
+    uint64_t b = to_seq.value_or(0);
+    if (*from_ns) {
+      auto at_a = engine::seq_range_for_times(**journal, std::nullopt, *from_ns);
+      if (!at_a) return fail(at_a.error());
+      auto at_b = engine::seq_range_for_times(**journal, std::nullopt, *to_ns);
+      if (!at_b) return fail(at_b.error());
+      a = at_a->to_seq;
+      b = at_b->to_seq;
+    } else if (!from_seq) {
+      return fail("diff needs two points: --from-seq A --to-seq B, or --from-time T1 --to-time T2");
+    }
+    auto result = engine::diff_journal(**journal, a, b, progress.hook());
+    if (!result) return fail(result.error());
+    std::string out;
+    if (json) {
+      engine::append_diff_json(out, *result);
+      out += "\n";
+    } else {
+      engine::append_diff_text(out, *result);
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+
   engine::StateQuery query;
   query.at_seq = at_seq;
-  if (!at_time.empty()) {
-    auto ns = parse_iso8601_ns(at_time);
-    if (!ns) return fail("--at-time: " + ns.error());
-    query.at_time_ns = *ns;
-  }
-  auto folded = engine::state_at(**journal, query);
+  query.at_time_ns = *at_ns;
+  auto folded = engine::state_at(**journal, query, progress.hook());
   if (!folded) return fail(folded.error());
 
   std::string out;

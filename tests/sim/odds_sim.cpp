@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
   std::array<uint64_t, oddsbus::sim::kFaultCount> faults{};
   std::array<uint64_t, oddsbus::sim::kInvariantCount> violations{};
   uint64_t simulated = 0, frames = 0, takeovers = 0, fencings = 0, set_asides = 0, snapshots = 0;
+  uint64_t conflations = 0, resumes = 0, resume_misses = 0;
   std::vector<uint64_t> failing;
   std::optional<RunResult> first_failure;
   for (uint64_t s = from; s < from + seeds; ++s) {
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
     fencings += r.fencings;
     set_asides += r.set_asides;
     snapshots += r.snapshots;
+    conflations += r.conflations;
+    resumes += r.resumes;
+    resume_misses += r.resume_misses;
     for (size_t k = 0; k < faults.size(); ++k) faults[k] += r.faults[k];
     for (size_t k = 0; k < violations.size(); ++k) violations[k] += r.violations[k];
     if (r.total_violations() > 0) {
@@ -183,6 +187,9 @@ int main(int argc, char** argv) {
   std::printf("  %-20s %12" PRIu64 "\n", "fencings", fencings);
   std::printf("  %-20s %12" PRIu64 "\n", "set-asides", set_asides);
   std::printf("  %-20s %12" PRIu64 "\n", "edge snapshots", snapshots);
+  std::printf("  %-20s %12" PRIu64 "\n", "client conflations", conflations);
+  std::printf("  %-20s %12" PRIu64 "\n", "client resumes", resumes);
+  std::printf("  %-20s %12" PRIu64 "\n", "resume misses", resume_misses);
   std::printf("faults injected:\n");
   for (size_t k = 0; k < faults.size(); ++k) {
     std::printf("  %-20s %12" PRIu64 "\n", oddsbus::sim::kFaultNames[k], faults[k]);

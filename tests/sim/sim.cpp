@@ -95,6 +95,14 @@ bool profile_by_name(std::string_view name, Profile& profile) {
     profile.feed_faults = profile.client_faults = profile.clock_steps = false;
     return true;
   }
+  if (name == "lossy-requests") {
+    profile.request_loss = 0.02;
+    return true;
+  }
+  if (name == "unmapped") {
+    profile.unmapped = true;
+    return true;
+  }
   if (name == "heard-any") {
     profile.heard_any = true;
     return true;
@@ -123,6 +131,10 @@ std::string profile_help() {
          "  heard-any    default, but a secondary counts anything on its peer's stream as heard\n"
          "               from the primary, exactly as engine/replica.cpp does (KNOWN_FINDINGS.md\n"
          "               F1: two secondaries can keep each other from taking over forever).\n"
+         "  unmapped     default, but provider pb's markets are not in the mapping (oddsjson\n"
+         "               canonical ids, stale_unmapped on): KNOWN_FINDINGS.md F2.\n"
+         "  lossy-requests  default, plus loss and duplication of recovery requests and replies\n"
+         "               (2 percent): KNOWN_FINDINGS.md F3.\n"
          "  calm         network faults only.\n";
 }
 
@@ -219,9 +231,10 @@ struct Provider {
   std::string name;
   int lines = 1;
   std::vector<uint64_t> markets;
-  std::map<uint64_t, int> selections;  // per market
-  std::map<uint64_t, std::deque<std::string>> recent;
-  uint64_t silent_until = 0;  // a feed stall
+  std::map<uint64_t, int> selections;                                          // per market
+  std::map<uint64_t, std::deque<std::pair<std::string, std::string>>> recent;  // (key, body)
+  std::map<std::string, std::string> state;  // what the provider said last, by key
+  uint64_t silent_until = 0;                 // a feed stall
   uint64_t last_sent_ns = 0;
   bool defined = false;
   uint64_t sent = 0;
@@ -302,7 +315,6 @@ struct Node {
 
 // A fault-free fold of the provider messages: the reference the survivor's state must equal.
 struct Reference {
-  feeds::Mapping mapping;
   std::unique_ptr<feeds::SourceSelector> selector;
   std::vector<std::unique_ptr<feeds::Adapter>> adapters;
   std::unique_ptr<engine::Sequencer> sequencer;
@@ -368,7 +380,8 @@ class Simulation {
 
   // --- feeds ---
   void provider_step(int p);
-  void emit(int p, std::string body);
+  void emit(int p, std::string body, const std::string& key = {}, int only_node = -1);
+  void resend_state(int p, int node);
   void reference_fold(int p, const std::string& text);
 
   // --- faults and checks ---
@@ -405,7 +418,7 @@ class Simulation {
   uint64_t feed_fifo_[2][2][kNodes] = {};
   uint64_t line_gap_until_[2][2][kNodes] = {};
 
-  feeds::Mapping mapping_;  // empty: oddsjson carries canonical ids
+  feeds::Mapping mapping_;  // every market, each with its one provider as source
   Node nodes_[kNodes];
   Edge edges_[kEdges];
   Provider providers_[2];
@@ -413,6 +426,9 @@ class Simulation {
   bool faults_on_ = true;
   bool feeds_on_ = true;
   uint64_t node_fault_until_ = 0;  // one node fault at a time, and a pause after it
+  // Until then a node fault (or its aftermath: a takeover, going alone) may delay what the
+  // primary publishes by up to failover_after + alone_after; invariant 6 waits for it.
+  uint64_t disturbed_until_ = 0;
   std::map<std::pair<uint32_t, uint64_t>, uint64_t> accepted_;  // (epoch, seq) -> frame hash
   BatchReader reader_;
 };
@@ -455,8 +471,12 @@ void Simulation::violation(Invariant inv, const char* format, ...) {
 void Simulation::send(Packet packet) {
   ++result_.messages_sent;
   if (blocked(packet.from, packet.to)) return;
-  if (rng_.chance(profile_.loss)) return;
-  const int copies = rng_.chance(profile_.duplicate) ? 2 : 1;
+  // PUB/SUB loses (a subscriber past its high-water mark, a reconnect) and the arbiters see
+  // copies (two lines, republished frames); request and reply ride one TCP connection each,
+  // lost only when it breaks (a partition), unless the profile says otherwise.
+  const bool pub = packet.kind == Packet::Kind::kPub;
+  if (rng_.chance(pub ? profile_.loss : profile_.request_loss)) return;
+  const int copies = rng_.chance(pub ? profile_.duplicate : profile_.request_loss) ? 2 : 1;
   auto shared = std::make_shared<const Packet>(std::move(packet));
   for (int i = 0; i < copies; ++i) {
     const uint64_t delay = profile_.delay_min_ns + rng_.below(profile_.delay_jitter_ns + 1);
@@ -567,6 +587,17 @@ void Simulation::boot(Node& n, engine::NodeRole start) {
   trace("n%d boot %s at seq %" PRIu64 " epoch %u", n.index,
         start == engine::NodeRole::kPrimary ? "primary" : "secondary", n.sequencer->last_seq(),
         n.sequencer->epoch());
+  for (int pi = 0; pi < 2; ++pi) {
+    if (providers_[pi].defined) resend_state(pi, n.index);
+  }
+  if (start == engine::NodeRole::kPrimary) {
+    // As engine/node.cpp: the mapping defines its markets, suspended until a source is heard.
+    n.events.clear();
+    n.selector->definitions(n.events);
+    n.sequencer->begin_batch(n.batch);
+    for (const feeds::Event& e : n.events) (void)n.sequencer->sequence(e, wall(n), n.batch);
+    commit(n);
+  }
 }
 
 void Simulation::become_secondary(Node& n) {
@@ -650,6 +681,10 @@ void Simulation::node_packet(Node& n, const Packet& p) {
       n.role->on_ack(request->from, now_, n.role_out);
       handle_role(n);
     }
+    if (!request || request->kind != recovery::RequestKind::kAck) {
+      trace("n%d request from %s: %s -> %s", n.index, p.identity.c_str(), p.text.c_str(),
+            n.reply.empty() ? "(parked)" : n.reply.header().c_str());
+    }
     if (!n.reply.empty()) {
       Packet r;
       r.kind = Kind::kReply;
@@ -676,7 +711,10 @@ void Simulation::node_packet(Node& n, const Packet& p) {
   }
   if (!n.peer_secondary || profile_.heard_any) n.role->on_heard(header->epoch, now_);
   const bool follow = p.identity.ends_with(".fol");
-  if (follow) n.follow_outstanding = false;
+  if (follow) {
+    trace("n%d follow reply: %s (%zu batches)", n.index, p.text.c_str(), p.parts.size());
+    n.follow_outstanding = false;
+  }
   if (follow) {
     for (const auto& part : parts) {
       n.replica->on_batch(1, part, now_, n.replica_out);
@@ -983,6 +1021,7 @@ void Simulation::node_tick(Node& n) {
     p.to = 1 - n.index;
     p.identity = "n" + std::to_string(n.index) + ".fol";
     p.text = recovery::format_request(r);
+    trace("n%d follow: %s", n.index, p.text.c_str());
     send(std::move(p));
     n.follow_outstanding = true;
     n.follow_sent_ns = now_;
@@ -1229,15 +1268,20 @@ void Simulation::edge_tick(Edge& e) {
 
 const char* const kOdds[] = {"2.5", "3/2", "+150", "evens", "1.5", "4.0", "11/4", "-200", "2.0"};
 
-void Simulation::emit(int pi, std::string body) {
+// Sends one provider message on every line of provider `pi` (to every node, or only to
+// `only_node`: a connect-time image). `key` names the state it sets ("d:M", "p:M:S", "s:M").
+void Simulation::emit(int pi, std::string body, const std::string& key, int only_node) {
   Provider& p = providers_[pi];
   ++p.sent;
   p.last_sent_ns = now_;
-  if (body.find("heartbeat") == std::string::npos)
-    trace("feed %s: %s", p.name.c_str(), body.c_str());
-  reference_fold(pi, body);
+  if (!key.empty()) p.state[key] = body;
+  if (body.find("heartbeat") == std::string::npos) {
+    trace("feed %s%s: %s", p.name.c_str(), only_node < 0 ? "" : " (image)", body.c_str());
+  }
+  if (only_node < 0) reference_fold(pi, body);
   for (int line = 0; line < p.lines; ++line) {
     for (int ni = 0; ni < kNodes; ++ni) {
+      if (only_node >= 0 && ni != only_node) continue;
       if (line_gap_until_[pi][line][ni] > now_) continue;  // this line loses it
       uint64_t& fifo = feed_fifo_[pi][line][ni];
       fifo = std::max(fifo, now_ + 500'000 + rng_.below(3 * kMs));
@@ -1249,6 +1293,19 @@ void Simulation::emit(int pi, std::string body) {
       });
     }
   }
+}
+
+// A node (re)connected: the provider sends it its current state first, as Betfair's stream
+// does with its initial image, so a restarted node does not miss what was said while it was
+// down (definitions, then prices, then statuses: "d:" < "p:" < "s:").
+void Simulation::resend_state(int pi, int node) {
+  Provider& p = providers_[pi];
+  if (!nodes_[node].up) return;
+  if (p.silent_until > now_) {
+    at(p.silent_until, [this, pi, node] { resend_state(pi, node); });
+    return;
+  }
+  for (const auto& [key, body] : p.state) emit(pi, body, {}, node);
 }
 
 void Simulation::provider_step(int pi) {
@@ -1266,7 +1323,7 @@ void Simulation::provider_step(int pi) {
         body += std::string(s > 1 ? "," : "") + "{\"id\":" + std::to_string(s) + ",\"name\":\"S" +
                 std::to_string(s) + "\"}";
       }
-      emit(pi, body + "]}");
+      emit(pi, body + "]}", "d:" + std::to_string(m));
     }
     return;
   }
@@ -1278,17 +1335,22 @@ void Simulation::provider_step(int pi) {
     emit(pi, body);
     return;
   }
+  std::string key;
   if (kind < 62) {
-    body = "{\"type\":\"price\",\"market\":" + std::to_string(m) + ",\"selection\":" +
-           std::to_string(1 + rng_.below(static_cast<uint64_t>(p.selections[m]))) + ",\"odds\":\"" +
+    const uint64_t sel = 1 + rng_.below(static_cast<uint64_t>(p.selections[m]));
+    body = "{\"type\":\"price\",\"market\":" + std::to_string(m) +
+           ",\"selection\":" + std::to_string(sel) + ",\"odds\":\"" +
            kOdds[rng_.below(std::size(kOdds))] + "\"}";
+    key = "p:" + std::to_string(m) + ":" + std::to_string(sel);
   } else if (kind < 72) {
     body = "{\"type\":\"status\",\"market\":" + std::to_string(m) + ",\"status\":\"" +
            (rng_.chance(0.5) ? "suspended" : "open") + "\"}";
+    key = "s:" + std::to_string(m);
   } else if (kind < 86) {
     auto& recent = p.recent[m];
     if (recent.empty()) return;
-    emit(pi, recent[rng_.below(recent.size())]);  // A, B, A: a legitimate repeat
+    const auto& [again_key, again] = recent[rng_.below(recent.size())];
+    emit(pi, again, again_key);  // A, B, A: a legitimate repeat
     return;
   } else if (kind < 94) {
     body = "{\"type\":\"heartbeat\",\"ts\":" + std::to_string((kWallBase + now_) / kMs) + "}";
@@ -1304,9 +1366,9 @@ void Simulation::provider_step(int pi) {
     return;
   }
   auto& recent = p.recent[m];
-  recent.push_back(body);
+  recent.emplace_back(key, body);
   if (recent.size() > 4) recent.pop_front();
-  emit(pi, body);
+  emit(pi, body, key);
 }
 
 void Simulation::reference_fold(int pi, const std::string& text) {
@@ -1344,6 +1406,7 @@ void Simulation::inject_fault() {
       trace("FAULT %s n%d for %" PRIu64 " ms", kFaultNames[kind], n.index, down / kMs);
       crash(n, os);
       node_fault_until_ = now_ + down + 6 * kSec;
+      disturbed_until_ = now_ + down + kFailoverNs + kAloneNs + kSec;
       at(now_ + down, [this, &n] { restart(n); });
       break;
     }
@@ -1354,6 +1417,7 @@ void Simulation::inject_fault() {
       trace("FAULT freeze n%d for %" PRIu64 " ms", n.index, frozen / kMs);
       n.frozen = true;
       node_fault_until_ = now_ + frozen + 6 * kSec;
+      disturbed_until_ = now_ + frozen + kFailoverNs + kAloneNs + kSec;
       const uint64_t incarnation = n.incarnation;
       at(now_ + frozen, [this, &n, incarnation] {
         if (n.incarnation != incarnation || !n.frozen) return;
@@ -1386,6 +1450,7 @@ void Simulation::inject_fault() {
         if (!node_quiet) return;
         length = std::min(length, profile_.node_partition_max_ns);
         node_fault_until_ = now_ + length + 6 * kSec;
+        disturbed_until_ = now_ + length + kFailoverNs + kAloneNs + kSec;
       }
       trace("FAULT %s %d%s%d for %" PRIu64 " ms", kFaultNames[kind], a,
             kind == kOneWay ? "->" : "<->", b, length / kMs);
@@ -1396,7 +1461,7 @@ void Simulation::inject_fault() {
     case kFeedStall: {
       if (!profile_.feed_faults) return;
       Provider& p = providers_[rng_.below(2)];
-      const uint64_t length = rng_.range(3500, 5000) * kMs;
+      const uint64_t length = rng_.range(3500, 7000) * kMs;
       trace("FAULT feed-stall %s for %" PRIu64 " ms", p.name.c_str(), length / kMs);
       p.silent_until = now_ + length;
       break;
@@ -1507,9 +1572,13 @@ void Simulation::check_bounds() {
 void Simulation::check_stale(Edge& e) {
   if (!e.cache.positioned() || e.stale || e.arbiter->gap_open_since_ns() != 0) return;
   if (e.arbiter->last_live_ns() + 300 * kMs < now_) return;
-  // Selector tick, the network, a sync primary waiting for its secondary (alone_after), the
-  // failover of a dead primary (failover_after) and the edge's own gap timeout.
-  const uint64_t bound = kStaleAfterNs + kSelectorTickNs + kFailoverNs + kAloneNs + kSec;
+  // The propagation bound: the selector's tick, the network and the secondary's ack, with
+  // margin. After a node fault the primary may be down (failover_after) or waiting for its
+  // secondary (alone_after): the check waits until disturbed_until_.
+  if (now_ < disturbed_until_) return;
+  // A sync primary holds the suspension until its secondary acks it; a lost long-poll reply
+  // is asked again after long_poll + 1 s (engine/replica.cpp).
+  const uint64_t bound = kStaleAfterNs + kSelectorTickNs + (kLongPollMs + 1000) * kMs + 500 * kMs;
   for (int pi = 0; pi < 2; ++pi) {
     const Provider& p = providers_[pi];
     if (p.last_sent_ns + bound >= now_) continue;
@@ -1639,16 +1708,48 @@ RunResult Simulation::run() {
     for (uint64_t m : p.markets) p.selections[m] = static_cast<int>(rng_.range(2, 3));
   }
   {
+    // Provider ids are canonical ids (an in-house oddsjson feed); the mapping names each
+    // market's one source, so a node knows them (and suspends them) from its start.
+    std::string toml;
+    for (const Provider& p : providers_) {
+      if (profile_.unmapped && &p == &providers_[1]) continue;
+      for (uint64_t m : p.markets) {
+        const std::string id = std::to_string(m);
+        toml += "[[market]]\nid = " + id + "\nevent = " + std::to_string(m / 10) + "\nname = \"M" +
+                id + "\"\nsources = [\"" + p.name + "\"]\nselections = [";
+        std::string provider_selections;
+        for (int sel = 1; sel <= p.selections.at(m); ++sel) {
+          const std::string sid = std::to_string(sel);
+          toml +=
+              std::string(sel > 1 ? ", " : "") + "{ id = " + sid + ", name = \"S" + sid + "\" }";
+          provider_selections += std::string(sel > 1 ? ", " : "") + "\"" + sid + "\" = " + sid;
+        }
+        toml += "]\n\n[market.provider.\"" + p.name + "\"]\nmarket = \"" + id +
+                "\"\nselections = { " + provider_selections + " }\n\n";
+      }
+    }
+    auto mapping = feeds::Mapping::parse(toml, "sim-mapping");
+    if (!mapping) {
+      violation(kConverged, "the simulator's mapping does not parse: %s", mapping.error().c_str());
+    } else {
+      mapping_ = std::move(*mapping);
+    }
     feeds::SourceSelectorConfig fc;
     fc.stale_after_ns = kStaleAfterNs;
     fc.stale_unmapped = true;
-    reference_.selector = std::make_unique<feeds::SourceSelector>(reference_.mapping, fc);
+    reference_.selector = std::make_unique<feeds::SourceSelector>(mapping_, fc);
     for (const Provider& p : providers_) {
       reference_.adapters.push_back(std::move(*feeds::make_adapter("oddsjson", p.name, nullptr)));
     }
     engine::SequencerConfig sc;
     sc.channel = kChannel;
     reference_.sequencer = std::make_unique<engine::Sequencer>(sc);
+    reference_.events.clear();
+    reference_.selector->definitions(reference_.events);
+    reference_.sequencer->begin_batch(reference_.batch);
+    for (const feeds::Event& e : reference_.events) {
+      (void)reference_.sequencer->sequence(e, kWallBase, reference_.batch);
+    }
   }
   for (int i = 0; i < kNodes; ++i) nodes_[i].index = i;
   for (int i = 0; i < kEdges; ++i) edges_[i].index = i;
@@ -1684,6 +1785,7 @@ RunResult Simulation::run() {
       ++result_.faults[kPartition];
       blocked_until_[0][1] = blocked_until_[1][0] = now_ + 5 * kSec;
       node_fault_until_ = now_ + 11 * kSec;
+      disturbed_until_ = now_ + 5 * kSec + kFailoverNs + kAloneNs + kSec;
     });
   }
   at(2 * kSec, [this] { inject_fault(); });
@@ -1712,6 +1814,11 @@ RunResult Simulation::run() {
   }
   final_checks();
   result_.simulated_ns = end;
+  for (Edge& e : edges_) {
+    result_.conflations += e.totals.conflations;
+    result_.resumes += e.totals.resumes;
+    result_.resume_misses += e.totals.resume_misses;
+  }
   result_.trace_hash = trace_hash_;
   result_.trace_tail.assign(tail_.begin(), tail_.end());
   return result_;

@@ -71,9 +71,11 @@ inline constexpr std::array<const char*, kFaultCount> kFaultNames = {
 struct Profile {
   std::string name = "default";
   bool sync = true;  // sync replication (else async)
-  // Network, per message on node and edge links.
+  // Network, per message on node and edge links. Loss and duplication apply to published
+  // batches (PUB/SUB); recovery requests and replies only with request_loss.
   double loss = 0.02;
   double duplicate = 0.02;
+  double request_loss = 0.0;
   uint64_t delay_min_ns = 200'000;
   uint64_t delay_jitter_ns = 3'000'000;  // uniform: reorders messages that overlap
   // Faults (each enabled kind is injected at random times of the fault phase).
@@ -94,7 +96,9 @@ struct Profile {
   double fault_rate_per_s = 1.0;
   // A secondary counts anything valid from its peer as heard from the primary, even while the
   // peer's status says secondary (what engine/replica.cpp does; KNOWN_FINDINGS.md F1).
-  bool heard_any = false;  // mean faults injected per simulated second
+  bool heard_any = false;
+  // Provider pb's markets are left out of the mapping (KNOWN_FINDINGS.md F2).
+  bool unmapped = false;  // mean faults injected per simulated second
   Plant plant = Plant::kNone;
 };
 
@@ -114,6 +118,9 @@ struct RunResult {
   uint64_t set_asides = 0;
   uint64_t snapshots = 0;  // snapshots edges installed
   uint64_t messages_sent = 0;
+  uint64_t conflations = 0;  // client streams that fell behind and conflated
+  uint64_t resumes = 0;      // client reconnects resumed from the edge's window
+  uint64_t resume_misses = 0;
   uint64_t trace_hash = 0;              // XXH64 over every trace line, in order
   std::vector<std::string> trace_tail;  // the last trace lines (for a failing seed)
   uint64_t total_violations() const {

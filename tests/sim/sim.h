@@ -11,6 +11,20 @@
 // invariants (names in kInvariantNames) are checked as events happen and at the end; each
 // violation is counted with its first few messages kept.
 //
+// What `converged` (invariant 5) compares, after the quiet phase:
+//  - the survivor: the one primary (two primaries, or none, is a violation);
+//  - the secondary's journal: its last seq and state digest (DESIGN section 7) equal the
+//    survivor's;
+//  - each edge: its market cache's seq and state digest equal the survivor's;
+//  - each client: what it folded from the stream's JSON (images, deltas, resumes) equals its
+//    edge's state in the digest's fields: per market its status and each selection's price_e4;
+//  - the input: the survivor's state equals, in those same fields, a fault-free fold of every
+//    provider message once, in the providers' order (the oddsjson adapter, a SourceSelector with
+//    the same mapping and a Sequencer, no faults, no clock). Not compared: seqs and market_seq
+//    (takeovers add EpochChange and reconciliation frames), status reasons (feed-stale
+//    suspensions come and go), odds text (a reconciled price keeps its value, and the digest
+//    holds price_e4 only), wall-clock stamps.
+//
 // Thread safety: none; a Simulation is one run on one thread. Runs share nothing.
 #pragma once
 

@@ -311,7 +311,6 @@ struct Node {
   uint64_t last_status_ns = 0;
   bool peer_secondary = false;  // the peer's last status said secondary
   int64_t wall_offset = 0;
-  uint64_t peer_epoch_seen = 0;
   BatchWriter batch{1 << 16};
   engine::RoleOutput role_out;
   engine::RecoveryOutbox outbox;
@@ -331,7 +330,7 @@ struct Reference {
 class Simulation {
  public:
   Simulation(uint64_t seed, const Profile& profile, FILE* trace)
-      : seed_(seed), profile_(profile), rng_(seed), trace_file_(trace) {
+      : profile_(profile), rng_(seed), trace_file_(trace) {
     result_.seed = seed;
   }
 
@@ -397,7 +396,6 @@ class Simulation {
   void check_stale(Edge& e);
   void final_checks();
 
-  uint64_t seed_;
   Profile profile_;
   Rng rng_;
   FILE* trace_file_;
@@ -545,7 +543,6 @@ void Simulation::boot(Node& n, engine::NodeRole start) {
   n.held_bytes = 0;
   n.follow_outstanding = false;
   n.last_publish_ns = now_;
-  n.peer_epoch_seen = 0;
   n.peer_secondary = false;
   engine::SequencerConfig sc;
   sc.channel = kChannel;

@@ -11,6 +11,21 @@
 // invariants (names in kInvariantNames) are checked as events happen and at the end; each
 // violation is counted with its first few messages kept.
 //
+// The cluster: node 1 (configured primary) and node 2 (configured secondary), each a Sequencer,
+// an in-memory journal (batches as BatchWriter bytes; a synced watermark for OS crashes), a
+// RoleCore (THE role logic: its actions are carried out as engine/node_roles.cpp does: take
+// over = EpochChange journaled and published, then SourceSelector::reconcile and the
+// differences sequenced; fence = held batches dropped, become a replica; set aside = journal
+// truncated, the Sequencer restored from what is left, the RecoveryService reset and fed
+// again; release = held batches published), a RecoveryService over the journal (visible limit
+// from the role core), a SourceSelector with the mapping (warm on the secondary), a
+// MessageDedup for the two-line provider, and, while secondary, an Arbiter in kTruncate mode fed
+// by the primary's stream and a long poll (engine/replica.cpp), journaling, republishing and
+// acking (sync) what it delivers. A restarted node 1 probes its peer and joins as secondary
+// when the peer is primary (engine/node.cpp); node 2 always restarts secondary. Two edges each
+// run an Arbiter in kSnapshot mode over both nodes' streams and recovery services, a
+// MarketCache and two ClientStreams whose JSON is folded as a client would.
+//
 // What `converged` (invariant 5) compares, after the quiet phase:
 //  - the survivor: the one primary (two primaries, or none, is a violation);
 //  - the secondary's journal: its last seq and state digest (DESIGN section 7) equal the

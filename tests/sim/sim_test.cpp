@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,9 +19,11 @@ namespace oddsbus::sim {
 namespace {
 
 // The cores log state changes to stderr (takeovers, divergences: thousands over a few hundred
-// seeds). ODDSBUS_SIM_LOG=1 keeps them.
+// seeds). ODDSBUS_SIM_LOG=1 keeps them, and so does a sanitizer build (its reports go there).
+// ODDSBUS_SIM_SEEDS=N changes how many seeds the profile tests run.
 const bool kQuietLog = [] {
   if (std::getenv("ODDSBUS_SIM_LOG") != nullptr) return false;
+  if (std::string_view(ODDSBUS_SANITIZER) != "") return false;
   const int fd = ::open("/dev/null", O_WRONLY);
   if (fd >= 0) ::dup2(fd, 2);
   return true;

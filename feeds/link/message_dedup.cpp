@@ -87,7 +87,9 @@ MessageKey message_key(std::string_view format, std::string_view message) {
 }
 
 MessageDedup::MessageDedup(size_t lines, MessageDedupConfig config)
-    : lines_(std::max<size_t>(lines, 1)), max_age_(config.max_age) {
+    : lines_(std::max<size_t>(lines, 1)),
+      max_age_(config.max_age),
+      planted_by_content_(config.planted_by_content) {
   const size_t window = std::clamp<size_t>(config.window, 1, kNil - 1);
   const size_t supported = (window - 1) / 2;
   max_skew_ = config.max_skew == 0 ? supported : std::min(config.max_skew, supported);
@@ -131,7 +133,7 @@ bool MessageDedup::admit(size_t line, MessageKey key, Clock::time_point now) {
   Entry& entry = entries_[e];
   const size_t row = static_cast<size_t>(e) * lines_;
   bool fresh = false;
-  if (key.kind == KeyKind::kSequence) {
+  if (key.kind == KeyKind::kSequence || planted_by_content_) {
     fresh = entry.delivered == 0;
     if (fresh) entry.delivered = 1;
   } else {

@@ -102,6 +102,10 @@ struct MessageDedupConfig {
   // 0: keys are forgotten only when pushed out of the window. Otherwise, with admit(..., now), a
   // key not touched for longer than this is forgotten too.
   std::chrono::nanoseconds max_age{0};
+  // Test-only: a planted bug for the cluster simulator's self-check (tests/sim/); never set in
+  // production. Byte keys are matched by content alone, as sequence keys are: any repeat of a
+  // key is dropped, whatever its line or occurrence (the old bug: A, B, A loses the second A).
+  bool planted_by_content = false;
 };
 
 struct MessageDedupCounters {
@@ -154,6 +158,7 @@ class MessageDedup {
   size_t lines_;
   size_t max_skew_;
   std::chrono::nanoseconds max_age_;
+  bool planted_by_content_ = false;
   std::vector<Entry> entries_;
   // Per entry and line (entry * lines_ + line): arrivals of the key on the line, and the line's
   // message count when the key's delivered count last rose.

@@ -33,6 +33,18 @@ TEST(MessageDedup, OneLineNeverHasADuplicate) {
   EXPECT_EQ(dedup.counters().unique, 6u);
 }
 
+// The planted bug of the cluster simulator (tests/sim/): matching byte keys by content alone
+// loses a legitimate repeat. The switch must really plant it, or the simulator's check that it
+// catches the bug proves nothing.
+TEST(MessageDedup, PlantedByContentLosesTheSecondAOfABA) {
+  MessageDedupConfig config;
+  config.planted_by_content = true;
+  MessageDedup planted(1, config);
+  EXPECT_EQ(admit_all(planted, 0, {1, 2, 1}), (std::vector<bool>{true, true, false}));
+  MessageDedup correct(1);
+  EXPECT_EQ(admit_all(correct, 0, {1, 2, 1}), (std::vector<bool>{true, true, true}));
+}
+
 TEST(MessageDedup, TwoSkewedLinesDeliverEachOccurrenceOnce) {
   MessageDedup dedup(2);
   // Provider: A B A C A. Line 1 is ahead by two, then line 0 overtakes it.

@@ -106,10 +106,6 @@ bool profile_by_name(std::string_view name, Profile& profile) {
     profile.unmapped = true;
     return true;
   }
-  if (name == "heard-any") {
-    profile.heard_any = true;
-    return true;
-  }
   if (name == "os-crash") {
     profile.os_crashes = true;
     return true;
@@ -134,9 +130,6 @@ std::string profile_help() {
          "               LIMIT: the simulator must report acked-kept violations here.\n"
          "  os-crash     default plus crashes that keep the journal only to the last synced\n"
          "               commit (durability nosync).\n"
-         "  heard-any    default, but a secondary counts anything on its peer's stream as heard\n"
-         "               from the primary, exactly as engine/replica.cpp does (KNOWN_FINDINGS.md\n"
-         "               F1: two secondaries can keep each other from taking over forever).\n"
          "  unmapped     default, but provider pb's markets are not in the mapping (oddsjson\n"
          "               canonical ids, stale_unmapped on): KNOWN_FINDINGS.md F2.\n"
          "  lossy-requests  default, plus loss and duplication of recovery requests and replies\n"
@@ -155,7 +148,6 @@ constexpr int kEdges = 2;
 constexpr int kEndpoints = kNodes + kEdges;  // 0, 1: nodes; 2, 3: edges
 constexpr uint64_t kTickNs = 5 * kMs;
 constexpr uint64_t kHeartbeatNs = 100 * kMs;
-constexpr uint64_t kStatusPollNs = 100 * kMs;
 constexpr uint64_t kSelectorTickNs = 50 * kMs;
 constexpr uint64_t kFailoverNs = 1500 * kMs;
 constexpr uint64_t kAloneNs = 2000 * kMs;
@@ -308,8 +300,7 @@ struct Node {
   uint64_t held_bytes = 0;
   uint64_t last_publish_ns = 0;
   uint64_t last_selector_tick_ns = 0;
-  uint64_t last_status_ns = 0;
-  bool peer_secondary = false;  // the peer's last status said secondary
+  uint32_t highest_reply_epoch = 0;  // edge::Subscriber::highest_epoch_heard's reply half
   int64_t wall_offset = 0;
   BatchWriter batch{1 << 16};
   engine::RoleOutput role_out;
@@ -364,6 +355,7 @@ class Simulation {
   void become_secondary(Node& n);
   void set_aside(Node& n, uint64_t from);
   void handle_replica(Node& n);
+  void hear_primary(Node& n);
   void send_outbox(Node& n);
   void accept(std::span<const uint8_t> batch, const char* who);
   bool primary(const Node& n) const {
@@ -543,7 +535,6 @@ void Simulation::boot(Node& n, engine::NodeRole start) {
   n.held_bytes = 0;
   n.follow_outstanding = false;
   n.last_publish_ns = now_;
-  n.peer_secondary = false;
   engine::SequencerConfig sc;
   sc.channel = kChannel;
   sc.node = static_cast<uint32_t>(n.index + 1);
@@ -616,6 +607,7 @@ void Simulation::become_secondary(Node& n) {
   n.replica->reset(n.sequencer->last_seq(), n.sequencer->epoch(), n.sequencer->epoch_start());
   n.replica_out.clear();
   n.follow_outstanding = false;
+  n.highest_reply_epoch = 0;
 }
 
 void Simulation::crash(Node& n, bool os_crash) {
@@ -638,16 +630,36 @@ void Simulation::crash(Node& n, bool os_crash) {
   n.frozen_feed.clear();
 }
 
-// As odds-engine run starts: the node configured primary (node 1) probes its peer and joins it
-// as secondary when the peer answers that it is primary; the other always starts secondary.
+// As engine/node_assembly.cpp starts a node: the node configured primary (node 1) probes its
+// peer's status and engine::choose_start_role decides (it joins a peer that is primary or holds
+// more of the history); the other always starts secondary. The probe is answered by the peer's
+// real RecoveryService when the peer is up, not frozen and not cut off (the probe's timeout).
 void Simulation::restart(Node& n) {
   if (n.up) return;
-  const Node& peer = nodes_[1 - n.index];
-  bool peer_primary = primary(peer) && !peer.frozen && !blocked(n.index, peer.index) &&
-                      !blocked(peer.index, n.index);
-  const bool configured_primary = n.index == 0;
-  boot(n, configured_primary && !peer_primary ? engine::NodeRole::kPrimary
-                                              : engine::NodeRole::kSecondary);
+  Node& peer = nodes_[1 - n.index];
+  const engine::NodeRole configured =
+      n.index == 0 ? engine::NodeRole::kPrimary : engine::NodeRole::kSecondary;
+  std::optional<engine::PeerStatus> status;
+  if (configured == engine::NodeRole::kPrimary && peer.up && peer.recovery && !peer.frozen &&
+      !blocked(n.index, peer.index) && !blocked(peer.index, n.index)) {
+    engine::RecoveryReply reply;
+    peer.recovery->handle("n" + std::to_string(n.index) + ".probe", "status", now_, reply);
+    auto header = recovery::parse_reply_header(reply.header());
+    if (header && header->kind == recovery::ReplyKind::kStatus) {
+      status = engine::PeerStatus{header->primary, header->epoch, header->last_seq};
+    }
+  }
+  // The start role needs the journal's (last seq, epoch), as the real node has them from its
+  // restored Sequencer before it probes.
+  engine::SequencerConfig sc;
+  sc.channel = kChannel;
+  sc.node = static_cast<uint32_t>(n.index + 1);
+  engine::Sequencer restored(sc);
+  for (const JournalRecord& r : n.journal) {
+    if (!reader_.open(r.bytes)) continue;
+    for (const fb::Frame* f : reader_.frames()) restored.restore(*f);
+  }
+  boot(n, engine::choose_start_role(configured, restored.last_seq(), restored.epoch(), status));
 }
 
 void Simulation::node_packet(Node& n, const Packet& p) {
@@ -663,17 +675,7 @@ void Simulation::node_packet(Node& n, const Packet& p) {
       handle_role(n);
       return;
     }
-    const uint64_t corrupt = n.replica->counters().corrupt_batches;
     n.replica->on_batch(0, bytes, now_, n.replica_out);
-    // As engine/replica.cpp: anything valid on the peer's stream counts as heard. But the role
-    // core wants to hear from the PRIMARY, and a heartbeat does not say whether its publisher is
-    // one: a fellow secondary republishes heartbeats too, and two secondaries that count each
-    // other's keep each other from taking over forever (KNOWN_FINDINGS.md F1). So the peer's
-    // status (ROLE) is polled (node_tick), and nothing counts while it says secondary.
-    if (n.replica->counters().corrupt_batches == corrupt &&
-        (!n.peer_secondary || profile_.heard_any)) {
-      n.role->on_heard(n.replica->epoch(), now_);
-    }
     handle_replica(n);
     return;
   }
@@ -708,12 +710,8 @@ void Simulation::node_packet(Node& n, const Packet& p) {
   if (!header) return;
   std::vector<std::span<const uint8_t>> parts;
   for (const Bytes& b : p.parts) parts.emplace_back(b);
-  if (header->kind == recovery::ReplyKind::kStatus) {
-    n.peer_secondary = !header->primary;
-    if (header->primary) n.role->on_heard(header->epoch, now_);
-    return;
-  }
-  if (!n.peer_secondary || profile_.heard_any) n.role->on_heard(header->epoch, now_);
+  // As edge::Subscriber: any valid reply header raises the highest epoch heard.
+  n.highest_reply_epoch = std::max(n.highest_reply_epoch, header->epoch);
   const bool follow = p.identity.ends_with(".fol");
   if (follow) {
     trace("n%d follow reply: %s (%zu batches)", n.index, p.text.c_str(), p.parts.size());
@@ -757,6 +755,7 @@ void Simulation::handle_replica(Node& n) {
       trace("n%d replica: range from %" PRIu64 " gone", n.index, a.from);
     }
   }
+  hear_primary(n);
   if (!out.frames.empty()) {
     const uint64_t first = out.frames.front()->seq();
     if (first != n.sequencer->last_seq() + 1) {
@@ -793,6 +792,21 @@ void Simulation::handle_replica(Node& n) {
     }
   }
   out.clear();
+}
+
+// As engine/node_roles.cpp feed_replication: the failover clock hears only a sequencing primary
+// (Arbiter::last_sequencer_ns: new frames and unrelayed heartbeats; a fellow secondary's
+// republished heartbeats do not count, KNOWN_FINDINGS.md F1), and the primary's own heartbeat
+// position tells a sync secondary that its journal is the primary's history (F3).
+void Simulation::hear_primary(Node& n) {
+  if (!n.replica || primary(n)) return;
+  if (n.replica->last_sequencer_ns() != 0) {
+    n.role->on_heard(std::max(n.replica->highest_epoch_seen(), n.highest_reply_epoch),
+                     n.replica->last_sequencer_ns());
+  }
+  n.role->on_primary_position(n.replica->sequencer_epoch(), n.replica->sequencer_last_seq());
+  n.recovery->set_visible_limit(n.role->visible_seq(), n.outbox);
+  send_outbox(n);
 }
 
 void Simulation::send_outbox(Node& n) {
@@ -1030,18 +1044,8 @@ void Simulation::node_tick(Node& n) {
     n.follow_outstanding = true;
     n.follow_sent_ns = now_;
   }
-  if (now_ - n.last_status_ns >= kStatusPollNs) {
-    n.last_status_ns = now_;
-    Packet p;
-    p.kind = Packet::Kind::kRequest;
-    p.from = n.index;
-    p.to = 1 - n.index;
-    p.identity = "n" + std::to_string(n.index) + ".req";
-    p.text = "status";
-    send(std::move(p));
-  }
   if (now_ - n.last_publish_ns >= kHeartbeatNs) {
-    n.sequencer->heartbeat(wall(n), n.batch);
+    n.sequencer->heartbeat(wall(n), n.batch, /*relayed=*/true);
     publish(n, n.batch.bytes());
   }
 }

@@ -84,11 +84,11 @@ std::string profile_help() {
          "               primary goes on alone and serves frames the new history drops. A KNOWN\n"
          "               LIMIT: the simulator must report acked-kept violations here.\n"
          "  os-crash     default plus crashes that keep the journal only to the last synced\n"
-         "               commit (durability nosync).\n"
+         "               commit (durability nosync): KNOWN_FINDINGS.md F4 (fixed).\n"
          "  unmapped     default, but provider pb's markets are not in the mapping (oddsjson\n"
          "               canonical ids, stale_unmapped on): KNOWN_FINDINGS.md F2.\n"
          "  lossy-requests  default, plus loss and duplication of recovery requests and replies\n"
-         "               (2 percent): KNOWN_FINDINGS.md F3.\n"
+         "               (2 percent): KNOWN_FINDINGS.md F5 and F6 (open), F3 (fixed).\n"
          "  calm         network faults only.\n";
 }
 

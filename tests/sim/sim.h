@@ -20,11 +20,14 @@
 // again; release = held batches published), a RecoveryService over the journal (visible limit
 // from the role core), a SourceSelector with the mapping (warm on the secondary), a
 // MessageDedup for the two-line provider, and, while secondary, an Arbiter in kTruncate mode fed
-// by the primary's stream and a long poll (engine/replica.cpp), journaling, republishing and
-// acking (sync) what it delivers. A restarted node 1 probes its peer and joins as secondary
-// when the peer is primary (engine/node.cpp); node 2 always restarts secondary. Two edges each
-// run an Arbiter in kSnapshot mode over both nodes' streams and recovery services, a
-// MarketCache and two ClientStreams whose JSON is folded as a client would.
+// by the primary's stream and a long poll (engine/replica.cpp), journaling, republishing (its
+// heartbeats marked relayed) and acking (sync) what it delivers; its failover clock hears only
+// new frames and unrelayed heartbeats, and the primary's heartbeat position lifts a sync
+// secondary's visible limit (engine/node_roles.cpp feed_replication). A restarted node 1 probes its
+// peer's status and starts in the role engine::choose_start_role gives (engine/node_assembly.cpp);
+// node 2 always restarts secondary. Two edges each run an Arbiter in kSnapshot mode over both
+// nodes' streams and recovery services, a MarketCache and two ClientStreams whose JSON is folded as
+// a client would.
 //
 // What `converged` (invariant 5) compares, after the quiet phase:
 //  - the survivor: the one primary (two primaries, or none, is a violation);
@@ -123,9 +126,6 @@ struct Profile {
   uint64_t fault_phase_ns = 20'000'000'000;
   uint64_t quiet_phase_ns = 12'000'000'000;
   double fault_rate_per_s = 1.0;
-  // A secondary counts anything valid from its peer as heard from the primary, even while the
-  // peer's status says secondary (what engine/replica.cpp does; KNOWN_FINDINGS.md F1).
-  bool heard_any = false;
   // Provider pb's markets are left out of the mapping (KNOWN_FINDINGS.md F2).
   bool unmapped = false;  // mean faults injected per simulated second
   Plant plant = Plant::kNone;

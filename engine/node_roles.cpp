@@ -100,20 +100,8 @@ std::expected<void, std::string> NodeRoles::take_over(const RoleAction& action,
   counters_.takeovers.fetch_add(1, std::memory_order_relaxed);
 
   if (deps_.selector != nullptr) {
-    std::map<uint64_t, feeds::SourceSelector::PublishedMarket> published;
-    for (const auto& [id, record] : deps_.sequencer.state().markets()) {
-      feeds::SourceSelector::PublishedMarket& p = published[id];
-      p.status = record.status;
-      p.reason = record.reason;
-      p.event = record.event;
-      p.name = record.name;
-      for (const SelectionState& s : record.selections) {
-        if (s.price_e4 > 0) p.prices.emplace_back(s.id, s.price_e4);
-        p.selections.push_back({s.id, s.name});
-      }
-    }
     std::vector<feeds::Event> events;
-    deps_.selector->reconcile(published, clocks.monotonic_ns, events);
+    deps_.selector->reconcile(deps_.sequencer.state(), clocks.monotonic_ns, events);
     deps_.selector->notices().clear();
     if (!events.empty()) {
       if (auto ok = deps_.agent.sequence_now(events, clocks); !ok) return ok;

@@ -17,6 +17,9 @@ class BatchSink {
  public:
   virtual ~BatchSink() = default;
   virtual void publish(std::span<const uint8_t> batch) = 0;
+  // The seq a heartbeat published now may state, given the last committed one (a sink that
+  // holds batches back says less).
+  virtual uint64_t heartbeat_seq(uint64_t committed) const { return committed; }
 };
 
 class ZmqPublisher final : public BatchSink {

@@ -21,6 +21,7 @@ RoleCore::RoleCore(const RoleCoreConfig& config, NodeRole start, uint64_t last_s
       highest_heard_(epoch),
       committed_(last_seq),
       visible_(kNoLimit),
+      released_(last_seq),
       secondary_since_ns_(now_ns) {
   if (start == NodeRole::kPrimary && waits_for_acks()) visible_ = last_seq;
   if (start == NodeRole::kSecondary && config.sync && config.has_peer) visible_ = 0;
@@ -38,9 +39,12 @@ uint64_t RoleCore::replication_lag() const {
 
 bool RoleCore::on_committed(uint64_t last_seq, uint64_t bytes, uint64_t now_ns, RoleOutput& out) {
   committed_ = std::max(committed_, last_seq);
-  if (!waits_for_acks()) return true;
+  if (!waits_for_acks()) {
+    released_ = committed_;
+    return true;
+  }
   if (held_.empty() && acked_ >= last_seq) {
-    visible_ = last_seq;
+    visible_ = released_ = last_seq;
     return true;
   }
   held_.push_back({last_seq, bytes, now_ns});
@@ -58,6 +62,7 @@ void RoleCore::release_through(uint64_t seq, RoleOutput& out) {
     held_.pop_front();
   }
   if (released == 0) return;
+  released_ = released;
   out.actions.push_back({RoleAction::Kind::kRelease, epoch_, released});
   if (!alone_) visible_ = released;
 }
@@ -111,7 +116,7 @@ void RoleCore::on_heard(uint32_t epoch, uint64_t now_ns) {
 }
 
 void RoleCore::on_replicated(uint64_t last_seq, uint32_t epoch, uint64_t now_ns, RoleOutput&) {
-  committed_ = last_seq;
+  committed_ = released_ = last_seq;
   epoch_ = std::max(epoch_, epoch);
   on_heard(epoch, now_ns);
   // The journal now holds only the primary's history (a divergent tail was set aside first).
@@ -120,6 +125,7 @@ void RoleCore::on_replicated(uint64_t last_seq, uint32_t epoch, uint64_t now_ns,
 
 void RoleCore::on_diverged(uint64_t from, RoleOutput& out) {
   committed_ = from > 0 ? from - 1 : 0;
+  released_ = std::min(released_, committed_);
   acked_ = std::min(acked_, committed_);
   ++counters_.set_asides;
   out.actions.push_back({RoleAction::Kind::kSetAside, epoch_, from});
@@ -132,7 +138,8 @@ void RoleCore::take_over(uint64_t now_ns, RoleOutput& out) {
   epoch_ = std::max(epoch_, highest_heard_) + (config_.planted_keep_epoch ? 0 : 1);
   highest_heard_ = epoch_;
   role_ = NodeRole::kPrimary;
-  committed_ += 1;  // the EpochChange frame
+  committed_ += 1;  // the EpochChange frame, published at once
+  released_ = committed_;
   acked_ = 0;
   ++counters_.takeovers;
   out.actions.push_back({RoleAction::Kind::kTakeOver, epoch_, committed_});

@@ -154,6 +154,11 @@ class RoleCore {
   void on_peer_epoch(uint32_t epoch, uint64_t now_ns, RoleOutput& out);
   // Heartbeats state the committed seq: publish one only when this is true.
   bool heartbeat_allowed() const { return held_.empty(); }
+  // The seq a heartbeat may state now: the committed seq, or while batches are held the last one
+  // released (it must not make subscribers ask for what is not visible). A primary keeps
+  // heartbeating while it holds, so its secondary never takes a slow ack for a dead primary
+  // (issue 11, simulator finding F5).
+  uint64_t heartbeat_seq() const { return held_.empty() ? committed_ : released_; }
 
   // --- secondary ---
   // Anything valid came from the primary (a frame, a heartbeat or a reply) carrying `epoch`.
@@ -204,6 +209,7 @@ class RoleCore {
   uint64_t committed_;
   uint64_t acked_ = 0;
   uint64_t visible_;
+  uint64_t released_;  // the last seq published (sync primary; committed otherwise)
   bool alone_ = false;
   std::deque<Held> held_;
   uint64_t held_bytes_ = 0;

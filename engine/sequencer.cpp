@@ -90,14 +90,15 @@ std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& ev
   return last_seq_;
 }
 
-void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed) {
+void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed, uint64_t stated_seq) {
+  const uint64_t seq = std::min(stated_seq, last_seq_);
   FrameHeader h;
-  h.seq = last_seq_;
+  h.seq = seq;
   h.epoch = config_.epoch;
   h.channel = config_.channel;
   h.publisher = config_.node;
   h.sequenced_ns = now_ns;
-  batch.begin(config_.channel, last_seq_, kBatchHeartbeat);
+  batch.begin(config_.channel, seq, kBatchHeartbeat);
   batch.add(builder_.heartbeat(h, config_.epoch_start, relayed));
 }
 

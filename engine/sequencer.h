@@ -45,7 +45,9 @@ class Sequencer {
 
   // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start(); `relayed` when
   // this node is a secondary republishing its primary's history.
-  void heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed = false);
+  // `stated_seq` (at most last_seq()) replaces last_seq() as the seq it states.
+  void heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed = false,
+                 uint64_t stated_seq = UINT64_MAX);
 
   // Takeover: raises the epoch to `epoch` (> epoch()) and appends its EpochChange frame, the new
   // epoch's first frame, to `batch` (begun with begin_batch). Returns its seq.

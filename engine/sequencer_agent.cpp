@@ -209,7 +209,8 @@ std::expected<size_t, std::string> SequencerAgent::do_work(const Clocks& clocks)
     if (auto ok = commit(clocks); !ok) return std::unexpected(ok.error());
     flush_acks();  // only now: every acked frame is journaled
   } else if (sink_ != nullptr && now_ns - last_publish_ns_ >= config_.heartbeat_interval_ns) {
-    sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_);
+    sequencer_.heartbeat(clocks.wall_ns, heartbeat_batch_, /*relayed=*/false,
+                         sink_->heartbeat_seq(sequencer_.last_seq()));
     sink_->publish(heartbeat_batch_.bytes());
     last_publish_ns_ = now_ns;
     counters_.heartbeats.fetch_add(1, std::memory_order_relaxed);

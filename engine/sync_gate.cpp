@@ -26,7 +26,7 @@ void SyncGate::publish(std::span<const uint8_t> batch) {
   BatchHeader header;
   std::memcpy(&header, batch.data(), sizeof header);
   if ((header.flags & kBatchHeartbeat) != 0) {
-    if (core_->heartbeat_allowed()) {
+    if (header.first_seq <= core_->heartbeat_seq()) {
       inner_.publish(batch);
     } else {
       counters_.withheld_heartbeats.fetch_add(1, std::memory_order_relaxed);

@@ -4,9 +4,10 @@
 // carries that out:
 //  - publish(): a data batch is shown to the core (RoleCore::on_committed); the gate publishes it
 //    at once or keeps a copy of its bytes, and carries out at once any kRelease the core returned
-//    (so held batches always leave before a later batch does). A heartbeat (it states the last
-//    committed seq) is published only when the core says heartbeat_allowed(), else withheld and
-//    counted.
+//    (so held batches always leave before a later batch does). A heartbeat states what
+//    heartbeat_seq() allows (while batches are held, the last one released, so the primary keeps
+//    heartbeating and its secondary never takes slow acks for a dead primary: simulator finding
+//    F5); one stating more is withheld and counted.
 //  - release_through() (kRelease) and discard_held() (kFence) act on the held queue.
 //  - show() publishes the core's visible seq for other threads: the recovery service serves
 //    ranges, status and snapshots only up to it, and the desk service acks a request only once its
@@ -25,6 +26,7 @@
 // unless kNoLimit.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -70,6 +72,10 @@ class SyncGate final : public BatchSink {
   void set_now(uint64_t now_ns) { now_ns_ = now_ns; }
 
   void publish(std::span<const uint8_t> batch) override;
+  // While batches are held, a heartbeat states the last one released (RoleCore::heartbeat_seq).
+  uint64_t heartbeat_seq(uint64_t committed) const override {
+    return core_ == nullptr ? committed : std::min(committed, core_->heartbeat_seq());
+  }
 
   // kRelease: publishes the held batches whose last seq is <= seq, in order. Releasing what was
   // already released does nothing.

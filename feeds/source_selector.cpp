@@ -484,6 +484,23 @@ void SourceSelector::reconcile(const std::map<uint64_t, PublishedMarket>& publis
   }
 }
 
+void SourceSelector::reconcile(const MarketState& journal, uint64_t now_ns,
+                               std::vector<Event>& out) {
+  std::map<uint64_t, PublishedMarket> published;
+  for (const auto& [id, record] : journal.markets()) {
+    PublishedMarket& p = published[id];
+    p.status = record.status;
+    p.reason = record.reason;
+    p.event = record.event;
+    p.name = record.name;
+    for (const SelectionState& s : record.selections) {
+      if (s.price_e4 > 0) p.prices.emplace_back(s.id, s.price_e4);
+      p.selections.push_back({s.id, s.name});
+    }
+  }
+  reconcile(published, now_ns, out);
+}
+
 void SourceSelector::on_tick(uint64_t now_ns, std::vector<Event>& out) {
   for (auto& [id, m] : markets_) {
     if (!m.mapped && !config_.stale_unmapped) continue;  // nothing to re-evaluate

@@ -51,6 +51,7 @@
 
 #include "feeds/event.h"
 #include "feeds/mapping.h"
+#include "schemas/market_state.h"
 
 namespace oddsbus::feeds {
 
@@ -119,6 +120,8 @@ class SourceSelector {
   };
   void reconcile(const std::map<uint64_t, PublishedMarket>& published, uint64_t now_ns,
                  std::vector<Event>& out);
+  // The same against a journal's folded state (what a node's sequencer holds at takeover).
+  void reconcile(const MarketState& journal, uint64_t now_ns, std::vector<Event>& out);
 
   // The market's active source ("" when none, or when the selector does not track the market).
   std::string_view active_source(uint64_t market) const;

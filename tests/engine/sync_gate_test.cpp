@@ -98,6 +98,27 @@ TEST(SyncGate, AsyncPublishesAtOnceAndHasNoVisibleLimit) {
   EXPECT_EQ(p.visible(), SyncGate::kNoLimit);
 }
 
+// Simulator finding F5: while batches are held the primary still heartbeats, stating only what was
+// released, so its secondary never takes slow acks for a dead primary and takes over.
+TEST(SyncGate, WhileHoldingHeartbeatsStateOnlyWhatWasReleased) {
+  Primary p(sync_config(), 0);
+  p.gate.publish(batch_bytes(1, 3));
+  p.acked = 3;
+  p.turn(1 * kMs);
+  p.gate.publish(batch_bytes(4, 2));
+  p.turn(2 * kMs);
+  ASSERT_EQ(p.gate.held(), 1u);
+  EXPECT_EQ(p.gate.heartbeat_seq(5), 3u);
+  p.gate.publish(batch_bytes(3, 1, kBatchHeartbeat));
+  EXPECT_EQ(p.sink.last_seqs, (std::vector<uint64_t>{3, 3}));
+  p.gate.publish(batch_bytes(5, 1, kBatchHeartbeat));  // would ask subscribers for 4..5
+  EXPECT_EQ(p.sink.last_seqs.size(), 2u);
+  EXPECT_EQ(p.gate.counters().withheld_heartbeats.load(), 1u);
+  p.acked = 5;
+  p.turn(3 * kMs);
+  EXPECT_EQ(p.gate.heartbeat_seq(5), 5u);
+}
+
 TEST(SyncGate, SyncHoldsUntilAckedAndWithholdsHeartbeatsMeanwhile) {
   Primary p(sync_config(), 0);
   p.gate.publish(batch_bytes(1, 3));

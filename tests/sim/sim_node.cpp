@@ -222,20 +222,8 @@ void Simulation::take_over(Node& n, uint32_t epoch, uint64_t seq) {
     commit(n);
   }
   // Reconcile the feeds' view with the journal (engine/node_roles.cpp take_over).
-  std::map<uint64_t, feeds::SourceSelector::PublishedMarket> published;
-  for (const auto& [id, record] : n.sequencer->state().markets()) {
-    feeds::SourceSelector::PublishedMarket& p = published[id];
-    p.status = record.status;
-    p.reason = record.reason;
-    p.event = record.event;
-    p.name = record.name;
-    for (const SelectionState& s : record.selections) {
-      if (s.price_e4 > 0) p.prices.emplace_back(s.id, s.price_e4);
-      p.selections.push_back({s.id, s.name});
-    }
-  }
   n.events.clear();
-  n.selector->reconcile(published, now_, n.events);
+  n.selector->reconcile(n.sequencer->state(), now_, n.events);
   n.selector->notices().clear();
   if (!n.events.empty()) {
     n.sequencer->begin_batch(n.batch);
@@ -330,8 +318,8 @@ void Simulation::node_tick(Node& n) {
   n.recovery->on_tick(now_, n.outbox);
   send_outbox(n);
   if (primary(n)) {
-    if (now_ - n.last_publish_ns >= kHeartbeatNs && n.role->heartbeat_allowed()) {
-      n.sequencer->heartbeat(wall(n), n.batch);
+    if (now_ - n.last_publish_ns >= kHeartbeatNs) {
+      n.sequencer->heartbeat(wall(n), n.batch, /*relayed=*/false, n.role->heartbeat_seq());
       publish(n, n.batch.bytes());
     }
     return;

@@ -433,8 +433,18 @@ TEST_P(RecoveryServerTest, AWallClockSteppedBackStallsNeitherRateLimitsNorLongPo
   EXPECT_TRUE(refilled) << "refilled by the 2 s that passed";
 
   test_monotonic += 2 * kS;
-  dealer_.send(zmq::buffer(std::string_view("range 100 200 50")));
-  ASSERT_TRUE(eventually([&] { return server_->counters().parked.load() == 1; }));
+  // As above: a turn begun before the step answers busy; ask again until the long poll parks
+  // (the injected clock is frozen between steps, so a parked poll does not expire on its own).
+  bool parked = false;
+  for (int i = 0; i < 50 && !parked; ++i) {
+    dealer_.send(zmq::buffer(std::string_view("range 100 200 50")));
+    if (auto early = receive(dealer_, std::chrono::milliseconds(200))) {
+      ASSERT_EQ(early->header.kind, ReplyKind::kBusy) << early->text;
+      continue;
+    }
+    parked = eventually([&] { return server_->counters().parked.load() == 1; });
+  }
+  ASSERT_TRUE(parked);
   test_wall -= 3'600 * kS;
   test_monotonic += 60'000'000;  // past the 50 ms wait
   auto expired = receive(dealer_, 5s);

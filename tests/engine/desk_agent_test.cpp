@@ -27,11 +27,8 @@ constexpr uint64_t kSecond = 1'000'000'000;
 class DeskAgent : public ::testing::Test {
  protected:
   void SetUp() override {
-    JournalConfig config;
-    config.dir = dir_.sub("journal");
-    auto journal = Journal::open(config);
-    ASSERT_TRUE(journal) << journal.error();
-    journal_ = std::move(*journal);
+    journal_ = open_test_journal(dir_.sub("journal"));
+    ASSERT_NE(journal_, nullptr);
     agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, nullptr,
                                               SequencerAgentConfig{});
     agent_->set_desk(&overrides_, &acks_);

@@ -1,5 +1,5 @@
-// Test helpers for the engine suites: a temporary directory removed afterwards, and normalised
-// events built the way the oddsjson adapter would build them.
+// Test helpers for the engine suites: a temporary directory removed afterwards, a journal in it,
+// and normalised events built the way the oddsjson adapter would build them.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "engine/journal.h"
 #include "feeds/event.h"
 #include "schemas/odds.h"
 
@@ -40,6 +42,19 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Opens a journal with default settings at `dir` (created if absent). A failure fails the test
+// and gives null.
+inline std::unique_ptr<Journal> open_test_journal(const std::string& dir) {
+  JournalConfig config;
+  config.dir = dir;
+  auto journal = Journal::open(config);
+  if (!journal) {
+    ADD_FAILURE() << "cannot open a journal at " << dir << ": " << journal.error();
+    return nullptr;
+  }
+  return std::move(*journal);
+}
 
 inline feeds::Event market_event(uint64_t market, uint64_t event, std::string name,
                                  std::vector<feeds::SelectionDefinition> selections,

@@ -62,11 +62,8 @@ feeds::Event from_feed(feeds::Event e) {
 class NodeClocks : public ::testing::Test {
  protected:
   void SetUp() override {
-    JournalConfig config;
-    config.dir = dir_.sub("journal");
-    auto journal = Journal::open(config);
-    ASSERT_TRUE(journal) << journal.error();
-    journal_ = std::move(*journal);
+    journal_ = open_test_journal(dir_.sub("journal"));
+    ASSERT_NE(journal_, nullptr);
     feeds::SourceSelectorConfig selector_config;
     selector_config.stale_after_ns = 3 * kSecond;
     selector_config.stale_unmapped = true;  // the feed-stale clock is the one under test

@@ -51,11 +51,8 @@ class SeqSink final : public BatchSink {
 class NodeRolesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    JournalConfig config;
-    config.dir = dir_.sub("journal");
-    auto journal = Journal::open(config);
-    ASSERT_TRUE(journal) << journal.error();
-    journal_ = std::move(*journal);
+    journal_ = open_test_journal(dir_.sub("journal"));
+    ASSERT_NE(journal_, nullptr);
     SequencerAgentConfig agent_config;
     agent_config.heartbeat_interval_ns = 1000 * kMs;
     agent_ = std::make_unique<SequencerAgent>(sequencer_, *journal_, queues_, &gate_, agent_config);

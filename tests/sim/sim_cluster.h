@@ -258,6 +258,9 @@ class Simulation {
   // --- network ---
   bool blocked(int from, int to) const { return blocked_until_[from][to] > now_; }
   void send(Packet packet);
+  // Sends `request` from node n to its peer's recovery service on n's socket `socket` ("fol":
+  // the long poll and acks, "req": gap fills).
+  void send_to_peer(const Node& n, const char* socket, const recovery::Request& request);
   void deliver(std::shared_ptr<const Packet> packet);
   void publish(Node& n, std::span<const uint8_t> batch);
 

@@ -4,6 +4,16 @@
 
 namespace oddsbus::sim::detail {
 
+void Simulation::send_to_peer(const Node& n, const char* socket, const recovery::Request& request) {
+  Packet p;
+  p.kind = Packet::Kind::kRequest;
+  p.from = n.index;
+  p.to = 1 - n.index;
+  p.identity = "n" + std::to_string(n.index) + "." + socket;
+  p.text = recovery::format_request(request);
+  send(std::move(p));
+}
+
 void Simulation::send(Packet packet) {
   ++result_.messages_sent;
   if (blocked(packet.from, packet.to)) return;

@@ -338,14 +338,8 @@ void Simulation::node_tick(Node& n) {
     r.to = r.from + 511;
     r.wait_ms = kLongPollMs;
     r.replica = true;
-    Packet p;
-    p.kind = Packet::Kind::kRequest;
-    p.from = n.index;
-    p.to = 1 - n.index;
-    p.identity = "n" + std::to_string(n.index) + ".fol";
-    p.text = recovery::format_request(r);
-    trace("n%d follow: %s", n.index, p.text.c_str());
-    send(std::move(p));
+    trace("n%d follow: %s", n.index, recovery::format_request(r).c_str());
+    send_to_peer(n, "fol", r);
     n.follow_outstanding = true;
     n.follow_sent_ns = now_;
   }

@@ -82,13 +82,7 @@ void Simulation::handle_replica(Node& n) {
       r.from = a.from;
       r.to = a.to;
       r.replica = true;
-      Packet p;
-      p.kind = Packet::Kind::kRequest;
-      p.from = n.index;
-      p.to = 1 - n.index;
-      p.identity = "n" + std::to_string(n.index) + ".req";
-      p.text = recovery::format_request(r);
-      send(std::move(p));
+      send_to_peer(n, "req", r);
     } else if (a.kind == K::kDiverged) {
       trace("n%d replica diverged from %" PRIu64, n.index, a.from);
       n.role->on_diverged(a.from, n.role_out);
@@ -121,13 +115,7 @@ void Simulation::handle_replica(Node& n) {
         recovery::Request ack;
         ack.kind = recovery::RequestKind::kAck;
         ack.from = last;
-        Packet p;
-        p.kind = Packet::Kind::kRequest;
-        p.from = n.index;
-        p.to = 1 - n.index;
-        p.identity = "n" + std::to_string(n.index) + ".fol";
-        p.text = recovery::format_request(ack);
-        send(std::move(p));
+        send_to_peer(n, "fol", ack);
       }
       handle_role(n);
       send_outbox(n);

@@ -205,6 +205,23 @@ std::expected<void, std::string> Node::assemble() {
     log(LogLevel::kInfo, "node %u: %zu mapped markets defined from %s", config_.node,
         definitions.size(), config_.mapping_path.c_str());
   }
+  if (selector_ && start_role == NodeRole::kPrimary) {
+    // Journal markets no mapping lists and no feed has spoken of yet: suspended feed-stale until
+    // a feed does (with stale_unmapped only; tests/sim/KNOWN_FINDINGS.md F2).
+    std::vector<feeds::Event> adopted;
+    const Clocks now = options_.clocks.now();
+    selector_->adopt_journal_markets(sequencer_->state(), now.monotonic_ns, adopted);
+    selector_->notices().clear();
+    if (!adopted.empty()) {
+      if (auto ok = agent_->sequence_now(adopted, now); !ok) {
+        return std::unexpected("journal write failed: " + ok.error());
+      }
+      last_seq_.store(sequencer_->last_seq(), std::memory_order_release);
+      log(LogLevel::kInfo,
+          "node %u: %zu journal markets no feed has spoken of suspended feed-stale", config_.node,
+          adopted.size());
+    }
+  }
   NodeRoleDeps deps{context_,
                     *journal_,
                     *sequencer_,

@@ -457,48 +457,92 @@ void SourceSelector::reconcile(const std::map<uint64_t, PublishedMarket>& publis
                                uint64_t now_ns, std::vector<Event>& out) {
   for (auto& [id, m] : markets_) {
     auto it = published.find(id);
-    const PublishedMarket* journal = it == published.end() ? nullptr : &it->second;
-    // A mapped market the journal does not define, or an unmapped one whose definition was not
-    // heard, cannot be reconciled.
-    if (journal == nullptr && (m.mapped || !m.views[0].defined)) continue;
-    const size_t before = out.size();
-    MarketView view;
-    if (journal != nullptr) {
-      view.has_data = true;
-      view.has_status = true;
-      view.status = journal->status;
-      view.reason = journal->reason;
-      for (const auto& [selection, price_e4] : journal->prices) {
-        view.prices[selection].price_e4 = price_e4;
-      }
-    }
-    m.published = std::move(view);
-    m.active = -1;
-    m.disagreement_suspended = false;
-    adopt_status(m);
-    define(m, journal, out);
-    m.stale_suspended = m.published.status == fb::MarketStatus::Suspended &&
-                        m.published.reason == fb::StatusReason::FeedStale;
-    reevaluate(m, now_ns, out);
-    if (out.size() != before) ++counters_.reconciled_markets;
+    reconcile_market(m, it == published.end() ? nullptr : &it->second, now_ns, out);
   }
+}
+
+void SourceSelector::reconcile_market(MarketSelection& m, const PublishedMarket* journal,
+                                      uint64_t now_ns, std::vector<Event>& out) {
+  // A mapped market the journal does not define, or an unmapped one whose definition was not
+  // heard, cannot be reconciled.
+  if (journal == nullptr && (m.mapped || !m.views[0].defined)) return;
+  const size_t before = out.size();
+  MarketView view;
+  if (journal != nullptr) {
+    view.has_data = true;
+    view.has_status = true;
+    view.status = journal->status;
+    view.reason = journal->reason;
+    for (const auto& [selection, price_e4] : journal->prices) {
+      view.prices[selection].price_e4 = price_e4;
+    }
+  }
+  m.published = std::move(view);
+  m.active = -1;
+  m.disagreement_suspended = false;
+  adopt_status(m);
+  define(m, journal, out);
+  m.stale_suspended = m.published.status == fb::MarketStatus::Suspended &&
+                      m.published.reason == fb::StatusReason::FeedStale;
+  reevaluate(m, now_ns, out);
+  if (out.size() != before) ++counters_.reconciled_markets;
+}
+
+SourceSelector::PublishedMarket SourceSelector::published_market(const MarketRecord& record) {
+  PublishedMarket p;
+  p.status = record.status;
+  p.reason = record.reason;
+  p.event = record.event;
+  p.name = record.name;
+  for (const SelectionState& s : record.selections) {
+    if (s.price_e4 > 0) p.prices.emplace_back(s.id, s.price_e4);
+    p.selections.push_back({s.id, s.name});
+  }
+  return p;
 }
 
 void SourceSelector::reconcile(const MarketState& journal, uint64_t now_ns,
                                std::vector<Event>& out) {
-  std::map<uint64_t, PublishedMarket> published;
-  for (const auto& [id, record] : journal.markets()) {
-    PublishedMarket& p = published[id];
-    p.status = record.status;
-    p.reason = record.reason;
-    p.event = record.event;
-    p.name = record.name;
-    for (const SelectionState& s : record.selections) {
-      if (s.price_e4 > 0) p.prices.emplace_back(s.id, s.price_e4);
-      p.selections.push_back({s.id, s.name});
-    }
+  if (config_.stale_unmapped) {
+    for (const auto& [id, record] : journal.markets()) (void)adopt(id, record);
   }
+  std::map<uint64_t, PublishedMarket> published;
+  for (const auto& [id, record] : journal.markets()) published[id] = published_market(record);
   reconcile(published, now_ns, out);
+}
+
+SourceSelector::MarketSelection* SourceSelector::adopt(uint64_t market,
+                                                       const MarketRecord& record) {
+  if (markets_.contains(market) || record.status == fb::MarketStatus::Settled ||
+      record.status == fb::MarketStatus::Closed) {
+    return nullptr;
+  }
+  if (unmapped_ >= config_.max_unmapped_markets) {
+    ++counters_.untracked;
+    return nullptr;
+  }
+  ++unmapped_;
+  MarketSelection& m = markets_[market];
+  m.id = market;
+  m.sources = {""};  // unknown until a feed speaks of it (track())
+  m.views.resize(1);
+  m.active = -1;
+  // Held feed-stale: its feed's outage began before this node started, and fresh data from it
+  // means open, as after any outage (forget()).
+  m.views[0].outage =
+      record.status == fb::MarketStatus::Suspended && record.reason == fb::StatusReason::FeedStale;
+  return &m;
+}
+
+void SourceSelector::adopt_journal_markets(const MarketState& journal, uint64_t now_ns,
+                                           std::vector<Event>& out) {
+  if (!config_.stale_unmapped) return;
+  for (const auto& [id, record] : journal.markets()) {
+    MarketSelection* m = adopt(id, record);
+    if (m == nullptr) continue;
+    const PublishedMarket published = published_market(record);
+    reconcile_market(*m, &published, now_ns, out);
+  }
 }
 
 void SourceSelector::on_tick(uint64_t now_ns, std::vector<Event>& out) {

@@ -121,7 +121,17 @@ class SourceSelector {
   void reconcile(const std::map<uint64_t, PublishedMarket>& published, uint64_t now_ns,
                  std::vector<Event>& out);
   // The same against a journal's folded state (what a node's sequencer holds at takeover).
+  // With stale_unmapped, journal markets the selector does not track are adopted first (below).
   void reconcile(const MarketState& journal, uint64_t now_ns, std::vector<Event>& out);
+
+  // Start-up as primary (DESIGN section 4): with stale_unmapped, every journal market that the
+  // mapping does not list and that no feed has spoken of since this selector was made is tracked,
+  // its feed unknown until one speaks of it, and an open or suspended one is suspended feed-stale
+  // at once: the node has no fresh word on it, and without this a feed silent since before the
+  // node started would leave it open forever (tests/sim/KNOWN_FINDINGS.md F2). The first feed to
+  // speak of it becomes its source, and its fresh data reopens it as a source's recovery does.
+  // Settled and closed markets are left as they are. Without stale_unmapped it does nothing.
+  void adopt_journal_markets(const MarketState& journal, uint64_t now_ns, std::vector<Event>& out);
 
   // The market's active source ("" when none, or when the selector does not track the market).
   std::string_view active_source(uint64_t market) const;
@@ -182,6 +192,12 @@ class SourceSelector {
   void forget(const std::string& source);
   bool source_ok(const MarketSelection& m, size_t source, uint64_t now_ns) const;
   MarketSelection* track(const Event& event);
+  // Tracks a journal market nobody spoke of (adopt_journal_markets); nullptr when it is tracked
+  // already, finished, or beyond max_unmapped_markets.
+  MarketSelection* adopt(uint64_t market, const MarketRecord& record);
+  void reconcile_market(MarketSelection& m, const PublishedMarket* journal, uint64_t now_ns,
+                        std::vector<Event>& out);
+  static PublishedMarket published_market(const MarketRecord& record);
   void adopt_status(MarketSelection& m) const;
   void define(MarketSelection& m, const PublishedMarket* journal, std::vector<Event>& out);
   void on_unmapped(const Event& event, uint64_t now_ns, std::vector<Event>& out);

@@ -746,6 +746,99 @@ TEST_F(UnmappedStaleTest, ASettledMarketIsNeverSuspendedStale) {
   EXPECT_TRUE(tick(60 * kSecond).empty());
 }
 
+// A node that starts as primary while a feed is silent (tests/sim/KNOWN_FINDINGS.md F2): the
+// journal's markets no feed has spoken of are suspended feed-stale at once, and reopen with the
+// first feed's fresh data.
+class JournalMarketsTest : public UnmappedStaleTest {
+ protected:
+  static MarketRecord record(uint64_t id, fb::MarketStatus s,
+                             fb::StatusReason r = fb::StatusReason::None) {
+    MarketRecord m;
+    m.id = id;
+    m.event = 501;
+    m.name = "Match Odds";
+    m.status = s;
+    m.reason = r;
+    m.selections = {{1, "Home", 25000, "2.5", 0, 0}, {2, "Away", 0, "", 0, 0}};
+    return m;
+  }
+  static MarketState journal_of(std::vector<MarketRecord> records) {
+    std::map<uint64_t, MarketRecord> markets;
+    for (auto& r : records) markets[r.id] = std::move(r);
+    MarketState state;
+    state.load(100, 1, std::move(markets));
+    return state;
+  }
+};
+
+TEST_F(JournalMarketsTest, AStartingPrimarySuspendsJournalMarketsNoFeedSpokeOf) {
+  // 78 was heard since start (its feed is healthy); 77 and 80 were not; 79 is settled.
+  feed(definition(78, {{1, "Yes"}}), kSecond);
+  const MarketState journal =
+      journal_of({record(77, fb::MarketStatus::Open), record(78, fb::MarketStatus::Open),
+                  record(79, fb::MarketStatus::Settled, fb::StatusReason::Settlement),
+                  record(80, fb::MarketStatus::Suspended, fb::StatusReason::Provider)});
+  std::vector<Event> out;
+  selector_.adopt_journal_markets(journal, kSecond, out);
+  ASSERT_EQ(out.size(), 2u);
+  for (const Event& e : out) {
+    EXPECT_EQ(e.type, EventType::kStatus);
+    EXPECT_EQ(e.status, fb::MarketStatus::Suspended);
+    EXPECT_EQ(e.reason, fb::StatusReason::FeedStale);
+  }
+  EXPECT_EQ(out[0].market, 77u);
+  EXPECT_EQ(out[1].market, 80u);
+  out.clear();
+  selector_.adopt_journal_markets(journal, 2 * kSecond, out);
+  EXPECT_TRUE(out.empty()) << "adopted once";
+  EXPECT_TRUE(tick(2 * kSecond).empty()) << "suspended once";
+
+  // Its feed speaks again: a fresh price reopens 77 as it was (open), price first.
+  out = feed(on(77, price("oj", 1, 27000)), 3 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].type, EventType::kPrice);
+  EXPECT_EQ(out[0].odds.price_e4, 27000u);
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open);
+  EXPECT_EQ(selector_.active_source(77), "oj");
+  // 80 comes back as the feed left it: suspended by the provider.
+  out = feed(on(80, price("oj", 1, 26000)), 3 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].status, fb::MarketStatus::Suspended);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::Provider);
+  // And a later silence suspends them again, as any tracked market.
+  out = tick(10 * kSecond);
+  EXPECT_EQ(out.size(), 3u);
+}
+
+TEST_F(JournalMarketsTest, AJournalMarketHeldFeedStaleReopensOnFreshData) {
+  const MarketState journal =
+      journal_of({record(77, fb::MarketStatus::Suspended, fb::StatusReason::FeedStale)});
+  std::vector<Event> out;
+  selector_.adopt_journal_markets(journal, kSecond, out);
+  EXPECT_TRUE(out.empty()) << "already suspended feed-stale";
+  out = feed(on(77, price("oj", 1, 27000)), 2 * kSecond);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].status, fb::MarketStatus::Open) << "fresh data after an outage means open";
+}
+
+TEST_F(JournalMarketsTest, ATakeoverAlsoSuspendsJournalMarketsNoFeedSpokeOf) {
+  std::vector<Event> out;
+  selector_.reconcile(journal_of({record(77, fb::MarketStatus::Open)}), kSecond, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].reason, fb::StatusReason::FeedStale);
+}
+
+TEST_F(UnmappedSelectorTest, WithoutStaleUnmappedJournalMarketsAreLeftAlone) {
+  MarketState state;
+  std::map<uint64_t, MarketRecord> markets;
+  markets[77].id = 77;
+  state.load(10, 1, std::move(markets));
+  std::vector<Event> out;
+  selector_.adopt_journal_markets(state, kSecond, out);
+  selector_.reconcile(state, kSecond, out);
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(UnmappedSelectorBound, MarketsBeyondTheBoundPassThroughUntrackedAndCounted) {
   const Mapping none;
   SourceSelectorConfig config;

@@ -70,6 +70,9 @@ void Simulation::boot(Node& n, engine::NodeRole start) {
     // As engine/node.cpp: the mapping defines its markets, suspended until a source is heard.
     n.events.clear();
     n.selector->definitions(n.events);
+    // Journal markets no feed has spoken of yet (F2): as engine/node_assembly.cpp.
+    n.selector->adopt_journal_markets(n.sequencer->state(), now_, n.events);
+    n.selector->notices().clear();
     n.sequencer->begin_batch(n.batch);
     for (const feeds::Event& e : n.events) (void)n.sequencer->sequence(e, wall(n), n.batch);
     commit(n);

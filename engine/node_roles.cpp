@@ -4,6 +4,8 @@
 #include <cinttypes>
 #include <map>
 
+#include "engine/restore.h"
+
 namespace oddsbus::engine {
 
 namespace {
@@ -18,6 +20,8 @@ RoleCoreConfig core_config(const NodeConfig& config) {
   core.sync = config.sync_replication;
   core.failover_after_ns = config.failover_after_ns;
   core.alone_after_ns = config.alone_after_ns;
+  // do_work() turns take milliseconds; a third of the failover window without one is a pause.
+  core.own_pause_ns = config.failover_after_ns / 3;
   return core;
 }
 
@@ -46,6 +50,22 @@ void NodeRoles::become_primary() {
   role_.store(NodeRole::kPrimary, std::memory_order_release);
   if (deps_.primary_flag != nullptr) deps_.primary_flag->store(true);
   if (deps_.desk != nullptr) deps_.desk->set_primary();
+}
+
+std::expected<void, std::string> NodeRoles::set_aside_held(uint64_t from) {
+  const std::string aside = deps_.journal.dir() + "/set-aside/epoch-" +
+                            std::to_string(deps_.sequencer.epoch()) + "-held-from-" +
+                            std::to_string(from) + ".batches";
+  auto moved = deps_.journal.set_aside_from(from, aside);
+  if (!moved) return std::unexpected(moved.error());
+  auto restored = restore_sequencer(deps_.journal);
+  if (!restored) return std::unexpected(restored.error());
+  deps_.sequencer = std::move(**restored);
+  log(LogLevel::kWarn,
+      "node %u: fenced while holding: %" PRIu64 " frames from seq %" PRIu64
+      " that no secondary acknowledged set aside in %s",
+      config_.node, *moved, from, aside.c_str());
+  return {};
 }
 
 void NodeRoles::become_secondary(const char* why) {
@@ -180,6 +200,9 @@ std::expected<void, std::string> NodeRoles::carry_out(const Clocks& clocks) {
         break;
       case RoleAction::Kind::kSetAside:
         break;  // done by the replica, which found the divergence (see feed_replication)
+      case RoleAction::Kind::kSetAsideHeld:
+        result = set_aside_held(action.seq);
+        break;
       case RoleAction::Kind::kRelease:
         deps_.gate.release_through(action.seq);
         break;

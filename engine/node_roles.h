@@ -89,6 +89,9 @@ class NodeRoles {
   std::expected<void, std::string> carry_out(const Clocks& clocks);
   std::expected<void, std::string> take_over(const RoleAction& action, const Clocks& clocks);
   void become_secondary(const char* why);
+  // kSetAsideHeld: the journal's frames from `from` on go to set-aside/, the sequencer is
+  // restored from what remains.
+  std::expected<void, std::string> set_aside_held(uint64_t from);
   void become_primary();
   void log_notice(const RoleNotice& notice, uint64_t now_ns);
   // Tells the core what the replica did in its last do_work().

@@ -97,8 +97,17 @@ void RoleCore::on_ack(uint64_t seq, uint64_t, RoleOutput& out) {
 void RoleCore::on_peer_epoch(uint32_t epoch, uint64_t now_ns, RoleOutput& out) {
   highest_heard_ = std::max(highest_heard_, epoch);
   if (role_ != NodeRole::kPrimary || epoch <= epoch_) return;
-  // Held batches were never acknowledged, so no subscriber saw them: they are dropped, and the
-  // new primary's history decides what becomes of the frames journaled here.
+  // Held batches were never acknowledged, so no subscriber saw them: they are dropped, and set
+  // aside from the journal (kSetAsideHeld): the new primary's history decides what follows the
+  // last released seq, and replication brings back whatever of them it kept.
+  if (!held_.empty()) {
+    const uint64_t from = released_ + 1;
+    committed_ = released_;
+    acked_ = std::min(acked_, committed_);
+    ++counters_.set_asides;
+    out.actions.push_back({RoleAction::Kind::kSetAsideHeld, epoch_, from});
+    out.notices.push_back({RoleNotice::Kind::kSetAside, epoch_, from, 0});
+  }
   held_.clear();
   held_bytes_ = 0;
   alone_ = false;
@@ -154,8 +163,15 @@ void RoleCore::take_over(uint64_t now_ns, RoleOutput& out) {
 }
 
 void RoleCore::on_tick(uint64_t now_ns, RoleOutput& out) {
+  const bool paused = config_.own_pause_ns != 0 && last_tick_ns_ != 0 && now_ns > last_tick_ns_ &&
+                      now_ns - last_tick_ns_ > config_.own_pause_ns;
+  last_tick_ns_ = std::max(last_tick_ns_, now_ns);
   if (role_ == NodeRole::kSecondary) {
     if (!config_.has_peer) return;
+    if (paused) {
+      secondary_since_ns_ = now_ns;  // the primary gets a whole failover window from here
+      return;
+    }
     const uint64_t heard = std::max(secondary_since_ns_, last_heard_ns_);
     if (now_ns >= heard && now_ns - heard >= config_.failover_after_ns) take_over(now_ns, out);
     return;

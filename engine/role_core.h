@@ -8,7 +8,8 @@
 // Roles:
 //  - primary: sequences. It watches its peer's stream; a frame of a higher epoch there means
 //    another node took over: kFence (the shell stops sequencing at once, drops held batches
-//    unpublished, and becomes a secondary of the new primary).
+//    unpublished, and becomes a secondary of the new primary), after a kSetAsideHeld of the
+//    frames it held, when it held any.
 //  - secondary: replicates its primary. Anything valid heard from the primary (a frame, a
 //    heartbeat, a recovery reply: on_heard) keeps it secondary; silence for failover_after_ns
 //    (monotonic) means kTakeOver at epoch E = 1 + the highest epoch this node has journaled or
@@ -82,6 +83,12 @@ struct RoleCoreConfig {
   uint64_t failover_after_ns = 1'500'000'000;
   uint64_t alone_after_ns = 2'000'000'000;
   uint64_t max_held_bytes = uint64_t{256} << 20;
+  // A gap longer than this between two on_tick() calls is this node's own pause (SIGSTOP, a VM
+  // stall, a blocked turn), not its primary's silence: a secondary's failover clock starts again
+  // at the tick after it, so a node that was not listening never takes its own deafness for a
+  // dead primary (found by the chaos suite: a node resumed from SIGSTOP, fenced in a turn begun
+  // before the stop, took over again at the next tick). 0: off. The shell ticks every few ms.
+  uint64_t own_pause_ns = 0;
   // Test-only: a planted bug for the simulator's self-check (tests/sim/); never set in production.
   // A takeover keeps the current epoch instead of raising it.
   bool planted_keep_epoch = false;
@@ -92,7 +99,13 @@ struct RoleAction {
     kTakeOver,  // become primary: journal and publish EpochChange(epoch) at `seq`, then reconcile
     kFence,     // stop sequencing, drop held batches unpublished, replicate the primary of `epoch`
     kSetAside,  // journaled frames from `seq` on lost to a higher epoch: set them aside, rebuild
-    kRelease,   // publish the held batches whose last seq is <= `seq`, in order
+    // Fenced while holding (sync): the held frames from `seq` on were journaled here and never
+    // released, so nobody but the secondary saw them, and the new primary's history decides
+    // what follows seq - 1. The shell sets them aside before the kFence that follows, so this
+    // node neither serves them nor takes over on top of them, which would leave a node or edge
+    // that holds the deposed epoch with no way to tell it lost (simulator finding F6).
+    kSetAsideHeld,
+    kRelease,  // publish the held batches whose last seq is <= `seq`, in order
   };
   Kind kind;
   uint32_t epoch = 0;
@@ -214,6 +227,7 @@ class RoleCore {
   std::deque<Held> held_;
   uint64_t held_bytes_ = 0;
   uint64_t secondary_since_ns_ = 0;
+  uint64_t last_tick_ns_ = 0;  // 0: no tick yet
   uint64_t last_heard_ns_ = 0;
   RoleCoreCounters counters_;
 };

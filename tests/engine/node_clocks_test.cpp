@@ -151,9 +151,14 @@ TEST_F(NodeClocks, AWallClockStepCausesNoTakeover) {
     EXPECT_EQ(roles.role(), NodeRole::kSecondary) << "took over after a wall step";
   }
   EXPECT_EQ(roles.counters().takeovers.load(), 0u);
-  // 1.5 s of monotonic silence: now it takes over, and the EpochChange carries the wall time.
-  auto done = roles.do_work({mono + 1600'000'000, kWall + kHour});
-  ASSERT_TRUE(done) << done.error();
+  // 1.5 s of monotonic silence, ticked as a running node ticks (a single 1.6 s gap would be the
+  // node's own pause, which restarts its failover clock): now it takes over, and the
+  // EpochChange carries the wall time.
+  for (uint64_t at = 100'000'000; at <= 1600'000'000 && roles.role() != NodeRole::kPrimary;
+       at += 100'000'000) {
+    auto done = roles.do_work({mono + at, kWall + kHour});
+    ASSERT_TRUE(done) << done.error();
+  }
   EXPECT_EQ(roles.role(), NodeRole::kPrimary);
   const auto frames = sink_.frames();
   ASSERT_FALSE(frames.empty());

@@ -158,9 +158,13 @@ TEST(RoleCore, APrimaryIsFencedByAHigherEpochOnlyAndDropsWhatItHeld) {
   EXPECT_TRUE(out.actions.empty());
   core.on_peer_epoch(3, 4, out);
   EXPECT_EQ(core.role(), NodeRole::kSecondary);
-  ASSERT_EQ(out.actions.size(), 1u);
-  EXPECT_EQ(out.actions[0].kind, Kind::kFence);
-  EXPECT_EQ(out.actions[0].epoch, 3u);
+  // The held 11..12 are set aside first (nobody but the secondary saw them), then it fences.
+  ASSERT_EQ(out.actions.size(), 2u);
+  EXPECT_EQ(out.actions[0].kind, Kind::kSetAsideHeld);
+  EXPECT_EQ(out.actions[0].seq, 11u);
+  EXPECT_EQ(out.actions[1].kind, Kind::kFence);
+  EXPECT_EQ(out.actions[1].epoch, 3u);
+  EXPECT_EQ(core.committed_seq(), 10u);
   EXPECT_TRUE(released(out).empty());  // held batches are never published
   EXPECT_TRUE(core.heartbeat_allowed());
   EXPECT_EQ(core.visible_seq(), 10u);  // nothing held becomes visible
@@ -189,6 +193,67 @@ TEST(RoleCore, AFencedNodeNeverReusesItsOwnEpochAfterSettingFramesAside) {
   ASSERT_EQ(out.actions.size(), 1u);
   EXPECT_EQ(out.actions[0].epoch, 7u);
   EXPECT_EQ(out.actions[0].seq, 10u);
+}
+
+// Simulator finding F6: a node fenced while holding, that later takes over, starts its epoch
+// right after what it released, not after a held tail that no surviving history has to contain
+// (a node or edge holding the deposed epoch must see the new epoch start at or before its own
+// frames, or it never learns it lost them).
+TEST(RoleCore, AFencedNodeThatHeldTakesOverRightAfterWhatItReleased) {
+  RoleCore core(sync_config(), NodeRole::kPrimary, 86, 1, 0);
+  RoleOutput out;
+  EXPECT_FALSE(core.on_committed(185, 1000, 1, out));
+  core.on_peer_epoch(2, 2, out);  // another node took over (at 87)
+  ASSERT_EQ(out.actions.size(), 2u);
+  EXPECT_EQ(out.actions[0].kind, Kind::kSetAsideHeld);
+  EXPECT_EQ(out.actions[0].seq, 87u);
+  out.clear();
+  // It never hears the new primary's frames (it froze); later its silence means a takeover.
+  core.on_tick(3 + 1500 * kMs, out);
+  ASSERT_EQ(out.actions.size(), 1u);
+  EXPECT_EQ(out.actions[0].kind, Kind::kTakeOver);
+  EXPECT_EQ(out.actions[0].epoch, 3u);
+  EXPECT_EQ(out.actions[0].seq, 87u) << "not 186: the held 87..185 are in no history";
+}
+
+TEST(RoleCore, AnAsyncOrAlonePrimaryHoldsNothingAndSetsNothingAsideWhenFenced) {
+  RoleCoreConfig config = sync_config();
+  config.sync = false;
+  RoleCore core(config, NodeRole::kPrimary, 10, 1, 0);
+  RoleOutput out;
+  EXPECT_TRUE(core.on_committed(12, 100, 1, out));
+  core.on_peer_epoch(2, 2, out);
+  ASSERT_EQ(out.actions.size(), 1u);
+  EXPECT_EQ(out.actions[0].kind, Kind::kFence);
+  EXPECT_EQ(core.committed_seq(), 12u);
+}
+
+// Found by the chaos suite (tools/chaos): a node resumed from SIGSTOP took its own pause for its
+// primary's silence. A gap between ticks longer than own_pause_ns restarts the failover clock.
+TEST(RoleCore, ASecondaryNeverTakesItsOwnPauseForItsPrimarysSilence) {
+  RoleCoreConfig config = sync_config();
+  config.own_pause_ns = 500 * kMs;
+  RoleCore core(config, NodeRole::kPrimary, 10, 4, 0);
+  RoleOutput out;
+  for (uint64_t t = 0; t <= 100 * kMs; t += 10 * kMs) core.on_tick(t, out);
+  core.on_peer_epoch(5, 100 * kMs, out);  // fenced in a turn begun before the pause
+  ASSERT_EQ(core.role(), NodeRole::kSecondary);
+  out.clear();
+  core.on_tick(2100 * kMs, out);  // resumed 2 s later
+  EXPECT_TRUE(out.actions.empty()) << "its own pause is not its primary's silence";
+  for (uint64_t t = 2110 * kMs; t < 3600 * kMs; t += 10 * kMs) core.on_tick(t, out);
+  EXPECT_TRUE(out.actions.empty()) << "a whole failover window from the resume";
+  core.on_tick(3610 * kMs, out);
+  ASSERT_EQ(out.actions.size(), 1u) << "then a silent primary is taken over as always";
+  EXPECT_EQ(out.actions[0].kind, Kind::kTakeOver);
+
+  // Off (0): the same gap counts as silence.
+  config.own_pause_ns = 0;
+  RoleCore off(config, NodeRole::kSecondary, 10, 4, 0);
+  out.clear();
+  off.on_tick(10 * kMs, out);
+  off.on_tick(2100 * kMs, out);
+  EXPECT_EQ(out.actions.size(), 1u);
 }
 
 TEST(RoleCore, ThePlantedBugKeepsTheEpochAtTakeover) {

@@ -1,5 +1,7 @@
 // The invariants (sim.h kInvariantNames): checked as frames are accepted, on every edge tick, and
 // after quiescence.
+#include <algorithm>
+
 #include "tests/sim/sim_cluster.h"
 
 namespace oddsbus::sim::detail {
@@ -51,9 +53,11 @@ void Simulation::check_stale(Edge& e) {
   // margin. After a node fault the primary may be down (failover_after) or waiting for its
   // secondary (alone_after): the check waits until disturbed_until_.
   if (now_ < disturbed_until_) return;
-  // A sync primary holds the suspension until its secondary acks it; a lost long-poll reply
-  // is asked again after long_poll + 1 s (engine/replica.cpp).
-  const uint64_t bound = kStaleAfterNs + kSelectorTickNs + (kLongPollMs + 1000) * kMs + 500 * kMs;
+  // A sync primary holds the suspension until its secondary acks it, and at most alone_after
+  // when no ack comes (engine/role_core.h): a lost long-poll reply is asked again after
+  // long_poll + 1 s (engine/replica.cpp), and when that is lost too the primary goes alone.
+  const uint64_t bound = kStaleAfterNs + kSelectorTickNs +
+                         std::max<uint64_t>((kLongPollMs + 1000) * kMs, kAloneNs) + 500 * kMs;
   for (int pi = 0; pi < 2; ++pi) {
     const Provider& p = providers_[pi];
     if (p.last_sent_ns + bound >= now_) continue;

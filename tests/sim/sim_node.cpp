@@ -30,6 +30,7 @@ void Simulation::boot(Node& n, engine::NodeRole start) {
   rc.sync = profile_.sync;
   rc.failover_after_ns = kFailoverNs;
   rc.alone_after_ns = kAloneNs;
+  rc.own_pause_ns = kFailoverNs / 3;  // as engine/node_roles.cpp
   rc.max_held_bytes = kMaxHeldBytes;
   rc.planted_keep_epoch = profile_.plant == Plant::kKeepEpoch;
   n.role = std::make_unique<engine::RoleCore>(rc, start, n.sequencer->last_seq(),
@@ -201,6 +202,7 @@ void Simulation::handle_role(Node& n) {
         take_over(n, a.epoch, a.seq);
         break;
       case K::kSetAside:
+      case K::kSetAsideHeld:
         set_aside(n, a.seq);
         break;
     }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <system_error>
 
@@ -139,6 +140,13 @@ std::expected<void, std::string> Journal::init(const JournalConfig& config) {
   if (int rc = mdb_dbi_open(txn.txn, "log", create_flag | MDB_INTEGERKEY, &log_); rc != 0) {
     return std::unexpected(lmdb_error("journal " + config.dir + " has no log", rc));
   }
+  // Snapshots came later: a journal written before them gains the database when opened for
+  // writing, and read-only has none.
+  const unsigned snapshots_flags = (config.read_only ? 0u : unsigned{MDB_CREATE}) | MDB_INTEGERKEY;
+  if (int rc = mdb_dbi_open(txn.txn, "snapshots", snapshots_flags, &snapshots_); rc != 0) {
+    if (rc != MDB_NOTFOUND) return std::unexpected(lmdb_error("journal " + config.dir, rc));
+    snapshots_ = 0;
+  }
   info_.node = get_u32(txn.txn, meta_, "node");
   info_.channel = get_u32(txn.txn, meta_, "channel");
   info_.epoch = get_u32(txn.txn, meta_, "epoch");
@@ -233,6 +241,133 @@ std::expected<void, std::string> Journal::set_epoch(uint32_t epoch) {
   return {};
 }
 
+namespace {
+
+// The last seq of the log as `txn` sees it (0: empty); nullopt when the last record is damaged.
+std::optional<uint64_t> log_last_seq(MDB_txn* txn, MDB_dbi log) {
+  MDB_cursor* cursor = nullptr;
+  if (mdb_cursor_open(txn, log, &cursor) != 0) return std::nullopt;
+  MDB_val key;
+  MDB_val value;
+  std::optional<uint64_t> last = 0;
+  if (mdb_cursor_get(cursor, &key, &value, MDB_LAST) == 0) {
+    BatchHeader header;
+    if (value.mv_size < sizeof header) {
+      last = std::nullopt;
+    } else {
+      std::memcpy(&header, value.mv_data, sizeof header);
+      last = header.magic == kBatchMagic && header.count > 0
+                 ? std::optional(header.first_seq + header.count - 1)
+                 : std::nullopt;
+    }
+  }
+  mdb_cursor_close(cursor);
+  return last;
+}
+
+}  // namespace
+
+std::expected<Journal::SnapshotPut, std::string> Journal::put_snapshot(
+    uint64_t seq, uint64_t generation, std::span<const uint8_t> record) {
+  if (read_only_ || snapshots_ == 0) return std::unexpected("journal " + dir_ + " is read-only");
+  // Shared like a scan: the map must not grow while this transaction lives (see journal.h).
+  std::shared_lock lock(map_lock_);
+  TxnGuard txn;
+  if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn.txn); rc != 0) {
+    return std::unexpected(lmdb_error("journal snapshot", rc));
+  }
+  // Holding LMDB's writer lock now: a set-aside either committed before (and raised the
+  // generation) or begins after this commits (and deletes the snapshot if it is past its cut).
+  if (generation_.load(std::memory_order_acquire) != generation) return SnapshotPut::kStale;
+  const std::optional<uint64_t> last = log_last_seq(txn.txn, log_);
+  if (!last || seq == 0 || seq > *last) return SnapshotPut::kStale;
+  MDB_val key = as_val(&seq, sizeof seq);
+  MDB_val value = as_val(record.data(), record.size());
+  int rc = mdb_put(txn.txn, snapshots_, &key, &value, 0);
+  if (rc == 0) rc = txn.commit();
+  if (rc != 0) return std::unexpected(lmdb_error("journal snapshot", rc));
+  return SnapshotPut::kWritten;
+}
+
+std::expected<size_t, std::string> Journal::prune_through(uint64_t seq, size_t max_records) {
+  if (read_only_ || snapshots_ == 0) return std::unexpected("journal " + dir_ + " is read-only");
+  std::shared_lock lock(map_lock_);
+  TxnGuard txn;
+  if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn.txn); rc != 0) {
+    return std::unexpected(lmdb_error("journal retention", rc));
+  }
+  MDB_val key = as_val(&seq, sizeof seq);
+  MDB_val value;
+  if (mdb_get(txn.txn, snapshots_, &key, &value) != 0) return size_t{0};  // only behind one
+  size_t deleted = 0;
+  int rc = 0;
+  for (MDB_dbi dbi : {log_, snapshots_}) {
+    MDB_cursor* cursor = nullptr;
+    if (rc = mdb_cursor_open(txn.txn, dbi, &cursor); rc != 0) break;
+    MDB_val last_key;
+    uint64_t last = 0;
+    if (mdb_cursor_get(cursor, &last_key, &value, MDB_LAST) == 0) {
+      std::memcpy(&last, last_key.mv_data, sizeof last);
+    }
+    while (deleted < max_records && mdb_cursor_get(cursor, &key, &value, MDB_FIRST) == 0) {
+      uint64_t k = 0;
+      std::memcpy(&k, key.mv_data, sizeof k);
+      if (dbi == snapshots_) {
+        if (k >= seq) break;
+      } else {
+        BatchHeader header;
+        if (k == last || value.mv_size < sizeof header) break;
+        std::memcpy(&header, value.mv_data, sizeof header);
+        if (header.magic != kBatchMagic || header.count == 0 ||
+            header.first_seq + header.count - 1 > seq) {
+          break;
+        }
+      }
+      if (rc = mdb_cursor_del(cursor, 0); rc != 0) break;
+      if (dbi == log_) ++deleted;
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0) break;
+  }
+  if (rc == 0) rc = txn.commit();
+  if (rc != 0) return std::unexpected(lmdb_error("journal retention", rc));
+  return deleted;
+}
+
+std::expected<void, std::string> Journal::put_raw_snapshot_for_test(
+    uint64_t seq, std::span<const uint8_t> record) {
+  TxnGuard txn;
+  if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn.txn); rc != 0) {
+    return std::unexpected(lmdb_error("raw snapshot", rc));
+  }
+  MDB_val k = as_val(&seq, sizeof seq);
+  MDB_val v = as_val(record.data(), record.size());
+  if (int rc = mdb_put(txn.txn, snapshots_, &k, &v, 0); rc != 0) {
+    return std::unexpected(lmdb_error("raw snapshot", rc));
+  }
+  if (int rc = txn.commit(); rc != 0) return std::unexpected(lmdb_error("raw snapshot", rc));
+  return {};
+}
+
+std::expected<void, std::string> Journal::copy_to(const std::string& out_dir) const {
+  std::error_code ec;
+  const fs::path out(out_dir);
+  if (fs::exists(out, ec)) {
+    if (!fs::is_directory(out, ec) || !fs::is_empty(out, ec)) {
+      return std::unexpected("backup directory " + out_dir +
+                             " exists and is not empty; give a new or empty directory");
+    }
+  } else if (!fs::create_directories(out, ec)) {
+    return std::unexpected("cannot create backup directory " + out_dir + ": " + ec.message());
+  }
+  // A reader like a scan: the map must not be replaced while the copy's transaction lives.
+  std::shared_lock lock(map_lock_);
+  if (int rc = mdb_env_copy2(env_, out_dir.c_str(), MDB_CP_COMPACT); rc != 0) {
+    return std::unexpected(lmdb_error("copying journal " + dir_ + " to " + out_dir, rc));
+  }
+  return {};
+}
+
 std::expected<void, std::string> Journal::put_raw_for_test(uint64_t key,
                                                            std::span<const uint8_t> value) {
   TxnGuard txn;
@@ -288,6 +423,45 @@ std::expected<void, std::string> JournalReader::scan(uint64_t from_seq, Visit vi
   mdb_cursor_close(cursor);
   mdb_txn_reset(txn_);
   if (rc != 0 && rc != MDB_NOTFOUND) return std::unexpected(lmdb_error("journal read", rc));
+  return {};
+}
+
+std::expected<void, std::string> JournalReader::scan_snapshots(uint64_t seq, Direction direction,
+                                                               Visit visit, void* ctx) {
+  if (journal_.snapshots_dbi() == 0) return {};
+  std::shared_lock lock(journal_.map_lock_);
+  int rc = txn_ == nullptr ? mdb_txn_begin(journal_.env(), nullptr, MDB_RDONLY, &txn_)
+                           : mdb_txn_renew(txn_);
+  if (rc != 0) return std::unexpected(lmdb_error("journal snapshot read", rc));
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn_, journal_.snapshots_dbi(), &cursor);
+  if (rc != 0) {
+    mdb_txn_reset(txn_);
+    return std::unexpected(lmdb_error("journal snapshot read", rc));
+  }
+  MDB_val key = as_val(&seq, sizeof seq);
+  MDB_val value;
+  rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+  if (direction == Direction::kDown) {
+    uint64_t found = 0;
+    if (rc == 0) std::memcpy(&found, key.mv_data, sizeof found);
+    if (rc == 0 && found > seq) {
+      rc = mdb_cursor_get(cursor, &key, &value, MDB_PREV);
+    } else if (rc == MDB_NOTFOUND) {
+      rc = mdb_cursor_get(cursor, &key, &value, MDB_LAST);
+    }
+  }
+  const MDB_cursor_op step = direction == Direction::kUp ? MDB_NEXT : MDB_PREV;
+  while (rc == 0) {
+    uint64_t k = 0;
+    std::memcpy(&k, key.mv_data, sizeof k);
+    if (!visit(ctx, k, {static_cast<const uint8_t*>(value.mv_data), value.mv_size})) break;
+    rc = mdb_cursor_get(cursor, &key, &value, step);
+  }
+  mdb_cursor_close(cursor);
+  mdb_txn_reset(txn_);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return std::unexpected(lmdb_error("journal snapshot read", rc));
   return {};
 }
 

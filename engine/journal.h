@@ -4,10 +4,19 @@
 // Layout: database "log" maps first seq (u64, MDB_INTEGERKEY) -> one batch (schemas/batch.h) of
 // consecutive frames; database "meta" holds "format" (kJournalFormat), "node", "channel" and
 // "epoch". The last seq is derived from the last log record, so it can never disagree with the log.
+// Database "snapshots" maps seq (u64, MDB_INTEGERKEY) -> one state snapshot at that seq
+// (engine/journal_snapshot.h encodes it); it lives beside the log, so the log stays gap-free, and
+// a journal written before snapshots existed simply has none. Retention (prune_through) removes
+// the log's oldest records, only behind a snapshot, so the log runs gap-free from
+// oldest snapshot + 1 (or from seq 1 when nothing was pruned).
 //
 // LMDB's rules, which this class keeps:
 //  - One write transaction at a time, and short: append() and set_epoch() are each one write
-//    transaction; they must be called from one thread (the sequencer's).
+//    transaction; they must be called from one thread (the sequencer's). put_snapshot() and
+//    prune_through() may be called from one other thread (the node's snapshot writer): LMDB
+//    serializes their write transactions with append()'s (its writer mutex), and they hold the
+//    map lock shared like a scan, so the map never grows under them. They read nothing the
+//    sequencer thread writes outside LMDB, except generation(), an atomic.
 //  - Readers never block the writer's transactions. A JournalReader owns one read transaction,
 //    live only inside one scan() call (reset when the call returns, renewed by the next), and must
 //    be used by one thread at a time (MDB_NOTLS lets it move between threads).
@@ -30,6 +39,7 @@
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -100,8 +110,41 @@ class Journal {
   // frames on both sides of from_seq keeps the earlier ones. Afterwards last_seq() is
   // from_seq - 1. Returns how many frames were set aside (0: none held, nothing written).
   // Never deletes a frame it could not first write aside.
+  // Snapshots from from_seq on are invalid afterwards and are deleted in the same transaction;
+  // generation() is raised before it commits.
   std::expected<uint64_t, std::string> set_aside_from(uint64_t from_seq,
                                                       const std::string& aside_path);
+
+  // Raised by every set-aside (the log's history was rewritten), before its transaction commits.
+  // A snapshot folded from the log while it was g must be put with generation g.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // Stores `record` (engine/journal_snapshot.h) as the snapshot at `seq`, in its own write
+  // transaction. kStale, writing nothing, when the log does not hold seq or was rewritten since
+  // `generation` (the state was folded from a history that is gone). Any one thread besides the
+  // sequencer's (see above).
+  enum class SnapshotPut : uint8_t { kWritten, kStale };
+  std::expected<SnapshotPut, std::string> put_snapshot(uint64_t seq, uint64_t generation,
+                                                       std::span<const uint8_t> record);
+
+  // Retention: deletes, oldest first and at most `max_records` of them, the log records wholly at
+  // or before `seq`, and the snapshots before `seq`, in one write transaction. Only behind a
+  // snapshot: nothing is deleted unless the journal holds a snapshot at `seq`; the log's last
+  // record is never deleted (the last seq is read from it). Returns the records deleted (0: none
+  // left to delete). Same thread rules as put_snapshot().
+  std::expected<size_t, std::string> prune_through(uint64_t seq, size_t max_records);
+
+  // Writes a raw snapshot record, bypassing every check. Only for tests that build damaged
+  // journals.
+  std::expected<void, std::string> put_raw_snapshot_for_test(uint64_t seq,
+                                                             std::span<const uint8_t> record);
+
+  // Backup (issue 15): writes a consistent copy of the journal into `out_dir` (created; it must be
+  // absent or empty) with LMDB's mdb_env_copy2(MDB_CP_COMPACT): one read transaction, so the copy
+  // is the journal as of one commit, free pages left out. Safe on a live journal from any thread
+  // (it is a reader: it holds the map lock shared, and never blocks the writer's commits).
+  // The copy is an ordinary journal: open it to restore.
+  std::expected<void, std::string> copy_to(const std::string& out_dir) const;
 
   // Tells `observer` (null: nobody) of every later append and set-aside. Writer's thread; set it
   // before the writes it should see. It must outlive the journal or be reset first.
@@ -114,6 +157,8 @@ class Journal {
 
   MDB_env* env() const { return env_; }
   MDB_dbi log_dbi() const { return log_; }
+  // 0 when the journal has no snapshot database (written before snapshots, opened read-only).
+  MDB_dbi snapshots_dbi() const { return snapshots_; }
 
   // Writes a raw log record, bypassing every check. Only for tests that build damaged journals.
   std::expected<void, std::string> put_raw_for_test(uint64_t key, std::span<const uint8_t> value);
@@ -128,6 +173,8 @@ class Journal {
   MDB_env* env_ = nullptr;
   MDB_dbi log_ = 0;
   MDB_dbi meta_ = 0;
+  MDB_dbi snapshots_ = 0;
+  std::atomic<uint64_t> generation_{0};
   JournalInfo info_;
   bool read_only_ = false;
   JournalObserver* observer_ = nullptr;
@@ -151,6 +198,23 @@ class JournalReader {
   // grow, so the writer's append() may wait for it: visit must not wait for an append.
   using Visit = bool (*)(void* ctx, uint64_t key, std::span<const uint8_t> bytes);
   std::expected<void, std::string> scan(uint64_t from_seq, Visit visit, void* ctx);
+
+  // Calls visit(ctx, seq, bytes) for the snapshots, under the same rules: ascending from the first
+  // at or after `seq`, or (descending) from the last at or before `seq`. Nothing when the journal
+  // has no snapshot database.
+  enum class Direction : uint8_t { kUp, kDown };
+  std::expected<void, std::string> scan_snapshots(uint64_t seq, Direction direction, Visit visit,
+                                                  void* ctx);
+
+  template <typename F>
+  std::expected<void, std::string> scan_snapshots(uint64_t seq, Direction direction, F&& f) {
+    return scan_snapshots(
+        seq, direction,
+        [](void* ctx, uint64_t key, std::span<const uint8_t> bytes) {
+          return (*static_cast<std::remove_reference_t<F>*>(ctx))(key, bytes);
+        },
+        &f);
+  }
 
   template <typename F>
   std::expected<void, std::string> scan(uint64_t from_seq, F&& f) {

@@ -8,14 +8,22 @@ namespace oddsbus::engine {
 
 std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint64_t from_seq,
                                                    uint64_t to_seq, FrameVisit visit, void* ctx) {
+  return scan_frames(journal, ScanStart{}, from_seq, to_seq, visit, ctx);
+}
+
+std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, const ScanStart& start,
+                                                   uint64_t from_seq, uint64_t to_seq,
+                                                   FrameVisit visit, void* ctx) {
   ScanStats stats;
   std::optional<JournalFault> fault;
   BatchReader reader;
-  uint64_t expected_seq = 1;
-  uint32_t epoch = 0;
+  uint64_t expected_seq = start.after_seq + 1;
+  uint32_t epoch = start.epoch;
+  bool first_record = true;
   // Visits checked frames in order; false when the scan is to stop.
   auto visit_frames = [&](std::span<const fb::Frame* const> frames) {
     for (const fb::Frame* frame : frames) {
+      if (frame->seq() <= start.after_seq) continue;  // folded into the snapshot
       if (frame->seq() > to_seq) {
         return false;
       }
@@ -37,11 +45,14 @@ std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint6
     return true;
   };
   JournalReader records(journal);
-  auto scanned = records.scan(1, [&](uint64_t key, std::span<const uint8_t> bytes) {
+  auto scanned = records.scan(expected_seq, [&](uint64_t key, std::span<const uint8_t> bytes) {
     if (expected_seq > to_seq) {
       return false;
     }
-    if (key != expected_seq) {
+    // After a snapshot, the record holding its next seq may begin before it.
+    const bool straddles = first_record && start.after_seq > 0 && key < expected_seq;
+    first_record = false;
+    if (key != expected_seq && !straddles) {
       fault = JournalFault{expected_seq, key > expected_seq
                                              ? "gap: seq " + std::to_string(expected_seq) +
                                                    " missing, next record starts at " +

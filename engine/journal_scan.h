@@ -39,6 +39,30 @@ using FrameVisit = bool (*)(void* ctx, const fb::Frame& frame);
 std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint64_t from_seq,
                                                    uint64_t to_seq, FrameVisit visit, void* ctx);
 
+// Where a scan begins: after a state snapshot at `after_seq` (engine/journal_snapshot.h), whose
+// epoch is `epoch`, or at seq 1 (after_seq 0). The first frame read is after_seq + 1; the record
+// holding it may begin earlier (its earlier frames are skipped, not checked).
+struct ScanStart {
+  uint64_t after_seq = 0;
+  uint32_t epoch = 0;
+};
+
+// As above, from `start` instead of seq 1.
+std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, const ScanStart& start,
+                                                   uint64_t from_seq, uint64_t to_seq,
+                                                   FrameVisit visit, void* ctx);
+
+template <typename F>
+std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, const ScanStart& start,
+                                                   uint64_t from_seq, uint64_t to_seq, F&& f) {
+  return scan_frames(
+      journal, start, from_seq, to_seq,
+      [](void* ctx, const fb::Frame& frame) {
+        return (*static_cast<std::remove_reference_t<F>*>(ctx))(frame);
+      },
+      &f);
+}
+
 template <typename F>
 std::expected<ScanStats, JournalFault> scan_frames(const Journal& journal, uint64_t from_seq,
                                                    uint64_t to_seq, F&& f) {

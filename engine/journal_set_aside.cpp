@@ -111,12 +111,27 @@ std::expected<uint64_t, std::string> Journal::set_aside_from(uint64_t from_seq,
     if (record.key < from_seq && record.key != kept_key) continue;
     MDB_val key{sizeof record.key, const_cast<uint64_t*>(&record.key)};
     rc = mdb_del(txn, log_, &key, nullptr);
+    if (rc == MDB_NOTFOUND) rc = 0;  // retention pruned it meanwhile (it was written aside)
     if (rc == 0 && record.key == kept_key && !kept_head.empty()) {
       MDB_val value{kept_head.size(), kept_head.data()};
       rc = mdb_put(txn, log_, &key, &value, 0);
     }
   }
+  // Snapshots past the new end fold frames that are no longer in the log.
+  if (rc == 0 && snapshots_ != 0) {
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn, snapshots_, &cursor);
+    const uint64_t cut = from_seq;
+    MDB_val key{sizeof cut, const_cast<uint64_t*>(&cut)};
+    MDB_val value;
+    while (rc == 0 && mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE) == 0) {
+      rc = mdb_cursor_del(cursor, 0);
+      key = MDB_val{sizeof cut, const_cast<uint64_t*>(&cut)};
+    }
+    if (cursor != nullptr) mdb_cursor_close(cursor);
+  }
   if (rc == 0) {
+    generation_.fetch_add(1, std::memory_order_acq_rel);  // before the commit: journal.h
     rc = mdb_txn_commit(txn);
   } else {
     mdb_txn_abort(txn);

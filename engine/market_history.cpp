@@ -1,10 +1,13 @@
 #include "engine/market_history.h"
 
+#include <algorithm>
+
 #include <cinttypes>
 
 #include "engine/frame_market.h"
 #include "engine/journal_damage.h"
 #include "engine/journal_scan.h"
+#include "engine/journal_snapshot.h"
 #include "engine/price_text.h"
 #include "engine/time_text.h"
 #include "schemas/append_printf.h"
@@ -184,6 +187,14 @@ std::optional<MarketChange> MarketHistory::apply(const fb::Frame& frame) {
   return change;
 }
 
+void MarketHistory::start_from(const SnapshotState& snapshot) {
+  std::map<uint64_t, MarketRecord> held;
+  if (const MarketRecord* record = snapshot.state.find(market_)) held.emplace(market_, *record);
+  state_.load(snapshot.state.seq(), snapshot.state.epoch(), std::move(held));
+  const auto source = snapshot.price_sources.find(market_);
+  price_source_ = source != snapshot.price_sources.end() ? source->second : std::string();
+}
+
 std::expected<MarketHistoryResult, std::string> market_history(const Journal& journal,
                                                                uint64_t market, uint64_t from_seq,
                                                                uint64_t to_seq,
@@ -194,7 +205,13 @@ std::expected<MarketHistoryResult, std::string> market_history(const Journal& jo
   MarketHistory history(market);
   bool before_taken = false;
   const uint64_t last = journal.last_seq();
-  auto scanned = scan_frames(journal, 1, to_seq, [&](const fb::Frame& frame) {
+  // Start from the nearest snapshot before from_seq: `before` must be the market as it was then.
+  const uint64_t start_at = std::min({from_seq > 0 ? from_seq - 1 : 0, to_seq, last});
+  auto start = fold_start(journal, start_at);
+  if (!start) return std::unexpected(start.error());
+  const ScanStart scan_start = start->scan();
+  if (start->snapshot) history.start_from(*start->snapshot);
+  auto scanned = scan_frames(journal, scan_start, 1, to_seq, [&](const fb::Frame& frame) {
     if (!before_taken && frame.seq() >= from_seq) {
       before_taken = true;
       if (history.record() != nullptr) result.before = *history.record();
@@ -212,7 +229,7 @@ std::expected<MarketHistoryResult, std::string> market_history(const Journal& jo
     if (history.record() != nullptr) result.before = *history.record();
     result.source_before = history.price_source();
   }
-  result.to_seq = scanned->last_seq;
+  result.to_seq = scanned->frames > 0 ? scanned->last_seq : scan_start.after_seq;
   if (history.record() == nullptr) {
     return std::unexpected("market " + std::to_string(market) + " is not in journal " +
                            journal.dir() + " up to seq " + std::to_string(scanned->last_seq) +

@@ -26,6 +26,8 @@
 
 namespace oddsbus::engine {
 
+struct SnapshotState;
+
 struct SelectionChange {
   uint64_t selection = 0;
   std::optional<uint32_t> old_price_e4;  // nullopt: the selection did not exist
@@ -78,6 +80,10 @@ class MarketHistory {
  public:
   explicit MarketHistory(uint64_t market) : market_(market) {}
 
+  // Starts from a journal snapshot (engine/journal_snapshot.h) instead of an empty state: the
+  // market as the snapshot holds it, with its last price source. Call before the first apply().
+  void start_from(const SnapshotState& snapshot);
+
   // Folds one frame; returns the change it made to the market, if any.
   std::optional<MarketChange> apply(const fb::Frame& frame);
 
@@ -102,7 +108,8 @@ struct MarketHistoryResult {
   std::optional<MarketRecord> after;   // the market at to_seq
 };
 
-// Reads frames 1..to_seq (checked, journal_scan.h) and returns the changes from from_seq on.
+// Reads frames up to to_seq (checked, journal_scan.h), from the nearest journal snapshot before
+// from_seq or else from seq 1, and returns the changes from from_seq on.
 // Errors: a damaged journal (naming the seq), or a market no frame up to to_seq defines.
 std::expected<MarketHistoryResult, std::string> market_history(const Journal& journal,
                                                                uint64_t market, uint64_t from_seq,

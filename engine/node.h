@@ -64,6 +64,12 @@ struct NodeConfig {
   uint64_t heartbeat_interval_ns = 200'000'000;
   size_t queue_capacity = 65536;  // events per feed queue
   size_t max_batch_frames = 4096;
+  // Journal snapshots (engine/journal_snapshot_writer.h): every N frames or M seconds (0: not by
+  // that; both 0: no snapshots). Retention (engine/retention.h) prunes behind them (0: keep all).
+  uint64_t snapshot_every_frames = 10000;
+  uint64_t snapshot_every_seconds = 60;
+  uint64_t retain_frames = 0;
+  uint64_t retain_age_ns = 0;
 };
 
 // Runs the node (engine::Node) until `stop` is set. Returns an error (start-up failure, or a

@@ -222,6 +222,19 @@ std::expected<void, std::string> Node::assemble() {
           adopted.size());
     }
   }
+  if (config_.snapshot_every_frames > 0 || config_.snapshot_every_seconds > 0) {
+    SnapshotPolicy snapshot_policy;
+    snapshot_policy.every_frames = config_.snapshot_every_frames;
+    snapshot_policy.every_ns = config_.snapshot_every_seconds * 1'000'000'000ull;
+    RetentionPolicy retention;
+    retention.retain_frames = config_.retain_frames;
+    retention.retain_age_ns = config_.retain_age_ns;
+    snapshot_writer_ = std::make_unique<SnapshotWriter>(*journal_, snapshot_policy, retention);
+  } else if (config_.retain_frames > 0 || config_.retain_age_ns > 0) {
+    return std::unexpected(
+        "retention prunes only behind journal snapshots: give --snapshot-every-frames or "
+        "--snapshot-every-seconds above 0");
+  }
   NodeRoleDeps deps{context_,
                     *journal_,
                     *sequencer_,
@@ -283,6 +296,22 @@ void Node::start_threads() {
     log(LogLevel::kInfo, "node %u: desk API on %s", config_.node, desk_endpoint_.c_str());
   }
 
+  if (snapshot_writer_) {
+    snapshot_thread_ = std::thread([this] {
+      LogLimiter limiter(10'000'000'000ull);
+      while (!snapshot_stop_.load(std::memory_order_acquire)) {
+        const Clocks now = options_.clocks.now();
+        auto done = snapshot_writer_->do_work(now.monotonic_ns, now.wall_ns);
+        if (!done && limiter.allow(now.monotonic_ns)) {
+          log(LogLevel::kError, "node %u: journal snapshots: %s", config_.node,
+              done.error().c_str());
+        }
+        if (!done || *done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+    name_thread(snapshot_thread_, "snapshots");
+  }
+
   for (auto& provider : providers_) {
     feed_threads_.emplace_back([this, p = provider.get()] {
       feeds::link::ProviderLink::Callbacks callbacks;
@@ -311,6 +340,8 @@ std::expected<void, std::string> Node::stop() {
   sequencer_thread_.join();
   recovery_stop_.store(true, std::memory_order_release);
   if (recovery_thread_.joinable()) recovery_thread_.join();
+  snapshot_stop_.store(true, std::memory_order_release);
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   journal_->set_observer(nullptr);
 
   const SequencerCounters& c = agent_->counters();
@@ -321,6 +352,15 @@ std::expected<void, std::string> Node::stop() {
       " rejected, %" PRIu64 " duplicate messages dropped, %" PRIu64 " heartbeats published",
       config_.node, sequencer_->last_seq(), c.frames.load(), c.batches.load(), rejected,
       feed_duplicates(), c.heartbeats.load());
+  if (snapshot_writer_) {
+    const SnapshotWriterCounters& s = snapshot_writer_->counters();
+    log(LogLevel::kInfo,
+        "node %u: %" PRIu64 " journal snapshots written (last at seq %" PRIu64
+        "; encode max %.2f "
+        "ms, put max %.2f ms), %" PRIu64 " log records pruned (step max %.2f ms)",
+        config_.node, s.written.load(), s.last_snapshot_seq.load(), s.encode_ns_max.load() / 1e6,
+        s.put_ns_max.load() / 1e6, s.records_pruned.load(), s.prune_ns_max.load() / 1e6);
+  }
   if (failed()) return std::unexpected("journal write failed, node stopped: " + failure_);
   return {};
 }

@@ -11,7 +11,8 @@
 // producers that the embedding feeds in-process (push()), beside or instead of TCP feeds.
 //
 // Threads: one per feed ("feed-NAME"), one sequencer ("sequencer"), one recovery ("recovery")
-// when a recovery URL is given, one desk ("desk") when a desk URL is given. The sequencer thread
+// when a recovery URL is given, one desk ("desk") when a desk URL is given, one snapshot writer
+// ("snapshots") unless snapshots are off (engine/journal_snapshot_writer.h). The sequencer thread
 // hands every committed batch to the recovery thread over a bounded CommittedQueue
 // (engine/committed_queue.h), the journal's observer.
 //
@@ -35,6 +36,7 @@
 #include "engine/desk_service.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
+#include "engine/journal_snapshot_writer.h"
 #include "engine/node.h"
 #include "engine/node_roles.h"
 #include "engine/provider_feed.h"
@@ -99,6 +101,8 @@ class Node {
   const IngestQueues& queues() const { return *queues_; }
   const CommittedQueue& committed() const { return committed_; }
   const RecoveryServer* recovery() const { return recovery_server_.get(); }
+  // Null when snapshots are off.
+  const SnapshotWriter* snapshots() const { return snapshot_writer_.get(); }
   const Journal& journal() const { return *journal_; }
   // Feed messages rejected, and duplicate messages the feeds' links dropped, so far.
   uint64_t feed_rejections() const;
@@ -137,6 +141,7 @@ class Node {
   DeskOverrides overrides_;
   std::unique_ptr<DeskService> desk_;
   std::unique_ptr<NodeRoles> roles_;
+  std::unique_ptr<SnapshotWriter> snapshot_writer_;
 
   std::string pub_endpoint_;
   std::string recovery_endpoint_;
@@ -146,6 +151,7 @@ class Node {
   std::atomic<bool> sequencer_stop_{false};
   std::atomic<bool> recovery_stop_{false};
   std::atomic<bool> desk_stop_{false};
+  std::atomic<bool> snapshot_stop_{false};
   std::atomic<bool> failed_{false};
   std::string failure_;  // written by the sequencer thread before failed_
   alignas(64) std::atomic<uint64_t> last_seq_{0};
@@ -153,6 +159,7 @@ class Node {
   std::thread sequencer_thread_;
   std::thread recovery_thread_;
   std::thread desk_thread_;
+  std::thread snapshot_thread_;
   std::vector<std::thread> feed_threads_;
 };
 

@@ -1,5 +1,7 @@
 #include "engine/recovery_server.h"
 
+#include "engine/journal_snapshot.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -43,6 +45,7 @@ RecoveryServer::RecoveryServer(zmq::context_t& context, std::string bind_url,
                                const Journal& journal, RecoveryServiceConfig config,
                                RecoveryServerClocks clocks)
     : clocks_(clocks),
+      journal_(journal),
       tail_reader_(journal),
       log_(journal),
       service_(on_channel(std::move(config), journal.info().channel), &log_),
@@ -184,10 +187,30 @@ size_t RecoveryServer::follow_queue() {
   return followed + skipped;
 }
 
+bool RecoveryServer::start_from_snapshot() {
+  auto first = log_first_seq(journal_);
+  if (!first || *first <= 1) return true;  // nothing pruned (or empty)
+  auto start = nearest_snapshot(journal_, *first - 1);
+  if (!start || !start->snapshot || start->snapshot->state.seq() != *first - 1) {
+    if (log_limiter_.allow(clocks_.monotonic_ns())) {
+      log(LogLevel::kWarn,
+          "recovery: the journal's log begins at seq %" PRIu64
+          " (pruned) and the snapshot before it cannot be read now; trying again",
+          *first);
+    }
+    return false;
+  }
+  service_.start_at(std::move(start->snapshot->state), start->snapshot->epoch_start);
+  last_record_ = {};
+  return true;
+}
+
 size_t RecoveryServer::follow_journal(uint64_t now_ns, bool* at_end) {
   if (journal_failed_) return 0;
+  if (service_.last_seq() == 0 && !start_from_snapshot()) return 0;
   size_t followed = 0;
   bool rewritten = false;
+  bool pruned_past = false;
   std::string failure;
   // From the record holding the last seq followed, to see that it is still the same record.
   const uint64_t from = std::max<uint64_t>(service_.last_seq(), 1);
@@ -203,6 +226,10 @@ size_t RecoveryServer::follow_journal(uint64_t now_ns, bool* at_end) {
       // the one we followed.
       if (last != 0 && print == last_record_) return true;
       rewritten = true;
+      return false;
+    }
+    if (print.first_seq > last + 1) {
+      pruned_past = true;  // retention pruned past where the service was: start again
       return false;
     }
     auto fed = service_.on_committed(record, outbox_);
@@ -221,6 +248,11 @@ size_t RecoveryServer::follow_journal(uint64_t now_ns, bool* at_end) {
       log(LogLevel::kWarn, "recovery: reading the journal failed: %s (%" PRIu64 " more suppressed)",
           scanned.error().c_str(), log_limiter_.suppressed());
     }
+  }
+  if (pruned_past) {
+    service_.reset();
+    last_record_ = {};
+    return 1;
   }
   if (rewritten) {
     // Fencing set frames aside: what we followed is no longer the journal's history.

@@ -9,8 +9,10 @@
 // every record from the journal. LMDB readers never block the writer, and the queue never blocks
 // its producer, so the sequencer thread, which commits, never waits for this one; a flood of
 // requests costs this thread only, and per-requester rate limits bound what each requester gets.
+// A journal that retention pruned is followed from the snapshot its log begins after
+// (engine/journal_snapshot.h); ranges it no longer holds are answered `gone`.
 // If the journal is rewritten under it (fencing sets frames aside), it follows the journal again
-// from seq 1: it learns of it from the queue's rewrite marker and generation
+// from seq 1 (or that snapshot): it learns of it from the queue's rewrite marker and generation
 // (engine/committed_queue.h), or, reading the journal, from the record holding its last seq
 // having changed.
 //
@@ -116,6 +118,9 @@ class RecoveryServer {
   // Reads up to kMaxBatchesPerTurn records from the journal; `at_end`: it read all there was.
   size_t follow_journal(uint64_t now_ns, bool* at_end = nullptr);
   size_t follow_queue();
+  // A log that retention pruned begins after a snapshot: starts the service from it. False when
+  // that snapshot cannot be read now (pruning moved on, or it is damaged): try again later.
+  bool start_from_snapshot();
   void refollow(const char* why);  // forget what was followed: from seq 1 again
   size_t serve_requests(uint64_t now_ns);
   void send(std::string_view identity, const RecoveryReply& reply);
@@ -133,6 +138,7 @@ class RecoveryServer {
   };
 
   RecoveryServerClocks clocks_;
+  const Journal& journal_;
   const std::atomic<uint64_t>* visible_seq_ = nullptr;
   uint64_t last_ack_seen_ns_ = 0;  // the service's (monotonic) time of the last ack published
   JournalReader tail_reader_;

@@ -254,6 +254,13 @@ void RecoveryService::reset() {
   bump(counters_.resets);
 }
 
+void RecoveryService::start_at(MarketState state, uint64_t epoch_start) {
+  assert(committed_.last_seq == 0);
+  committed_ = Head{state.seq(), state.epoch(), epoch_start};
+  visible_ = committed_;
+  state_ = std::move(state);
+}
+
 void RecoveryService::on_tick(uint64_t now_ns, RecoveryOutbox& out) {
   const size_t expired = polls_.expire(now_ns, [&](const LongPolls::Parked& parked) {
     write_range_header(parked.request.from, 0, head_for(parked.request), out.add(parked.identity));

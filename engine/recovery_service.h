@@ -201,6 +201,12 @@ class RecoveryService {
   // rate limits, the acked seq and counters are kept.
   void reset();
 
+  // Follows a journal whose log begins after a snapshot (retention pruned what came before):
+  // takes `state`, at state.seq() in epoch state.epoch() begun at `epoch_start`, as if its frames
+  // had been fed; the next batch fed begins at state.seq() + 1. Ranges below it are read from the
+  // log, which answers `gone` for what was pruned. Call on a new or reset() service only.
+  void start_at(MarketState state, uint64_t epoch_start);
+
   // Answers parked requests whose wait ran out at `now_ns` (SERVED_TO 0) into `out`.
   void on_tick(uint64_t now_ns, RecoveryOutbox& out);
 

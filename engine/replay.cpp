@@ -6,19 +6,111 @@
 #include "engine/frame_market.h"
 #include "engine/journal_cursor.h"
 #include "engine/journal_damage.h"
+#include "engine/journal_snapshot.h"
 #include "engine/journal_time_index.h"
 #include "schemas/frame_json.h"
+#include "schemas/state_digest.h"
+#include "schemas/state_json.h"
 
 namespace oddsbus::engine {
 
+namespace {
+
+// Whether two snapshot states are the same state (what the state JSON shows, and the digest's
+// fields), with the same epoch start and price sources.
+bool same_snapshot(const SnapshotState& a, const SnapshotState& b) {
+  std::string json_a;
+  std::string json_b;
+  append_state_json(json_a, a.state);
+  append_state_json(json_b, b.state);
+  return json_a == json_b && a.state.seq() == b.state.seq() && a.state.epoch() == b.state.epoch() &&
+         a.epoch_start == b.epoch_start && a.price_sources == b.price_sources &&
+         state_digest(a.state) == state_digest(b.state);
+}
+
+}  // namespace
+
 VerifyReport verify_journal(const Journal& journal) {
   VerifyReport report;
-  auto scanned = scan_frames(journal, 1, kNoLimit, [](const fb::Frame&) { return true; });
+  auto first = log_first_seq(journal);
+  auto seqs = snapshot_seqs(journal);
+  if (!first || !seqs) {
+    report.fault = {1, !first ? first.error() : seqs.error()};
+    return report;
+  }
+  // Where to start: seq 1, or the snapshot the log was pruned behind.
+  SnapshotState fold;
+  ScanStart start;
+  if (*first > 1 && journal.last_seq() > 0) {
+    auto nearest = nearest_snapshot(journal, *first - 1);
+    if (!nearest || !nearest->snapshot || nearest->snapshot->state.seq() != *first - 1) {
+      report.fault = {*first,
+                      "log begins at seq " + std::to_string(*first) +
+                          " (pruned) but the snapshot at seq " + std::to_string(*first - 1) +
+                          " it was pruned behind is " +
+                          (nearest && nearest->corrupt_skipped > 0 ? "damaged" : "missing")};
+      return report;
+    }
+    fold = std::move(*nearest->snapshot);
+    start = {fold.state.seq(), fold.state.epoch()};
+    ++report.snapshots_checked;
+  }
+  report.first_seq = start.after_seq + 1;
+  // Snapshots to compare with the fold, ascending; those before the start were pruned with the log.
+  std::vector<uint64_t> pending;
+  for (uint64_t seq : *seqs) {
+    if (seq > start.after_seq) pending.push_back(seq);
+  }
+  size_t next = 0;
+  std::optional<JournalFault> snapshot_fault;
+  JournalReader snapshots(journal);
+  // Compares the snapshot at the fold's seq with the fold; false (with a fault) when they differ.
+  auto check_snapshot = [&]() {
+    const uint64_t seq = pending[next++];
+    std::string problem;
+    auto read = snapshots.scan_snapshots(seq, JournalReader::Direction::kDown,
+                                         [&](uint64_t key, std::span<const uint8_t> record) {
+                                           auto decoded = decode_snapshot_record(record, key);
+                                           if (!decoded) {
+                                             problem = "damaged: " + decoded.error();
+                                           } else if (!same_snapshot(*decoded, fold)) {
+                                             problem = "differs from the state its frames fold to";
+                                           }
+                                           return false;
+                                         });
+    if (!read) problem = read.error();
+    if (problem.empty()) {
+      ++report.snapshots_checked;
+      return true;
+    }
+    snapshot_fault = JournalFault{seq, "snapshot at seq " + std::to_string(seq) + " " + problem};
+    return false;
+  };
+  auto scanned = scan_frames(journal, start, 1, kNoLimit, [&](const fb::Frame& frame) {
+    if (next < pending.size()) fold.apply(frame);  // folding costs only while snapshots remain
+    while (next < pending.size() && pending[next] == frame.seq()) {
+      if (!check_snapshot()) return false;
+    }
+    return true;
+  });
+  if (snapshot_fault) {
+    report.fault = *snapshot_fault;
+    return report;
+  }
   if (!scanned) {
     report.fault = scanned.error();
     return report;
   }
   report.stats = *scanned;
+  if (report.stats.frames == 0) {
+    report.stats.last_seq = start.after_seq;
+    report.stats.last_epoch = start.epoch;
+  }
+  if (next < pending.size()) {
+    report.fault = {pending[next], "snapshot at seq " + std::to_string(pending[next]) +
+                                       " lies past the log's end"};
+    return report;
+  }
   if (report.stats.last_seq != journal.last_seq()) {
     report.fault = {report.stats.last_seq + 1, "log ends early"};
     return report;
@@ -64,9 +156,17 @@ std::expected<MarketState, std::string> state_at(const Journal& journal, const S
     if (!range) return std::unexpected(range.error());
     to_seq = std::min(to_seq, range->to_seq);
   }
-  MarketState state;
   const uint64_t last = journal.last_seq();
-  auto scanned = scan_frames(journal, 1, to_seq, [&](const fb::Frame& frame) {
+  SnapshotStart start;
+  if (!query.ignore_snapshots) {
+    auto found = fold_start(journal, std::min(to_seq, last));
+    if (!found) return std::unexpected(found.error());
+    start = std::move(*found);
+  }
+  const ScanStart from = start.scan();
+  MarketState state;
+  if (start.snapshot) state = std::move(start.snapshot->state);
+  auto scanned = scan_frames(journal, from, 1, to_seq, [&](const fb::Frame& frame) {
     state.apply(frame);
     progress.at(frame.seq(), last);
     return true;

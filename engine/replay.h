@@ -1,7 +1,9 @@
 // Journal replay: what odds-replay reports about a journal (DESIGN sections 6 and 10). No function
 // goes past a damaged frame: a query that needs frames beyond the first bad seq fails, naming it.
-// Those that fold state read through scan_frames from seq 1; write_events without a market reads
-// only its range (a FrameCursor from its first seq), so it neither reads nor reports damage
+// state_at folds from the nearest usable journal snapshot at or below its target
+// (engine/journal_snapshot.h), else from seq 1, through scan_frames; verify reads from seq 1, or
+// from the oldest snapshot when retention pruned the log before it. write_events without a market
+// reads only its range (a FrameCursor from its first seq), so it neither reads nor reports damage
 // before that.
 #pragma once
 
@@ -21,13 +23,19 @@ namespace oddsbus::engine {
 struct VerifyReport {
   bool ok = false;
   ScanStats stats;
-  JournalFault fault;  // when !ok
+  JournalFault fault;              // when !ok
+  uint64_t first_seq = 1;          // the first seq checked (after the oldest snapshot if pruned)
+  uint64_t snapshots_checked = 0;  // snapshots decoded and compared with the fold at their seq
 };
 
-// Reads the whole journal with every check.
+// Reads the whole journal with every check. A log that retention pruned is read from the snapshot
+// it was pruned behind. Every snapshot from there on is checked: its CRCs and digest, and that it
+// equals the state folded from the log at its seq; a bad one is a fault naming its seq.
 VerifyReport verify_journal(const Journal& journal);
 
 struct StateQuery {
+  // Fold from seq 1 even when a snapshot would do (tests compare the two).
+  bool ignore_snapshots = false;
   std::optional<uint64_t> at_seq;  // fold frames 1..at_seq (must exist)
   // Fold the frames up to JournalTimeIndex::last_at_or_before(at_time_ns): the longest prefix of
   // the log stamped at or before this time (journal_time_index.h says what that means when the

@@ -1,6 +1,7 @@
 #include "engine/restore.h"
 
 #include "engine/journal_scan.h"
+#include "engine/journal_snapshot.h"
 
 namespace oddsbus::engine {
 
@@ -10,7 +11,14 @@ std::expected<std::unique_ptr<Sequencer>, std::string> restore_sequencer(const J
   config.node = journal.info().node;
   config.epoch = journal.epoch();
   auto sequencer = std::make_unique<Sequencer>(config);
-  auto scanned = scan_frames(journal, 1, kNoLimit, [&](const fb::Frame& frame) {
+  // From the nearest snapshot (a damaged one is skipped with a warning), else from seq 1.
+  auto start = fold_start(journal, journal.last_seq());
+  if (!start) return std::unexpected(start.error());
+  const ScanStart scan_start = start->scan();
+  if (start->snapshot) {
+    sequencer->restore_snapshot(std::move(start->snapshot->state), start->snapshot->epoch_start);
+  }
+  auto scanned = scan_frames(journal, scan_start, 1, kNoLimit, [&](const fb::Frame& frame) {
     sequencer->restore(frame);
     return true;
   });

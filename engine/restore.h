@@ -11,7 +11,8 @@
 
 namespace oddsbus::engine {
 
-// Replays every journaled frame (with all scan checks) into a new Sequencer. Fails, naming the
+// Replays the journaled frames (with all scan checks) into a new Sequencer, from the nearest usable
+// journal snapshot (engine/journal_snapshot.h) or else from seq 1. Fails, naming the
 // seq, if the journal is damaged: a node never continues a journal it cannot read whole.
 std::expected<std::unique_ptr<Sequencer>, std::string> restore_sequencer(const Journal& journal);
 

@@ -113,6 +113,14 @@ uint64_t Sequencer::change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& b
   return last_seq_;
 }
 
+void Sequencer::restore_snapshot(MarketState state, uint64_t epoch_start) {
+  assert(last_seq_ == 0);
+  last_seq_ = state.seq();
+  config_.epoch = std::max(config_.epoch, state.epoch());
+  config_.epoch_start = epoch_start;
+  state_ = std::move(state);
+}
+
 void Sequencer::restore(const fb::Frame& frame) {
   assert(frame.seq() == last_seq_ + 1);
   state_.apply(frame);

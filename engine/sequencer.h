@@ -56,6 +56,10 @@ class Sequencer {
   // Applies a frame read back from the journal at start-up (seq must be last_seq() + 1).
   void restore(const fb::Frame& frame);
 
+  // Start-up from a journal snapshot (engine/journal_snapshot.h): takes `state`, at state.seq() in
+  // epoch state.epoch() begun at `epoch_start`, as if its frames had been restored. Call first.
+  void restore_snapshot(MarketState state, uint64_t epoch_start);
+
   uint64_t last_seq() const { return last_seq_; }
   uint32_t epoch() const { return config_.epoch; }
   uint64_t epoch_start() const { return config_.epoch_start; }

@@ -10,6 +10,7 @@
 #include "engine/file_ingest.h"
 #include "engine/journal.h"
 #include "engine/node.h"
+#include "engine/retention.h"
 #include "feeds/mapping.h"
 #include "feeds/rejection.h"
 
@@ -197,6 +198,22 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval when idle")
       ->check(CLI::Range(uint64_t{1}, uint64_t{60000}))
       ->capture_default_str();
+  // Journal snapshots and retention (engine/journal_snapshot_writer.h, engine/retention.h).
+  run_cmd
+      ->add_option("--snapshot-every-frames", node.snapshot_every_frames,
+                   "write a state snapshot into the journal every N frames (0: not by count)")
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--snapshot-every-seconds", node.snapshot_every_seconds,
+                   "and every M seconds when frames came (0: not by time)")
+      ->capture_default_str();
+  run_cmd->add_option(
+      "--retain-frames", node.retain_frames,
+      "prune older frames from the journal, keeping at least N (behind a snapshot)");
+  std::string retain_age;
+  run_cmd->add_option(
+      "--retain-age", retain_age,
+      "prune frames older than DURATION (e.g. 90s, 15m, 2h, 7d; behind a snapshot)");
   run_cmd->add_option("--recovery", node.recovery_url,
                       "recovery service (ZeroMQ ROUTER) endpoint to bind: snapshots and frame "
                       "ranges for edges and for the peer, e.g. tcp://*:7002");
@@ -292,6 +309,11 @@ int main(int argc, char** argv) {
   node.disagree_after_ns = disagree_after_ms * 1'000'000;
   node.durability = durability_of(run_durability);
   node.heartbeat_interval_ns = heartbeat_ms * 1'000'000;
+  if (!retain_age.empty()) {
+    auto age = oddsbus::engine::parse_duration_ns(retain_age);
+    if (!age) return fail("--retain-age: " + age.error());
+    node.retain_age_ns = *age;
+  }
 
   struct sigaction action {};
   action.sa_handler = on_signal;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -47,6 +48,15 @@ TEST_F(OddsReplaySetAside, VerifyChecksTheJournalAndEachSetAsideFile) {
   ASSERT_EQ(lines.size(), 2u) << r.out;
   EXPECT_NE(lines[0].find("OK, 16 frames"), std::string::npos) << r.out;
   EXPECT_EQ(lines[1], "set-aside " + aside_ + ": OK, 5 frames in 3 batches, seq 14..18, epoch 2");
+
+  // ODDSBUS_FENCED_OUT=DIR keeps this journal (DIR/journal, its set-aside folder included): the
+  // README's --set-aside example is this journal.
+  if (const char* keep = std::getenv("ODDSBUS_FENCED_OUT")) {
+    namespace fs = std::filesystem;
+    fs::create_directories(keep);
+    fs::copy(dir_, fs::path(keep) / "journal",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  }
 
   // Without the flag, verify is what it was.
   r = run({"verify", "--journal", dir_});

@@ -48,6 +48,7 @@ std::expected<std::unique_ptr<engine::Journal>, std::string> open_journal(const 
 // Prints how far a long read got on stderr, at most every two seconds.
 class ProgressLine {
  public:
+  explicit ProgressLine(const char* verb = "read") : verb_(verb) {}
   engine::ReadProgress hook() {
     return {[](void* ctx, uint64_t seq, uint64_t last_seq) {
               static_cast<ProgressLine*>(ctx)->report(seq, last_seq);
@@ -60,10 +61,11 @@ class ProgressLine {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_print_ < std::chrono::seconds(2)) return;
     last_print_ = now;
-    std::fprintf(stderr, "odds-replay: read seq %llu of %llu (%.0f%%)\n",
+    std::fprintf(stderr, "odds-replay: %s seq %llu of %llu (%.0f%%)\n", verb_,
                  static_cast<unsigned long long>(seq), static_cast<unsigned long long>(last_seq),
                  last_seq == 0 ? 100.0 : 100.0 * static_cast<double>(seq) / last_seq);
   }
+  const char* verb_;
   std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
 };
 
@@ -361,7 +363,8 @@ int main(int argc, char** argv) {
                  dir.c_str(), static_cast<unsigned long long>(republisher.range().from_seq),
                  static_cast<unsigned long long>(republisher.range().to_seq), speed_text.c_str(),
                  republisher.pub_endpoint().c_str(), republisher.recovery_endpoint().c_str());
-    auto published = republisher.publish(g_stop, progress.hook());
+    ProgressLine published_progress("published");
+    auto published = republisher.publish(g_stop, published_progress.hook());
     if (!published) return fail(published.error());
     if (!g_stop.load()) {
       std::fprintf(stderr,

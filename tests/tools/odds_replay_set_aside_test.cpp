@@ -105,6 +105,12 @@ TEST_F(OddsReplaySetAside, AJournalWithNothingSetAsideSaysSo) {
 }
 
 TEST_F(OddsReplaySetAside, RepublishRefusesWhatItCannotServeInOneLine) {
+  const ToolResult help = run({"republish", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* flag :
+       {"--journal", "--pub", "--recovery", "--from-seq", "--to-seq", "--speed"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << ": " << help.out;
+  }
   struct Case {
     std::string pub;
     std::vector<std::string> args;

@@ -3,7 +3,8 @@
 // format adapter against its bare parser library, `failover` the multi-process kill -9 takeover
 // (frames lost and duplicated, ms to the new epoch, async vs sync throughput), `edge` a real
 // odds-edge (latency vs the raw ZeroMQ hop, gap recovery, WebSocket fan-out), `all` every suite;
-// each measured in one run on this machine.
+// `replay` odds-replay's queries vs a full fold and the raw LMDB read (issue 13); each measured in
+// one run on this machine.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -14,6 +15,7 @@
 #include "tools/bench/failover_suite.h"
 #include "tools/bench/feeds_suite.h"
 #include "tools/bench/pipeline_suite.h"
+#include "tools/bench/replay_suite.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -128,6 +130,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 10'000u))
       ->capture_default_str();
   edge->add_flag("--no-pin", edge_no_pin, "do not pin odds-edge and odds-bench to cores 1 and 0");
+  oddsbus::bench::ReplayOptions replay_options;
+  auto* replay = app.add_subcommand(
+      "replay",
+      "odds-replay's queries on a generated journal (--frames, default 200000, over "
+      "--replay-markets markets): state at a seq and at a time (time index) vs a full fold from "
+      "seq 1, time-to-seq by binary search vs a scan of stamps, history, diff and export, beside "
+      "the raw LMDB read of the same records; per round (--repeat, default 5). A table of "
+      "medians, ratios against both baselines, and a JSON line. Exit 1 if a query failed or the "
+      "state at a time differs from the state at its seq.");
+  replay->add_option("--replay-markets", replay_options.markets, "markets in the generated journal")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
+      ->capture_default_str();
   auto* all = app.add_subcommand("all", "pipeline, then feeds, then failover, then edge.");
 
   try {
@@ -163,6 +177,14 @@ int main(int argc, char** argv) {
     if (edge->get_option("--latency-ms")->count() == 0) edge_options.latency_ms = 2000;
     if (edge->get_option("--window-ms")->count() == 0) edge_options.window_ms = 1000;
   }
+  replay_options.dir = options.dir;
+  if (frames->count() != 0) replay_options.frames = options.frames;
+  if (repeat->count() != 0) replay_options.repeat = options.repeat;
+  if (quick) {
+    if (frames->count() == 0) replay_options.frames = 20000;
+    if (repeat->count() == 0) replay_options.repeat = 1;
+  }
+  if (replay->parsed()) return oddsbus::bench::run_replay_suite(replay_options);
   if (feeds->parsed()) return oddsbus::bench::run_feeds_suite(feeds_options);
   if (edge->parsed()) return oddsbus::bench::run_edge_suite(edge_options);
   if (failover->parsed()) return oddsbus::bench::run_failover_suite(failover_options);

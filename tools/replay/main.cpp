@@ -2,7 +2,9 @@
 // investigate incidents: one market's history, what changed between two points, where two
 // journals diverge, an export for auditors, and a timeline picture (DESIGN section 10).
 // Flags and printing only; the logic lives in engine/ (replay.h and the files it names).
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +17,10 @@
 #include "engine/journal.h"
 #include "engine/journal_compare.h"
 #include "engine/journal_export.h"
+#include "engine/journal_republisher.h"
 #include "engine/market_history.h"
 #include "engine/replay.h"
+#include "engine/set_aside_log.h"
 #include "engine/state_diff.h"
 #include "engine/time_text.h"
 #include "engine/timeline_svg.h"
@@ -44,6 +48,7 @@ std::expected<std::unique_ptr<engine::Journal>, std::string> open_journal(const 
 // Prints how far a long read got on stderr, at most every two seconds.
 class ProgressLine {
  public:
+  explicit ProgressLine(const char* verb = "read") : verb_(verb) {}
   engine::ReadProgress hook() {
     return {[](void* ctx, uint64_t seq, uint64_t last_seq) {
               static_cast<ProgressLine*>(ctx)->report(seq, last_seq);
@@ -56,10 +61,11 @@ class ProgressLine {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_print_ < std::chrono::seconds(2)) return;
     last_print_ = now;
-    std::fprintf(stderr, "odds-replay: read seq %llu of %llu (%.0f%%)\n",
+    std::fprintf(stderr, "odds-replay: %s seq %llu of %llu (%.0f%%)\n", verb_,
                  static_cast<unsigned long long>(seq), static_cast<unsigned long long>(last_seq),
                  last_seq == 0 ? 100.0 : 100.0 * static_cast<double>(seq) / last_seq);
   }
+  const char* verb_;
   std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
 };
 
@@ -79,6 +85,35 @@ std::expected<void, std::string> write_file(const std::string& path, const std::
   if (!out)
     return std::unexpected("cannot write " + path + "; check the directory exists and is writable");
   return {};
+}
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+// verify --set-aside: one line per set-aside file; false when one is damaged.
+bool verify_set_aside_files(const std::string& dir) {
+  const auto paths = engine::set_aside_files(dir);
+  if (paths.empty()) std::printf("journal %s: no frames set aside\n", dir.c_str());
+  bool ok = true;
+  for (const std::string& path : paths) {
+    auto report = engine::verify_set_aside(path);
+    if (!report) {
+      std::printf("set-aside %s: BAD: %s\n", path.c_str(), report.error().c_str());
+      ok = false;
+    } else if (!report->ok) {
+      std::printf("set-aside %s: BAD at seq %llu: %s\n", path.c_str(),
+                  static_cast<unsigned long long>(report->bad_seq), report->problem.c_str());
+      ok = false;
+    } else {
+      std::printf("set-aside %s: OK, %llu frames in %llu batches, seq %llu..%llu, epoch %u\n",
+                  path.c_str(), static_cast<unsigned long long>(report->frames),
+                  static_cast<unsigned long long>(report->batches),
+                  static_cast<unsigned long long>(report->first_seq),
+                  static_cast<unsigned long long>(report->last_seq), report->last_epoch);
+    }
+  }
+  return ok;
 }
 
 constexpr const char* kTimeHelp = "ISO 8601, e.g. 2026-11-23T09:30:00Z (milliseconds allowed)";
@@ -113,6 +148,10 @@ int main(int argc, char** argv) {
       "Check every frame (CRC32C, schema, gap-free seq, epochs). Exit 0 when the journal "
       "is whole; else name the first bad seq and exit 1.");
   verify->add_option("--journal", dir, "journal directory")->required();
+  bool set_aside = false;
+  verify->add_flag("--set-aside", set_aside,
+                   "also check the frames fencing set aside (DIR/set-aside/*.batches): one line "
+                   "per file");
 
   auto* state = app.add_subcommand("state", "Market state at a seq or time, as a table or JSON.");
   state->add_option("--journal", dir, "journal directory")->required();
@@ -142,6 +181,9 @@ int main(int argc, char** argv) {
   events->add_option("--to-time", to_time,
                      std::string("last frame stamped at or before this time: ") + kTimeHelp);
   events->add_option("--market", market, "only frames that touch this market");
+  events->add_flag("--set-aside", set_aside,
+                   "print the frames fencing set aside (the losing history, DIR/set-aside/) "
+                   "instead of the journal's, each with \"set_aside\": its file");
 
   auto* history = app.add_subcommand(
       "history",
@@ -226,6 +268,28 @@ int main(int argc, char** argv) {
   backup->add_option("--out", backup_out, "directory to write the copy into (new or empty)")
       ->required();
 
+  std::string pub_url;
+  std::string recovery_url;
+  std::string speed_text = "1";
+  auto* republish = app.add_subcommand(
+      "republish",
+      "Serve the journal as a publisher that odds-edge can follow: its batches, unchanged, on a "
+      "ZeroMQ PUB socket, spaced as their stamps were (scaled by --speed), heartbeats while "
+      "quiet, and a recovery service (snapshot, range, status) that serves up to what was "
+      "published. Batches are whole journal records, so the seqs are widened to record "
+      "boundaries. Runs until SIGINT/SIGTERM, serving on after the last batch.");
+  republish->add_option("--journal", dir, "journal directory")->required();
+  republish->add_option("--pub", pub_url, "PUB endpoint to bind, e.g. tcp://127.0.0.1:7001")
+      ->required();
+  republish->add_option("--recovery", recovery_url, "recovery (ROUTER) endpoint to bind")
+      ->required();
+  republish->add_option("--from-seq", from_seq, "first seq to publish (earlier ones are history)");
+  republish->add_option("--to-seq", to_seq, "last seq to publish (default: the journal's last)");
+  republish
+      ->add_option("--speed", speed_text,
+                   "journal time per real time: 1 as journaled, 10 ten times faster, max no waits")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   auto from_ns = time_flag("--from-time", from_time);
@@ -279,6 +343,7 @@ int main(int argc, char** argv) {
     if (!report.ok) {
       std::printf("journal %s: BAD at seq %llu: %s\n", dir.c_str(),
                   static_cast<unsigned long long>(report.fault.seq), report.fault.problem.c_str());
+      if (set_aside) verify_set_aside_files(dir);
       return 1;
     }
     std::printf(
@@ -289,6 +354,51 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(report.first_seq),
         static_cast<unsigned long long>(report.stats.last_seq), (*journal)->epoch(),
         static_cast<unsigned long long>(report.snapshots_checked));
+    if (set_aside && !verify_set_aside_files(dir)) return 1;
+    return 0;
+  }
+
+  if (*events && set_aside) {
+    engine::EventsQuery query{from, to, market};
+    auto written = engine::write_set_aside_events(**journal, query, stdout, {*from_ns, *to_ns});
+    std::fflush(stdout);
+    if (!written) return fail(written.error());
+    return 0;
+  }
+
+  if (*republish) {
+    auto speed = engine::parse_republish_speed(speed_text);
+    if (!speed) return fail(speed.error());
+    engine::RepublishConfig config;
+    config.pub_url = pub_url;
+    config.recovery_url = recovery_url;
+    config.from_seq = from_seq.value_or(1);
+    config.to_seq = to_seq.value_or(UINT64_MAX);
+    config.speed = *speed;
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    engine::JournalRepublisher republisher(**journal, config);
+    if (auto started = republisher.start(); !started) return fail(started.error());
+    std::fprintf(stderr,
+                 "odds-replay: republishing %s seq %llu..%llu at speed %s on %s (recovery %s)\n",
+                 dir.c_str(), static_cast<unsigned long long>(republisher.range().from_seq),
+                 static_cast<unsigned long long>(republisher.range().to_seq), speed_text.c_str(),
+                 republisher.pub_endpoint().c_str(), republisher.recovery_endpoint().c_str());
+    ProgressLine published_progress("published");
+    auto published = republisher.publish(g_stop, published_progress.hook());
+    if (!published) return fail(published.error());
+    if (!g_stop.load()) {
+      std::fprintf(stderr,
+                   "odds-replay: published seq %llu..%llu (%llu frames in %llu batches); serving "
+                   "heartbeats and recovery until SIGINT\n",
+                   static_cast<unsigned long long>(republisher.range().from_seq),
+                   static_cast<unsigned long long>(published->last_seq),
+                   static_cast<unsigned long long>(published->frames),
+                   static_cast<unsigned long long>(published->batches));
+      republisher.serve(g_stop);
+    }
     return 0;
   }
 

@@ -97,6 +97,7 @@ void ClientStream::subscribe(const ClientRequest& request, const StreamContext& 
     events_ = std::move(events);
   }
   subscribed_ = true;
+  note_subscription(StreamAuditNote::Kind::kSubscribe, request, ctx);
   if (!ctx.cache.positioned()) {
     // Sent by on_resync once the edge has a state; meanwhile the client knows it is not current.
     image_wanted_ = request.resume_from ? "resume-unavailable" : "subscribe";
@@ -117,6 +118,10 @@ void ClientStream::subscribe(const ClientRequest& request, const StreamContext& 
     std::string text;
     append_resumed_message(text, *request.resume_from, *request.resume_epoch, ctx.fresh.stale);
     queue_control(std::move(text), ctx);
+    if (config_.audit && !queue_.empty()) {
+      queue_.back().resumed_seq = *request.resume_from;
+      queue_.back().epoch = *request.resume_epoch;
+    }
     for (auto it = ctx.cache.changes_after(*request.resume_from); it != ctx.cache.changes_end();
          ++it) {
       offer_delta(*it, ctx);
@@ -148,6 +153,7 @@ void ClientStream::unsubscribe(const ClientRequest& request, const StreamContext
   }
   subscribed_ = all_ || !markets_.empty() || !events_.empty();
   if (!subscribed_) image_wanted_.reset();
+  note_subscription(StreamAuditNote::Kind::kUnsubscribe, request, ctx);
   // A pending conflated delta names the markets it no longer follows only as removed: the
   // client may hold an old copy that still places one in an event it follows.
 }
@@ -206,10 +212,12 @@ void ClientStream::offer_delta(const std::shared_ptr<const FrameChange>& change,
     text = std::move(filtered);
   }
   if (behind(text->size(), ctx.now_ns)) {
-    start_conflating(change.get());
+    start_conflating(change.get(), ctx);
     return;
   }
-  enqueue(Queued{std::move(text), Kind::kDelta, change, change->seq}, ctx.now_ns);
+  Queued queued{std::move(text), Kind::kDelta, change, change->seq};
+  queued.epoch = change->epoch;
+  enqueue(std::move(queued), ctx.now_ns);
 }
 
 bool ClientStream::behind(size_t next_bytes, uint64_t now_ns) const {
@@ -219,15 +227,17 @@ bool ClientStream::behind(size_t next_bytes, uint64_t now_ns) const {
          now_ns - queue_[first_waiting].queued_ns > config_.max_queue_delay_ns;
 }
 
-void ClientStream::start_conflating(const FrameChange* change) {
+void ClientStream::start_conflating(const FrameChange* change, const StreamContext& ctx) {
   conflating_ = true;
   ++totals_.conflations;
+  uint64_t dropped = 0;
   auto first_waiting = queue_.begin() + (in_flight_ ? 1 : 0);
   for (auto it = first_waiting; it != queue_.end();) {
     if (it->kind != Kind::kDelta) {
       ++it;
       continue;
     }
+    ++dropped;
     for (const MarketChange& market : it->change->markets) {
       if (match(market) != Match::kNone) dirty_.insert(market.market);
     }
@@ -243,6 +253,14 @@ void ClientStream::start_conflating(const FrameChange* change) {
   conflation_base_seq_ = written_seq_;
   for (const Queued& queued : queue_)
     conflation_base_seq_ = std::max(conflation_base_seq_, queued.seq);
+  if (config_.audit) {
+    StreamAuditNote& note = notes_.emplace_back();
+    note.kind = StreamAuditNote::Kind::kConflating;
+    note.wall_ns = ctx.fresh.now_ns;
+    note.held_seq = conflation_base_seq_;
+    note.dropped = dropped;
+    note.subscription = subscription_;
+  }
 }
 
 uint64_t ClientStream::consistent_seq(const StreamContext& ctx) const {
@@ -252,6 +270,9 @@ uint64_t ClientStream::consistent_seq(const StreamContext& ctx) const {
 void ClientStream::flush_conflated(const StreamContext& ctx) {
   if (!conflating_ || !queue_.empty()) return;
   conflating_ = false;
+  std::shared_ptr<const std::vector<uint64_t>> audited;
+  if (config_.audit)
+    audited = std::make_shared<std::vector<uint64_t>>(dirty_.begin(), dirty_.end());
   std::vector<std::string> rendered;
   rendered.reserve(dirty_.size());
   for (const uint64_t id : dirty_) {
@@ -271,7 +292,11 @@ void ClientStream::flush_conflated(const StreamContext& ctx) {
   append_delta_message(*text, ctx.cache.seq(), ctx.cache.epoch(), true, entries);
   ++totals_.conflated_deltas;
   // It stands for every change up to the current seq, so a later conflation keeps it.
-  enqueue(Queued{std::move(text), Kind::kConflatedDelta, nullptr, ctx.cache.seq()}, ctx.now_ns);
+  Queued queued{std::move(text), Kind::kConflatedDelta, nullptr, ctx.cache.seq()};
+  queued.epoch = ctx.cache.epoch();
+  queued.held_seq = conflation_base_seq_;
+  queued.conflated_markets = std::move(audited);
+  enqueue(std::move(queued), ctx.now_ns);
 }
 
 void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx) {
@@ -305,6 +330,8 @@ void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx
   for (size_t i = 0; i < parts->size(); ++i) {
     Queued queued{(*parts)[i], Kind::kImage, nullptr, ctx.cache.seq()};
     queued.image_end = i + 1 == parts->size();
+    queued.epoch = ctx.cache.epoch();
+    if (config_.audit && queued.image_end) queued.reason = reason;
     enqueue(std::move(queued), ctx.now_ns);
   }
 }
@@ -354,7 +381,7 @@ void ClientStream::on_tick(const StreamContext& ctx) {
   const bool delta_waiting =
       std::any_of(queue_.begin() + (in_flight_ ? 1 : 0), queue_.end(),
                   [](const Queued& queued) { return queued.kind == Kind::kDelta; });
-  if (!conflating_ && delta_waiting && behind(0, ctx.now_ns)) start_conflating(nullptr);
+  if (!conflating_ && delta_waiting && behind(0, ctx.now_ns)) start_conflating(nullptr, ctx);
   flush_conflated(ctx);
   if (queue_.empty() && !conflating_ &&
       ctx.now_ns - last_queued_ns_ >= config_.heartbeat_interval_ns) {
@@ -385,6 +412,7 @@ void ClientStream::on_written(const StreamContext& ctx) {
     requested_images_ = 0;
   }
   if (done.seq != 0 && done.image_end) written_seq_ = done.seq;
+  if (config_.audit) note_written(done, ctx);
   queued_bytes_ -= done.text->size();
   if (done.kind == Kind::kControl) control_bytes_ -= done.text->size();
   queue_.pop_front();
@@ -403,6 +431,7 @@ void ClientStream::queue_control(std::string text, const StreamContext& ctx) {
 
 void ClientStream::enqueue(Queued queued, uint64_t now_ns) {
   queued.queued_ns = now_ns;
+  queued.subscription = subscription_;
   queued_bytes_ += queued.text->size();
   if (queued.kind == Kind::kControl) control_bytes_ += queued.text->size();
   queue_.push_back(std::move(queued));
@@ -420,6 +449,52 @@ void ClientStream::close(std::string reason) {
   if (verdict_) return;
   ++totals_.slow_drops;
   verdict_ = CloseVerdict{1008, std::move(reason)};
+}
+
+void ClientStream::note_subscription(StreamAuditNote::Kind kind, const ClientRequest& request,
+                                     const StreamContext& ctx) {
+  ++subscription_;
+  if (!config_.audit) return;
+  StreamAuditNote& note = notes_.emplace_back();
+  note.kind = kind;
+  note.wall_ns = ctx.fresh.now_ns;
+  note.subscription = subscription_;
+  note.all = all_;
+  note.markets = markets_;
+  note.events = events_;
+  if (kind == StreamAuditNote::Kind::kSubscribe && request.resume_from) {
+    note.resume = true;
+    note.resume_from = *request.resume_from;
+    note.resume_epoch = request.resume_epoch.value_or(0);
+  }
+}
+
+void ClientStream::note_written(const Queued& done, const StreamContext& ctx) {
+  StreamAuditNote note;
+  switch (done.kind) {
+    case Kind::kImage:
+      if (!done.image_end) return;
+      note.kind = StreamAuditNote::Kind::kImage;
+      note.reason = done.reason;
+      break;
+    case Kind::kDelta:
+      note.kind = StreamAuditNote::Kind::kDelta;
+      break;
+    case Kind::kConflatedDelta:
+      note.kind = StreamAuditNote::Kind::kConflatedDelta;
+      note.held_seq = done.held_seq;
+      if (done.conflated_markets) note.markets = *done.conflated_markets;
+      break;
+    case Kind::kControl:
+      if (!done.resumed_seq) return;
+      note.kind = StreamAuditNote::Kind::kResumed;
+      break;
+  }
+  note.wall_ns = ctx.fresh.now_ns;
+  note.seq = done.resumed_seq.value_or(done.seq);
+  note.epoch = done.epoch;
+  note.subscription = done.subscription;
+  notes_.push_back(std::move(note));
 }
 
 }  // namespace oddsbus::edge

@@ -37,6 +37,7 @@
 #include "edge/client_request.h"
 #include "edge/frame_change.h"
 #include "edge/market_cache.h"
+#include "edge/stream_audit_note.h"
 #include "edge/stream_messages.h"
 
 namespace oddsbus::edge {
@@ -53,6 +54,8 @@ struct ClientStreamConfig {
   size_t max_unread_images = 8;
   // An image larger than this is sent in parts of about this size at most (0: always whole).
   size_t max_image_part_bytes = size_t{1} << 20;
+  // Keep audit notices (audit_notes()) of what the client subscribed to and was shown.
+  bool audit = false;
 };
 
 // Totals over every client, kept by the edge (the streams add to them).
@@ -136,6 +139,10 @@ class ClientStream {
   bool conflating() const { return conflating_; }
   size_t queued_bytes() const { return queued_bytes_; }
   size_t queued_messages() const { return queue_.size(); }
+  // With config.audit: the notices since the caller last cleared them, oldest first. One call
+  // adds at most two (a subscription and its image or resume, a written message, the start of a
+  // conflation), so a shell that clears them after every call keeps this small.
+  std::vector<StreamAuditNote>& audit_notes() { return notes_; }
 
  private:
   enum class Kind : uint8_t { kDelta, kConflatedDelta, kImage, kControl };
@@ -146,6 +153,13 @@ class ClientStream {
     uint64_t seq = 0;        // images and deltas: the client's state is as of seq once written
     uint64_t queued_ns = 0;  // set by enqueue()
     bool image_end = true;   // kImage: the last part of its image
+    // For the audit notices (config.audit):
+    uint32_t epoch = 0;                        // images and deltas
+    uint64_t subscription = 0;                 // the subscription it was rendered for
+    std::optional<uint64_t> resumed_seq = {};  // a "resumed" message: the seq it acknowledged
+    uint64_t held_seq = 0;  // kConflatedDelta: the client held every change up to this
+    std::shared_ptr<const std::vector<uint64_t>> conflated_markets = {};  // kConflatedDelta
+    std::string reason = {};                                              // kImage
   };
 
   // kLeft: the market moved out of an event the client follows (it is told "removed").
@@ -157,7 +171,7 @@ class ClientStream {
   bool wants(const MarketRecord& market) const;
   void offer_delta(const std::shared_ptr<const FrameChange>& change, const StreamContext& ctx);
   bool behind(size_t next_bytes, uint64_t now_ns) const;
-  void start_conflating(const FrameChange* change);
+  void start_conflating(const FrameChange* change, const StreamContext& ctx);
   uint64_t consistent_seq(const StreamContext& ctx) const;
   void flush_conflated(const StreamContext& ctx);
   void queue_image(std::string_view reason, const StreamContext& ctx);
@@ -166,6 +180,9 @@ class ClientStream {
   void enqueue(Queued queued, uint64_t now_ns);
   void refuse(std::string_view error, const StreamContext& ctx);
   void close(std::string reason);
+  void note_subscription(StreamAuditNote::Kind kind, const ClientRequest& request,
+                         const StreamContext& ctx);
+  void note_written(const Queued& done, const StreamContext& ctx);
 
   ClientStreamConfig config_;
   StreamTotals& totals_;
@@ -192,6 +209,9 @@ class ClientStream {
   size_t requested_images_ = 0;  // images answering requests, queued since one was written
 
   std::optional<CloseVerdict> verdict_;
+
+  uint64_t subscription_ = 0;  // subscribes and unsubscribes accepted (audit)
+  std::vector<StreamAuditNote> notes_;
 };
 
 }  // namespace oddsbus::edge

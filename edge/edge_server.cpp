@@ -46,7 +46,9 @@ constexpr unsigned kTicksPerClientTick = 10;
 class EdgeServer::Impl final : public ServingHost {
  public:
   explicit Impl(const EdgeServerConfig& config)
-      : config_(config),
+      : config_(with_audit(config)),
+        audit_log_(open_audit_log(config.audit_log)),
+        session_ids_(wall_clock_ns()),
         cache_(config.cache),
         limits_(config.limits),
         parser_(config.stream.max_subscribed_ids),
@@ -66,6 +68,11 @@ class EdgeServer::Impl final : public ServingHost {
     acceptor_.listen(asio::socket_base::max_listen_connections);
     for (const int fd : subscriber_.file_descriptors()) {
       zmq_fds_.emplace_back(io_, fd);
+    }
+    if (audit_log_) {
+      audit_log_->submit(audit_open_record(session_ids_.run(), wall_clock_ns()));
+      log(LogLevel::kInfo, "edge: client audit log %s (run %s)", config_.audit_log.path.c_str(),
+          session_ids_.run().c_str());
     }
   }
 
@@ -122,6 +129,11 @@ class EdgeServer::Impl final : public ServingHost {
     clients_.pop_back();
   }
   void release_connection() override { limits_.release(); }
+  std::unique_ptr<SessionAudit> open_session_audit(std::string_view remote,
+                                                   uint64_t wall_ns) override {
+    if (!audit_log_) return nullptr;
+    return std::make_unique<SessionAudit>(*audit_log_, session_ids_.next(), remote, wall_ns);
+  }
 
  private:
   void accept() {
@@ -282,9 +294,23 @@ class EdgeServer::Impl final : public ServingHost {
         cache_.window_bytes()});
   }
 
+  static EdgeServerConfig with_audit(EdgeServerConfig config) {
+    config.stream.audit = !config.audit_log.path.empty();
+    return config;
+  }
+  static std::unique_ptr<ClientAuditLog> open_audit_log(const ClientAuditLogConfig& config) {
+    if (config.path.empty()) return nullptr;
+    auto opened = ClientAuditLog::open(config);
+    if (!opened) throw std::runtime_error(opened.error());
+    return std::move(*opened);
+  }
+
   // Declared before io_, so they outlive it: destroying io_ destroys the sessions its pending
-  // handlers hold, and a session's destructor tells the host (clients_, limits_, counters).
+  // handlers hold, and a session's destructor tells the host (clients_, limits_, counters, and
+  // the audit log).
   EdgeServerConfig config_;
+  std::unique_ptr<ClientAuditLog> audit_log_;
+  SessionIds session_ids_;
   MarketCache cache_;
   ConnectionLimits limits_;
   ClientRequestParser parser_;

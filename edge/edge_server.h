@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "edge/client_audit_log.h"
 #include "edge/client_stream.h"
 #include "edge/connection_limits.h"
 #include "edge/edge_health.h"
@@ -36,6 +37,8 @@ struct EdgeServerConfig {
   size_t max_message_bytes = 64 * 1024;       // a client's WebSocket message or HTTP request body
   uint64_t idle_timeout_ns = 60'000'000'000;  // a connection that sends nothing for this long
   uint64_t tick_ns = 5'000'000;
+  // The client audit log (edge/client_audit_log.h); off when its path is empty.
+  ClientAuditLogConfig audit_log;
 };
 
 class EdgeServer {

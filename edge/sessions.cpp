@@ -18,6 +18,8 @@ namespace {
 constexpr size_t kHeaderLimit = 8192;
 constexpr auto kCloseGrace = std::chrono::seconds(2);
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// Written deltas wait at most about this long (plus a client tick) before their audit record.
+constexpr uint64_t kAuditBatchAge = 100'000'000;
 
 std::chrono::nanoseconds ns(uint64_t n) { return std::chrono::nanoseconds(n); }
 
@@ -139,6 +141,7 @@ WsSession::WsSession(asio::ip::tcp::socket socket, ServingHost& host)
       close_deadline_(ws_.get_executor()) {}
 
 WsSession::~WsSession() {
+  if (audit_) audit_->close("edge stopped", host_.stream_context().fresh.now_ns);
   if (registered_) host_.remove_client(this);
   host_.release_connection();
 }
@@ -166,6 +169,12 @@ void WsSession::on_accept(beast::error_code ec) {
   ++host_.counters().ws_sessions_opened;
   host_.add_client(this);
   registered_ = true;
+  beast::error_code remote_error;
+  const auto remote = ws_.next_layer().remote_endpoint(remote_error);
+  audit_ = host_.open_session_audit(
+      remote_error ? std::string("unknown")
+                   : remote.address().to_string() + ":" + std::to_string(remote.port()),
+      host_.stream_context().fresh.now_ns);
   read();
   pump();
 }
@@ -192,7 +201,16 @@ void WsSession::on_read(beast::error_code ec) {
   read();
 }
 
+void WsSession::drain_audit() {
+  if (!audit_) return;
+  std::vector<StreamAuditNote>& notes = stream_.audit_notes();
+  for (const StreamAuditNote& note : notes) audit_->record(note);
+  notes.clear();
+  audit_->flush_if_older(host_.stream_context().fresh.now_ns, kAuditBatchAge);
+}
+
 void WsSession::pump() {
+  drain_audit();
   if (closing_ || finished_) return;
   if (const auto& verdict = stream_.close_verdict()) {
     close_for(*verdict);
@@ -219,6 +237,7 @@ void WsSession::on_write(beast::error_code ec) {
 
 void WsSession::close_for(const CloseVerdict& verdict) {
   closing_ = true;
+  close_reason_ = "closed by the edge (" + std::to_string(verdict.code) + "): " + verdict.reason;
   log(LogLevel::kWarn, "edge: closing a WebSocket client (%u): %s", verdict.code,
       verdict.reason.c_str());
   // A client that does not read may never take the close frame: close the socket after a grace.
@@ -233,9 +252,19 @@ void WsSession::close_for(const CloseVerdict& verdict) {
       [self = shared_from_this()](beast::error_code ec) { self->finish(ec); });
 }
 
-void WsSession::finish(beast::error_code) {
+void WsSession::finish(beast::error_code ec) {
   if (finished_) return;
   finished_ = true;
+  if (audit_) {
+    drain_audit();
+    std::string reason = close_reason_;
+    if (reason.empty()) {
+      reason = ec == websocket::error::closed ? std::string("closed by the client")
+               : ec                           ? ec.message()
+                                              : std::string("closed");
+    }
+    audit_->close(reason, host_.stream_context().fresh.now_ns);
+  }
   ++host_.counters().ws_sessions_closed;
   if (registered_) {
     host_.remove_client(this);

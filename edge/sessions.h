@@ -19,6 +19,7 @@
 #include "edge/edge_metrics.h"
 #include "edge/edge_server.h"
 #include "edge/http_routes.h"
+#include "edge/session_audit.h"
 
 namespace oddsbus::edge {
 
@@ -37,6 +38,9 @@ class ServingHost {
   virtual void add_client(WsSession* session) = 0;
   virtual void remove_client(WsSession* session) = 0;
   virtual void release_connection() = 0;  // an admitted connection closed
+  // A new session's audit records (its "connect" written), or nullptr when there is no audit log.
+  virtual std::unique_ptr<SessionAudit> open_session_audit(std::string_view remote,
+                                                           uint64_t wall_ns) = 0;
 };
 
 // Answers an admitted connection's HTTP requests (keep-alive) until it closes, goes idle, or
@@ -68,6 +72,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void on_write(boost::beast::error_code ec);
   void close_for(const CloseVerdict& verdict);
   void finish(boost::beast::error_code ec);
+  // Hands the stream's audit notices to the audit log (with one).
+  void drain_audit();
 
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
   boost::beast::flat_buffer buffer_;
@@ -75,6 +81,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   ClientStream stream_;
   std::shared_ptr<const std::string> writing_;  // the message in flight (kept alive for Asio)
   boost::asio::steady_timer close_deadline_;
+  std::unique_ptr<SessionAudit> audit_;
+  std::string close_reason_;  // why the edge closed it, for the audit log
   size_t client_index_ = 0;
   bool registered_ = false;
   bool closing_ = false;

@@ -130,6 +130,18 @@ int main(int argc, char** argv) {
   app.add_option("--receive-buffer-bytes", config.subscriber.receive_buffer_bytes,
                  "kernel receive buffer per publisher connection (0: the OS default)")
       ->capture_default_str();
+  uint64_t audit_log_max_bytes = config.audit_log.max_file_bytes;
+  app.add_option("--audit-log", config.audit_log.path,
+                 "write a client audit log to FILE: JSON lines of every stream session (connect, "
+                 "subscriptions, the seq of every image, delta, resume and conflation written "
+                 "to it, disconnect), rotated; `odds-replay client-view` reads it")
+      ->type_name("FILE");
+  app.add_option("--audit-log-max-bytes", audit_log_max_bytes,
+                 "rotate the audit log when it would pass this size (at least 65536)")
+      ->capture_default_str();
+  app.add_option("--audit-log-files", config.audit_log.files,
+                 "audit log files kept: FILE and FILE.1 .. FILE.(N-1), the oldest deleted")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const size_t colon = http.rfind(':');
@@ -160,6 +172,10 @@ int main(int argc, char** argv) {
         "--gap-timeout-ms, --stale-after-ms, --heartbeat-ms and --idle-timeout-ms must "
         "be positive");
   }
+
+  if (audit_log_max_bytes < 65536) return fail("--audit-log-max-bytes must be at least 65536");
+  if (config.audit_log.files == 0) return fail("--audit-log-files must be at least 1");
+  config.audit_log.max_file_bytes = audit_log_max_bytes;
 
   raise_open_file_limit();
   std::signal(SIGPIPE, SIG_IGN);

@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/client_view.h"
 #include "engine/journal.h"
 #include "engine/journal_compare.h"
 #include "engine/journal_export.h"
@@ -290,6 +291,25 @@ int main(int argc, char** argv) {
                    "journal time per real time: 1 as journaled, 10 ten times faster, max no waits")
       ->capture_default_str();
 
+  std::string edge_log;
+  std::string session;
+  auto* client_view = app.add_subcommand(
+      "client-view",
+      "What one WebSocket client of an edge was shown at a time: the state at the seq of the last "
+      "image, delta, conflated delta or resume the edge wrote to that session at or before T, "
+      "only its subscribed markets (odds-edge --audit-log keeps the log). --json: the state JSON "
+      "with \"session\", \"at\", \"epoch\", \"shown_by\", \"shown_at\", the subscription "
+      "and \"lost_lines\" (lines the log lost while the session was open).");
+  client_view
+      ->add_option("--edge-log", edge_log, "the edge's --audit-log FILE (rotated FILE.N too)")
+      ->required();
+  client_view->add_option("--journal", dir, "journal directory of the channel the edge served")
+      ->required();
+  client_view->add_option("--session", session, "session id, from the log's \"connect\" records")
+      ->required();
+  client_view->add_option("--at-time", at_time, kTimeHelp)->required();
+  client_view->add_flag("--json", json, "print JSON instead of text");
+
   CLI11_PARSE(app, argc, argv);
 
   auto from_ns = time_flag("--from-time", from_time);
@@ -326,6 +346,14 @@ int main(int argc, char** argv) {
     return fail("timeline needs a file to write: --svg FILE or --html FILE");
   }
 
+  std::optional<engine::ClientViewPoint> view_point;
+  if (*client_view) {  // the log first: a wrong session or time needs no journal
+    auto point =
+        engine::find_client_view_point(engine::audit_log_files(edge_log), session, **at_ns);
+    if (!point) return fail(point.error());
+    view_point = std::move(*point);
+  }
+
   auto journal = open_journal(dir);
   if (!journal) return fail(journal.error());
 
@@ -335,6 +363,20 @@ int main(int argc, char** argv) {
     if (!copy) return fail(copy.error());
     std::printf("journal %s copied to %s at seq %llu\n", dir.c_str(), backup_out.c_str(),
                 static_cast<unsigned long long>((*copy)->last_seq()));
+    return 0;
+  }
+
+  if (view_point) {
+    auto view = engine::client_view(**journal, *view_point, progress.hook());
+    if (!view) return fail(view.error());
+    std::string out;
+    if (json) {
+      engine::append_client_view_json(out, *view, **at_ns);
+      out += "\n";
+    } else {
+      engine::append_client_view_text(out, *view, **at_ns);
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
 

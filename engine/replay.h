@@ -34,13 +34,14 @@ struct VerifyReport {
 VerifyReport verify_journal(const Journal& journal);
 
 struct StateQuery {
-  // Fold from seq 1 even when a snapshot would do (tests compare the two).
-  bool ignore_snapshots = false;
   std::optional<uint64_t> at_seq;  // fold frames 1..at_seq (must exist)
   // Fold the frames up to JournalTimeIndex::last_at_or_before(at_time_ns): the longest prefix of
   // the log stamped at or before this time (journal_time_index.h says what that means when the
   // wall clock stepped back). Found by binary search, not by reading the stamps of every frame.
   std::optional<uint64_t> at_time_ns;
+  // Fold from seq 1 even when a snapshot would do (tests compare the two). Last, so that
+  // positional initialisers {at_seq, at_time_ns} keep their meaning.
+  bool ignore_snapshots = false;
 };
 
 // The market state after folding frames up to the query (the whole journal when it is empty).

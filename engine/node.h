@@ -64,6 +64,10 @@ struct NodeConfig {
   uint64_t heartbeat_interval_ns = 200'000'000;
   size_t queue_capacity = 65536;  // events per feed queue
   size_t max_batch_frames = 4096;
+  // --http: serve /metrics and /healthz (engine/node_http.h) on http_host:http_port (run_node).
+  std::string http_host;  // "" : not served
+  uint16_t http_port = 0;
+  uint64_t health_max_lag_frames = 10'000;  // /healthz: a secondary further behind is unhealthy
 };
 
 // Runs the node (engine::Node) until `stop` is set. Returns an error (start-up failure, or a

@@ -1,50 +1,11 @@
 #include "edge/edge_metrics.h"
 
-#include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
-
-#include <sstream>
-#include <vector>
+#include "schemas/metric_text.h"
 
 namespace oddsbus::edge {
 
-namespace {
-
-class Families {
- public:
-  void counter(const char* name, const char* help, uint64_t value) {
-    add(name, help, prometheus::MetricType::Counter).counter.value = static_cast<double>(value);
-  }
-  void counter(const char* name, const char* help, const char* label, const char* label_value,
-               uint64_t value) {
-    prometheus::ClientMetric& metric = add(name, help, prometheus::MetricType::Counter);
-    metric.label.push_back({label, label_value});
-    metric.counter.value = static_cast<double>(value);
-  }
-  void gauge(const char* name, const char* help, uint64_t value) {
-    add(name, help, prometheus::MetricType::Gauge).gauge.value = static_cast<double>(value);
-  }
-  std::string text() const {
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, families_);
-    return out.str();
-  }
-
- private:
-  // One family per name; a labelled metric joins the family of the same name.
-  prometheus::ClientMetric& add(const char* name, const char* help, prometheus::MetricType type) {
-    if (families_.empty() || families_.back().name != name) {
-      families_.push_back(prometheus::MetricFamily{name, help, type, {}});
-    }
-    return families_.back().metric.emplace_back();
-  }
-  std::vector<prometheus::MetricFamily> families_;
-};
-
-}  // namespace
-
 std::string render_edge_metrics(const EdgeMetricsInput& in) {
-  Families f;
+  MetricText f;
   const ArbiterCounters& a = in.arbiter;
   f.counter("oddsbus_edge_frames_applied_total", "Frames applied to the edge's market state",
             in.serving.frames_applied);
@@ -105,16 +66,16 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
             "Subscribes whose resume_from was too old (an image was sent)", s.resume_misses);
   f.counter("oddsbus_edge_client_requests_refused_total",
             "Client messages refused (answered with an error)", s.bad_requests);
-  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", "reason",
-            "slow", s.slow_drops);
-  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", "reason",
-            "idle", in.serving.idle_closes);
-  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", "reason",
-            "oversize", in.serving.oversize_messages);
-  f.counter("oddsbus_edge_connections_refused_total", "New connections refused", "reason",
-            "max_connections", in.limits.refused_full);
-  f.counter("oddsbus_edge_connections_refused_total", "New connections refused", "reason", "rate",
-            in.limits.refused_too_fast);
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", s.slow_drops,
+            {{"reason", "slow"}});
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge",
+            in.serving.idle_closes, {{"reason", "idle"}});
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge",
+            in.serving.oversize_messages, {{"reason", "oversize"}});
+  f.counter("oddsbus_edge_connections_refused_total", "New connections refused",
+            in.limits.refused_full, {{"reason", "max_connections"}});
+  f.counter("oddsbus_edge_connections_refused_total", "New connections refused",
+            in.limits.refused_too_fast, {{"reason", "rate"}});
   f.counter("oddsbus_edge_http_requests_total", "HTTP requests answered", in.serving.http_requests);
   f.counter("oddsbus_edge_http_refused_total", "HTTP requests answered with a 4xx status",
             in.serving.http_refused);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "engine/node_assembly.h"
+#include "engine/node_http.h"
 #include "feeds/tcp_line_source.h"
 
 namespace oddsbus::engine {
@@ -50,9 +51,20 @@ std::expected<void, std::string> add_feed(std::vector<FeedSpec>& feeds, FeedSpec
 std::expected<void, std::string> run_node(const NodeConfig& config, const std::atomic<bool>& stop) {
   Node node(config);
   if (auto started = node.start(); !started) return started;
+  std::unique_ptr<NodeHttpServer> http;
+  if (!config.http_host.empty()) {
+    auto served = NodeHttpServer::start(
+        node, NodeHttpConfig{config.http_host, config.http_port, config.health_max_lag_frames});
+    if (!served) {
+      (void)node.stop();
+      return std::unexpected(served.error());
+    }
+    http = std::move(*served);
+  }
   while (!stop.load(std::memory_order_acquire) && !node.failed()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  if (http) http->stop();
   return node.stop();
 }
 

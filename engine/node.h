@@ -70,6 +70,10 @@ struct NodeConfig {
   uint64_t snapshot_every_seconds = 60;
   uint64_t retain_frames = 0;
   uint64_t retain_age_ns = 0;
+  // --http: serve /metrics and /healthz (engine/node_http.h) on http_host:http_port (run_node).
+  std::string http_host;  // "" : not served
+  uint16_t http_port = 0;
+  uint64_t health_max_lag_frames = 10'000;  // /healthz: a secondary further behind is unhealthy
 };
 
 // Runs the node (engine::Node) until `stop` is set. Returns an error (start-up failure, or a

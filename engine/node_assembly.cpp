@@ -247,6 +247,11 @@ std::expected<void, std::string> Node::assemble() {
                     recovery_server_.get(),
                     desk_.get()};
   roles_ = std::make_unique<NodeRoles>(deps, config_, start_role, options_.clocks.now());
+  std::vector<std::string> feed_names;
+  for (const FeedSpec& feed : config_.feeds) feed_names.push_back(feed.name);
+  sample_ = std::make_unique<NodeSample>(feed_names);
+  sample_node(*sample_, *roles_, selector_.get(), *publisher_, options_.clocks.monotonic_ns(),
+              true);
   return {};
 }
 
@@ -254,8 +259,10 @@ void Node::run_sequencer() {
   unsigned idle = 0;
   while (true) {
     const bool stopping = sequencer_stop_.load(std::memory_order_acquire);
-    auto done = roles_->do_work(options_.clocks.now());
+    const Clocks clocks = options_.clocks.now();
+    auto done = roles_->do_work(clocks);
     last_seq_.store(sequencer_->last_seq(), std::memory_order_release);
+    sample_node(*sample_, *roles_, selector_.get(), *publisher_, clocks.monotonic_ns);
     if (!done) {
       failure_ = done.error();
       failed_.store(true, std::memory_order_release);
@@ -273,6 +280,8 @@ void Node::run_sequencer() {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
+  sample_node(*sample_, *roles_, selector_.get(), *publisher_, options_.clocks.monotonic_ns(),
+              true);
   sequencer_cpu_s_ = thread_cpu_seconds();
 }
 

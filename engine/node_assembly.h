@@ -38,6 +38,7 @@
 #include "engine/journal.h"
 #include "engine/journal_snapshot_writer.h"
 #include "engine/node.h"
+#include "engine/node_metrics.h"
 #include "engine/node_roles.h"
 #include "engine/provider_feed.h"
 #include "engine/publisher.h"
@@ -107,6 +108,13 @@ class Node {
   // Feed messages rejected, and duplicate messages the feeds' links dropped, so far.
   uint64_t feed_rejections() const;
   uint64_t feed_duplicates() const;
+  // For /metrics and /healthz (engine/node_metrics.h, engine/node_http.h), valid once start()
+  // succeeded. failure(): the journal write failure, once failed().
+  const NodeConfig& config() const { return config_; }
+  const NodeSample& sample() const { return *sample_; }
+  const std::vector<std::unique_ptr<ProviderFeed>>& providers() const { return providers_; }
+  const DeskService* desk() const { return desk_.get(); }
+  const std::string& failure() const { return failure_; }
   // After stop(): the sequencer thread's CPU time (s) and the publisher's counts.
   double sequencer_cpu_seconds() const { return sequencer_cpu_s_; }
   uint64_t published() const { return publisher_ ? publisher_->published() : 0; }
@@ -142,6 +150,7 @@ class Node {
   std::unique_ptr<DeskService> desk_;
   std::unique_ptr<NodeRoles> roles_;
   std::unique_ptr<SnapshotWriter> snapshot_writer_;
+  std::unique_ptr<NodeSample> sample_;  // written by the sequencer thread (sample_node)
 
   std::string pub_endpoint_;
   std::string recovery_endpoint_;

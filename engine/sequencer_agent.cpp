@@ -1,5 +1,6 @@
 #include "engine/sequencer_agent.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 
@@ -164,9 +165,13 @@ std::expected<void, std::string> SequencerAgent::commit(const Clocks& clocks) {
   const uint64_t last = first + batch_.count() - 1;
   if (auto ok = journal_.append(first, last, batch_.bytes()); !ok) return ok;
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  counters_.commit_ns_total.fetch_add(
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
-      std::memory_order_relaxed);
+  const auto elapsed_ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+  counters_.commit_ns_total.fetch_add(elapsed_ns, std::memory_order_relaxed);
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(kCommitLatencyBoundsNs.begin(), kCommitLatencyBoundsNs.end(), elapsed_ns) -
+      kCommitLatencyBoundsNs.begin());
+  counters_.commit_latency[bucket].fetch_add(1, std::memory_order_relaxed);
   if (sink_ != nullptr) sink_->publish(batch_.bytes());
   last_publish_ns_ = clocks.monotonic_ns;
   counters_.frames.fetch_add(batch_.count(), std::memory_order_relaxed);

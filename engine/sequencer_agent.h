@@ -44,12 +44,20 @@ struct SequencerAgentConfig {
   uint64_t selector_tick_ns = 50'000'000;  // how often source health is re-evaluated
 };
 
+// Upper bounds (ns) of the commit latency histogram's buckets; one more bucket counts the rest.
+inline constexpr std::array<uint64_t, 12> kCommitLatencyBoundsNs = {
+    25'000,    50'000,     100'000,    250'000,     500'000,     1'000'000,
+    2'500'000, 10'000'000, 25'000'000, 100'000'000, 250'000'000, 1'000'000'000};
+
 struct alignas(64) SequencerCounters {
   std::atomic<uint64_t> frames{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> heartbeats{0};
   std::atomic<uint64_t> source_heartbeats{0};
   std::atomic<uint64_t> commit_ns_total{0};
+  // Journal commits by latency: [i] took at most kCommitLatencyBoundsNs[i] (and more than the
+  // bound before); the last counts the slower ones.
+  std::array<std::atomic<uint64_t>, kCommitLatencyBoundsNs.size() + 1> commit_latency{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(feeds::RejectReason::kCount)> rejected{};
   std::atomic<uint64_t> desk_requests{0};  // desk requests handled (applied or rejected)
   std::atomic<uint64_t> desk_held{0};      // feed events held back: the desk holds their market

@@ -68,8 +68,19 @@ SourceSelector::MarketSelection* SourceSelector::track(const Event& event) {
   m.id = event.market;
   m.sources = {event.source};
   m.views.resize(1);
-  m.active = 0;  // passes through from its first event, as an unselected market always did
+  set_active(m, 0);  // passes through from its first event, as an unselected market always did
   return &m;
+}
+
+void SourceSelector::set_active(MarketSelection& m, int source) {
+  if (m.active >= 0) --active_by_source_[m.sources[static_cast<size_t>(m.active)]];
+  if (source >= 0) ++active_by_source_[m.sources[static_cast<size_t>(source)]];
+  m.active = source;
+}
+
+uint64_t SourceSelector::active_markets(std::string_view source) const {
+  const auto it = active_by_source_.find(std::string(source));
+  return it == active_by_source_.end() ? 0 : it->second;
 }
 
 void SourceSelector::record(MarketView& view, const Event& event) {
@@ -225,7 +236,7 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
                               std::vector<Event>& out) {
   (void)now_ns;
   const bool reopening = m.active < 0;
-  m.active = source;
+  set_active(m, source);
   const MarketView& view = m.views[static_cast<size_t>(source)];
   const std::string& name = m.sources[static_cast<size_t>(source)];
   // A mapped source with data but no status of its own means open; an unmapped market whose
@@ -292,7 +303,7 @@ void SourceSelector::activate(MarketSelection& m, int source, uint64_t now_ns,
 }
 
 void SourceSelector::suspend_stale(MarketSelection& m, std::vector<Event>& out) {
-  m.active = -1;
+  set_active(m, -1);
   if (m.stale_suspended) return;
   adopt_status(m);  // so that it reopens as it was
   m.stale_suspended = true;
@@ -478,7 +489,7 @@ void SourceSelector::reconcile_market(MarketSelection& m, const PublishedMarket*
     }
   }
   m.published = std::move(view);
-  m.active = -1;
+  set_active(m, -1);
   m.disagreement_suspended = false;
   adopt_status(m);
   define(m, journal, out);

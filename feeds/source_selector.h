@@ -139,6 +139,8 @@ class SourceSelector {
 
   const SelectorCounters& counters() const { return counters_; }
   std::vector<SelectorNotice>& notices() { return notices_; }
+  // How many markets `source` is the active source of (for metrics).
+  uint64_t active_markets(std::string_view source) const;
 
  private:
   struct PriceView {
@@ -189,6 +191,8 @@ class SourceSelector {
   };
 
   static void record(MarketView& view, const Event& event);
+  // Every change of a market's active source goes through here: it keeps active_by_source_.
+  void set_active(MarketSelection& m, int source);
   void forget(const std::string& source);
   bool source_ok(const MarketSelection& m, size_t source, uint64_t now_ns) const;
   MarketSelection* track(const Event& event);
@@ -219,6 +223,8 @@ class SourceSelector {
   std::map<uint64_t, MarketSelection> markets_;  // ordered: ticks emit in market order
   size_t unmapped_ = 0;                          // unmapped markets tracked in markets_
   std::unordered_map<std::string, SourceHealth> health_;
+  // Invariant: per source name, the markets_ entries whose active source it is.
+  std::unordered_map<std::string, uint64_t> active_by_source_;
   SelectorCounters counters_;
   std::vector<SelectorNotice> notices_;
 };

@@ -12,6 +12,9 @@
 #include <CLI/CLI.hpp>
 
 #include "edge/edge_server.h"
+#include "schemas/host_port.h"
+#include "schemas/log.h"
+#include "tools/cli_config.h"
 
 namespace {
 
@@ -44,6 +47,9 @@ int main(int argc, char** argv) {
       "            --http 0.0.0.0:8080",
       "odds-edge"};
   app.set_help_flag("-h,--help", "print this help and exit");
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "odds-edge: " + oddsbus::tools::config_error_text(e) + " (see --help)\n";
+  });
 
   std::vector<std::string> subs;
   std::vector<std::string> recoveries;
@@ -142,21 +148,32 @@ int main(int argc, char** argv) {
   app.add_option("--audit-log-files", config.audit_log.files,
                  "audit log files kept: FILE and FILE.1 .. FILE.(N-1), the oldest deleted")
       ->capture_default_str();
+  // Operating the edge (README "Operating the engine"): its config file and logs.
+  oddsbus::tools::add_config_option(app);
+  std::string log_format = "text";
+  std::string log_level = "info";
+  app.add_option("--log-format", log_format, "text, or json: one object a line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "the lowest level logged: info, warn or error")
+      ->check(CLI::IsMember({"info", "warn", "error"}))
+      ->capture_default_str();
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "print the settings (flags and config file merged) as a config file, and exit")
+      ->configurable(false);
   CLI11_PARSE(app, argc, argv);
+  if (print_config) {
+    std::printf("%s", oddsbus::tools::settings_as_config(app).c_str());
+    return 0;
+  }
+  oddsbus::configure_log(*oddsbus::parse_log_format(log_format),
+                         *oddsbus::parse_log_level(log_level), "edge");
 
-  const size_t colon = http.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return fail("--http: expected HOST:PORT, e.g. 127.0.0.1:8080, not '" + http + "'");
-  }
-  config.http_host = http.substr(0, colon);
-  try {
-    const int port = std::stoi(http.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    config.http_port = static_cast<uint16_t>(port);
-  } catch (const std::exception&) {
-    return fail("--http: the port must be a number from 0 to 65535, in '" + http + "'");
-  }
-  if (config.http_host == "*") config.http_host = "0.0.0.0";
+  auto address = oddsbus::parse_host_port("--http", http);
+  if (!address) return fail(address.error());
+  config.http_host = address->host;
+  config.http_port = address->port;
   config.subscriber.publisher_urls = subs;
   config.subscriber.recovery_urls = recoveries;
   config.subscriber.arbiter.gap_timeout_ns = gap_timeout_ms * 1'000'000;

@@ -13,6 +13,9 @@
 #include "engine/retention.h"
 #include "feeds/mapping.h"
 #include "feeds/rejection.h"
+#include "schemas/host_port.h"
+#include "schemas/log.h"
+#include "tools/cli_config.h"
 
 namespace {
 
@@ -93,7 +96,7 @@ int main(int argc, char** argv) {
       "odds-engine: sequences odds events into a gap-free, journaled, published frame stream."};
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("odds-engine: ") + e.what() + " (see --help)\n";
+    return "odds-engine: " + oddsbus::tools::config_error_text(e, "run") + " (see --help)\n";
   });
 
   std::string journal_dir;
@@ -141,7 +144,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> feed_specs;
   std::string run_durability = "nosync";
   std::string role = "primary";
-  std::string http, config_file;
+  std::string http;
   uint64_t heartbeat_ms = 200;
   auto* run_cmd = app.add_subcommand(
       "run",
@@ -256,19 +259,71 @@ int main(int argc, char** argv) {
                    "TOML mapping: canonical markets, their source priority, provider ids "
                    "(needed by betfair-stream and uof-xml feeds)")
       ->check(CLI::ExistingFile);
-  run_cmd->add_option("--http", http, "HOST:PORT for /metrics and /healthz (not yet available)");
-  run_cmd->add_option("--config", config_file, "TOML configuration file (not yet available)");
+  // Operating the node (README "Operating the engine"): its config file, HTTP endpoint and logs.
+  oddsbus::tools::add_config_option(app, "run");
+  run_cmd->fallthrough();  // `run --config FILE`: the option is the app's, its keys are run's
+  run_cmd->add_option("--http", http,
+                      "HOST:PORT to serve GET /metrics (Prometheus) and GET /healthz (200 or 503 "
+                      "with the role, epoch, seq, lag and the reason) on, e.g. 127.0.0.1:9100");
+  run_cmd
+      ->add_option("--health-max-lag", node.health_max_lag_frames,
+                   "/healthz: a secondary more frames than this behind its primary is unhealthy")
+      ->capture_default_str();
+  std::string log_format = "text";
+  std::string log_level = "info";
+  run_cmd->add_option("--log-format", log_format, "text, or json: one object a line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  run_cmd->add_option("--log-level", log_level, "the lowest level logged: info, warn or error")
+      ->check(CLI::IsMember({"info", "warn", "error"}))
+      ->capture_default_str();
+  bool print_config = false;
+  bool check_only = false;
+  run_cmd
+      ->add_flag("--print-config", print_config,
+                 "print the settings (flags and config file merged) as a config file, and exit")
+      ->configurable(false);
+  run_cmd
+      ->add_flag("--check-only", check_only,
+                 "check the settings and the mapping, start nothing, and exit")
+      ->configurable(false)
+      ->group("");
+  auto* check_cmd = app.add_subcommand(
+      "check-config",
+      "Check a config file for `run` (and the mapping it names, or --mapping) without starting "
+      "anything: unknown keys, bad values, missing settings. Exit 0 when it would start.");
+  std::string check_file, check_mapping;
+  check_cmd->add_option("FILE", check_file, "the config file")->required();
+  check_cmd->add_option("--mapping", check_mapping, "a mapping file to check with it");
 
-  CLI11_PARSE(app, argc, argv);
+  // check-config FILE [--mapping M] is `run --config FILE [--mapping M] --check-only`: the same
+  // parsing and checks as a start, so it passes exactly when a start would.
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.size() >= 3 && args[1] == "check-config" && args[2] != "--help" && args[2] != "-h") {
+    std::vector<std::string> rewritten{args[0], "run", "--config"};
+    rewritten.insert(rewritten.end(), args.begin() + 2, args.end());
+    rewritten.push_back("--check-only");
+    args = std::move(rewritten);
+  }
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  CLI11_PARSE(app, static_cast<int>(arg_pointers.size()), arg_pointers.data());
 
   if (*ingest_cmd) {
     return ingest(journal_dir, format, ingest_mapping, ingest_feed_name, files, durability, batch);
   }
-
-  for (const auto& [flag, value] : {std::pair{"--http", &http}, {"--config", &config_file}}) {
-    if (!value->empty()) {
-      return fail(std::string(flag) + " is not available in this version of odds-engine yet");
-    }
+  if (*check_cmd) return fail("check-config takes the config file first: check-config FILE");
+  if (print_config) {
+    std::printf("%s", oddsbus::tools::settings_as_config(*run_cmd).c_str());
+    return 0;
+  }
+  oddsbus::configure_log(*oddsbus::parse_log_format(log_format),
+                         *oddsbus::parse_log_level(log_level), "engine");
+  if (!http.empty()) {
+    auto address = oddsbus::parse_host_port("--http", http);
+    if (!address) return fail(address.error());
+    node.http_host = address->host;
+    node.http_port = address->port;
   }
   node.role = role == "primary" ? oddsbus::engine::NodeRole::kPrimary
                                 : oddsbus::engine::NodeRole::kSecondary;
@@ -313,6 +368,16 @@ int main(int argc, char** argv) {
     auto age = oddsbus::engine::parse_duration_ns(retain_age);
     if (!age) return fail("--retain-age: " + age.error());
     node.retain_age_ns = *age;
+  }
+  if (check_only) {
+    if (!node.mapping_path.empty()) {
+      auto mapping = oddsbus::feeds::Mapping::load(node.mapping_path);
+      if (!mapping) return fail(mapping.error());
+    }
+    std::printf("config OK: node %u, %s, %zu feed(s)%s%s\n", node.node, role.c_str(),
+                node.feeds.size(), node.mapping_path.empty() ? "" : ", mapping ",
+                node.mapping_path.c_str());
+    return 0;
   }
 
   struct sigaction action {};

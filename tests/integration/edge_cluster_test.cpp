@@ -94,6 +94,14 @@ class EdgeClusterTest : public ::testing::Test {
                                           (dir_ / ("edge" + std::to_string(i) + ".log")).string());
   }
   std::string journal(int node) const { return (dir_ / ("node" + std::to_string(node))).string(); }
+  // The last seq node's journal holds, by odds-replay digest on the live journal (0: unreadable).
+  uint64_t journaled_seq(int node) {
+    auto [code, out] = testing::run_to_completion(
+        {bin_dir() + "/odds-replay", "digest", "--journal", journal(node)},
+        (dir_ / "replay.log").string());
+    const size_t at = out.find("\"seq\": ");
+    return code == 0 && at != std::string::npos ? std::stoull(out.substr(at + 7)) : 0;
+  }
   std::string replay_digest(int node, uint64_t seq) {
     auto [code, out] =
         testing::run_to_completion({bin_dir() + "/odds-replay", "digest", "--journal",
@@ -127,8 +135,17 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
   StreamClient b1(http_b, kSubscribeAll);
   StreamClient b2(http_b, R"({"op": "subscribe", "markets": [1001, 1002], "event": 503})");
   ASSERT_TRUE(wait_until([&] { return a1.last_seq() > 300 / slow && b1.last_seq() > 300 / slow; },
-                         slow * 20s));
+                         slow * 20s))
+      << "a1 at " << a1.last_seq() << ", b1 at " << b1.last_seq() << "\n"
+      << edge_a->log() << edge_b->log() << primary->log() << secondary->log();
 
+  // Replication is async: a primary killed before its secondary journaled anything takes
+  // everything with it (the secondary then rightly starts epoch 2 from seq 1). The feed's first
+  // burst gets the clients past 300 within ~100 ms of the primary starting, sooner than the
+  // secondary's first reconnect; so wait for the secondary to hold what the clients hold.
+  const uint64_t clients_at = a1.last_seq();
+  ASSERT_TRUE(wait_until([&] { return journaled_seq(2) >= clients_at; }, slow * 20s))
+      << secondary->log();
   primary->signal(SIGKILL);
   ASSERT_TRUE(wait_until(
       [&] {
@@ -154,7 +171,8 @@ TEST_F(EdgeClusterTest, ClientsSeeEveryChangeThroughFailoverAnEdgeStallAndARecon
   edge_b->signal(SIGCONT);
   const uint64_t resumed_at = a1.last_seq();
   ASSERT_TRUE(wait_until([&] { return b1.last_seq() > resumed_at + 200 / slow; }, slow * 20s))
-      << edge_b->log();
+      << "b1 at " << b1.last_seq() << ", a1 resumed at " << resumed_at << "\n"
+      << edge_b->log() << secondary->log();
 
   // Quiesce: stop the feed, then the engine; the edges keep serving what they have.
   feed_->signal(SIGKILL);

@@ -80,10 +80,11 @@ void run_betfair_session(ProviderFeed& feed, const std::atomic<bool>& stop) {
     log(LogLevel::kInfo,
         "feed %s: line %zu betfair session: %llu connects, %llu connect failures, %llu "
         "disconnects, %llu images (%llu instead of a resume), %llu resumes, %llu status errors, "
-        "%llu changes, %llu duplicates",
+        "%llu changes, %llu duplicates, %llu images or resumes skipped while another line streamed",
         feed.spec.name.c_str(), i, n(c.connects), n(c.connect_failures), n(c.disconnects),
         n(c.images), n(c.images_instead_of_resume), n(c.resumes),
-        static_cast<unsigned long long>(status_errors), n(c.messages), n(c.duplicates));
+        static_cast<unsigned long long>(status_errors), n(c.messages), n(c.duplicates),
+        n(c.restatements_skipped));
   }
 }
 

@@ -117,6 +117,7 @@ std::string_view to_string(SessionState state) {
 void SessionActions::clear() {
   send.clear();
   deliver.clear();
+  restates = false;
   action = ConnectionAction::kKeep;
   retry_after_ns = 0;
   notices.clear();
@@ -399,11 +400,13 @@ void StreamSession::deliver(std::string_view message, const detail::SessionField
   if (f.has_initial_clk && !f.initial_clk.empty()) initial_clk_ = f.initial_clk;
   if (f.has_clk && !f.clk.empty()) clk_ = f.clk;
   if (f.ct == "SUB_IMAGE") {
+    out.restates = true;
     ++counters_.images;
     if (resubscribed_) ++counters_.images_instead_of_resume;
     out.notices.push_back(
         {SessionNotice::Kind::kImage, resubscribed_ ? "instead of a resume" : "expected"});
   } else if (f.ct == "RESUB_DELTA") {
+    out.restates = true;
     ++counters_.resumes;
     out.notices.push_back({SessionNotice::Kind::kResumed, {}});
   } else if (f.ct == "HEARTBEAT") {

@@ -154,6 +154,10 @@ struct SessionActions {
   // Whole market change messages (mcm) for the adapter, in order. Each view is valid until the
   // next call into the session.
   std::vector<std::string_view> deliver;
+  // `deliver` is an image (SUB_IMAGE) or a resume (RESUB_DELTA): the whole state of the markets
+  // it names as of now, rather than the next change. The transport may skip it when another line
+  // of the provider is streaming and so has delivered that state already (tls_stream_link.h).
+  bool restates = false;
   ConnectionAction action = ConnectionAction::kKeep;
   uint64_t retry_after_ns = 0;  // after on_disconnected: wait this long before connecting again
   std::vector<SessionNotice> notices;

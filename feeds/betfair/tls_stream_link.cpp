@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cinttypes>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include <boost/asio/connect.hpp>
@@ -51,11 +52,12 @@ struct TlsStreamLink::Run {
     std::string queued;    // to write after the write in flight
     std::string inflight;  // being written
     bool writing = false;
-    bool open = false;        // a connection exists (connecting or connected)
-    bool connected = false;   // the TLS handshake completed
-    bool up = false;          // delivered a change on this connection
-    bool done = false;        // stopped by a fatal status
-    uint64_t generation = 0;  // bumped per connection; stale completions see a different one
+    bool open = false;           // a connection exists (connecting or connected)
+    bool connected = false;      // the TLS handshake completed
+    bool up = false;             // delivered a change on this connection
+    bool done = false;           // stopped by a fatal status
+    uint64_t generation = 0;     // bumped per connection; stale completions see a different one
+    uint64_t last_heard_ns = 0;  // when the last message arrived
     SessionActions actions;
     LogLimiter log_limit{2'000'000'000};
 
@@ -226,7 +228,8 @@ struct TlsStreamLink::Run {
           return;
         }
         line.actions.clear();
-        line.session.on_message(message, monotonic_ns(), line.actions);
+        line.last_heard_ns = monotonic_ns();
+        line.session.on_message(message, line.last_heard_ns, line.actions);
         closed = !apply(line);
       });
       if (!closed && generation == line.generation) read(line);
@@ -238,7 +241,12 @@ struct TlsStreamLink::Run {
     SessionActions& out = line.actions;
     TlsLineCounters& c = link.line_counters_[line.index];
     for (const SessionNotice& notice : out.notices) log_notice(line, notice);
-    for (std::string_view message : out.deliver) {
+    // An image or resume restates what a streaming line has delivered already; its bytes match
+    // nothing that line carried, so de-duplication would apply it again, possibly over newer
+    // changes from the streaming line. Only a line that is alone delivers it.
+    const bool skip = out.restates && another_line_live(line);
+    if (skip) c.restatements_skipped.fetch_add(1, std::memory_order_relaxed);
+    for (std::string_view message : skip ? std::span<const std::string_view>{} : out.deliver) {
       if (dedup.admit(line.index, link::message_key("betfair-stream", message))) {
         c.messages.fetch_add(1, std::memory_order_relaxed);
         callbacks.on_message(callbacks.ctx, line.index, message);
@@ -264,6 +272,18 @@ struct TlsStreamLink::Run {
           line.session.stop_reason().c_str());
     }
     drop(line, /*reconnect=*/!line.done);
+    return false;
+  }
+
+  // Whether a line other than `line` streams and has heard from the server within two heartbeat
+  // intervals (Betfair sends a HEARTBEAT every heartbeatMs when it has nothing else): one that went
+  // quiet may have stalled, and its state cannot stand in for an image or resume.
+  bool another_line_live(const Line& line) const {
+    const uint64_t now = monotonic_ns();
+    const uint64_t window = 2ULL * line.session.config().heartbeat_ms * 1'000'000;
+    for (const auto& other : lines) {
+      if (other.get() != &line && other->up && now - other->last_heard_ns <= window) return true;
+    }
     return false;
   }
 

@@ -9,9 +9,18 @@
 // one provider (DESIGN section 3): each runs its own session, and the market change messages
 // they deliver go through one MessageDedup (feeds/link/message_dedup.h, byte keys matched by
 // occurrence; every session uses the same request ids, so copies are byte-identical), so the
-// adapter sees each change once. Reconnects back off as the session says (exponential, full
-// jitter); a fatal status (bad credentials, refused subscription) stops that line for good, logs
-// why once, and counts it.
+// adapter sees each change once. An image or resume (SUB_IMAGE, RESUB_DELTA) on one line while
+// another line is streaming is not delivered: it restates the state the streaming line delivered,
+// in bytes no other line carries, so it would be applied again, possibly over newer changes. A
+// line that resumes while another streams has missed what that line delivered; its later changes
+// are matched with the other line's as message_dedup.h describes (a line with a gap).
+// Known limitation: first arrival wins, so a line that resumed ahead of the other can hand the
+// adapter a newer change before the other line's older ones; with one line the order is exact,
+// with two the journal can end off the provider's state (reproduced by the disabled test
+// TwoRedundantLinesEndWhereTheCaptureEndsWithoutASecondImage). Two lines need a leader/shadow
+// order that is not built yet. Reconnects
+// back off as the session says (exponential, full jitter); a fatal status (bad credentials, refused
+// subscription) stops that line for good, logs why once, and counts it.
 //
 // Thread safety: run() blocks its calling thread (the feed's thread) until `stop` is set, noticing
 // it within tick_interval; every callback runs on that thread, never concurrently. counters() and
@@ -64,6 +73,7 @@ struct TlsLineCounters {
   std::atomic<uint64_t> resumes{0};
   std::atomic<uint64_t> resubscriptions{0};
   std::atomic<uint64_t> segments_discarded{0};
+  std::atomic<uint64_t> restatements_skipped{0};  // images and resumes while another line streamed
   std::atomic<uint64_t> silences{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(StreamErrorCode::kCount)> status_errors{};
 };

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -88,10 +89,27 @@ struct Subscription {
   size_t last_sent = 0;  // the last change served on the connection before (0: none)
 };
 
+// The exchange's clock, shared by the emulators of redundant lines: change i is published
+// kPeriod * i after the first subscription, whoever is connected.
+class Timeline {
+ public:
+  static constexpr auto kPeriod = 3ms;
+  size_t present(size_t changes) {
+    const auto now = std::chrono::steady_clock::now();
+    std::call_once(started_, [&] { start_ = now; });
+    return std::min<size_t>(changes - 1, (now - start_) / kPeriod);
+  }
+
+ private:
+  std::once_flag started_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 class StreamEmulator {
  public:
-  StreamEmulator(const std::filesystem::path& dir, std::vector<std::string> capture, uint64_t seed)
-      : capture_(std::move(capture)), rng_(seed) {
+  StreamEmulator(const std::filesystem::path& dir, std::vector<std::string> capture, uint64_t seed,
+                 std::shared_ptr<Timeline> timeline = std::make_shared<Timeline>())
+      : capture_(std::move(capture)), rng_(seed), timeline_(std::move(timeline)) {
     tls_.use_certificate_chain_file((dir / "cert.pem").string());
     tls_.use_private_key_file((dir / "key.pem").string(), ssl::context::pem);
     acceptor_.open(tcp::v4());
@@ -129,15 +147,18 @@ class StreamEmulator {
            field_text(capture_[i], "pt") + R"(,"mc":)" + field_text(capture_[i], "mc") + "}\r\n";
   }
 
-  // Changes first..last folded into one RESUB_DELTA (their market changes in order).
-  std::string resume(size_t first, size_t last) const {
+  // Changes first..last folded into one message (their market changes in order): an image from
+  // change 0, or a RESUB_DELTA.
+  std::string fold(size_t first, size_t last) const {
     std::string mc;
     for (size_t i = first; i <= last; ++i) {
       const std::string part = field_text(capture_[i], "mc");
       mc += (mc.empty() ? "" : ",") + part.substr(1, part.size() - 2);
     }
-    return R"({"op":"mcm","id":2,"ct":"RESUB_DELTA","clk":")" + std::to_string(last) +
-           R"(","pt":)" + field_text(capture_[last], "pt") + R"(,"mc":[)" + mc + "]}\r\n";
+    return std::string(R"({"op":"mcm","id":2,"ct":")") +
+           (first == 0 ? R"(SUB_IMAGE","initialClk":"I0)" : "RESUB_DELTA") + R"(","clk":")" +
+           std::to_string(last) + R"(","pt":)" + field_text(capture_[last], "pt") + R"(,"mc":[)" +
+           mc + "]}\r\n";
   }
 
   void serve() {
@@ -212,35 +233,35 @@ class StreamEmulator {
       std::lock_guard lock(mutex_);
       subscriptions_.push_back(sub);
     }
-    // The first message: the image, or the patch from the client's clk to the present.
+    // The first message: the image, or the patch from the client's clk to the present (the
+    // changes published meanwhile, folded).
+    const size_t present = timeline_->present(capture_.size());
     std::string first;
-    size_t covered = 0;  // the last change the first message brings the client to
-    size_t next = 0;
+    size_t covered = present;  // the last change the first message brings the client to
     if (sub.clk.empty()) {
       ++images_;
-      first = change(0, R"(,"ct":"SUB_IMAGE","initialClk":"I0")");
-      next = 1;
+      first = fold(0, present);
     } else {
       if (sub.initial_clk != "I0") fail("resubscription with initialClk " + sub.initial_clk);
       const size_t from = std::stoul(sub.clk) + 1;
-      // What was "published" while the client was away: up to a few changes, folded.
-      const size_t last = std::min(capture_.size() - 1, from + rng_() % 6);
-      if (from <= last) {
-        first = resume(from, last);
-        covered = last;
+      if (from <= present) {
+        first = fold(from, present);
       } else {
         first = R"({"op":"mcm","id":2,"ct":"RESUB_DELTA","clk":")" + sub.clk +
                 R"(","mc":[]})"
                 "\r\n";
         covered = from - 1;
       }
-      next = covered + 1;
     }
     asio::write(stream, asio::buffer(first), error);
     if (error) return;
     sent_ = covered;
+    size_t next = covered + 1;
     const size_t drop_at = next + 10 + rng_() % 40;
     for (; next < capture_.size() && next < drop_at && !stop_; ++next) {
+      while (timeline_->present(capture_.size()) < next && !stop_) {
+        std::this_thread::sleep_for(1ms);
+      }
       asio::write(stream, asio::buffer(change(next)), error);
       if (error) return;
       sent_ = next;
@@ -260,6 +281,7 @@ class StreamEmulator {
 
   std::vector<std::string> capture_;
   std::mt19937_64 rng_;
+  std::shared_ptr<Timeline> timeline_;
   asio::io_context io_;
   ssl::context tls_{ssl::context::tls_server};
   tcp::acceptor acceptor_{io_};
@@ -306,12 +328,17 @@ class BetfairStreamEmulatorTest : public ::testing::Test {
 
   std::unique_ptr<ChildProcess> start_engine(uint16_t port, const std::string& credentials,
                                              const std::string& journal) {
+    return start_engine("tls://127.0.0.1:" + std::to_string(port), credentials, journal);
+  }
+  std::unique_ptr<ChildProcess> start_engine(const std::string& urls,
+                                             const std::string& credentials,
+                                             const std::string& journal) {
     return std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            bin_dir() + "/odds-engine", "run", "--journal", (dir_ / journal).string(), "--node",
-            "1", "--pub", "tcp://127.0.0.1:" + std::to_string(free_port()), "--feed",
-            "bf=betfair-stream@tls://127.0.0.1:" + std::to_string(port), "--feed-auth",
-            "bf=" + credentials, "--mapping", (dir_ / "mapping.toml").string()},
+        std::vector<std::string>{bin_dir() + "/odds-engine", "run", "--journal",
+                                 (dir_ / journal).string(), "--node", "1", "--pub",
+                                 "tcp://127.0.0.1:" + std::to_string(free_port()), "--feed",
+                                 "bf=betfair-stream@" + urls, "--feed-auth", "bf=" + credentials,
+                                 "--mapping", (dir_ / "mapping.toml").string()},
         (dir_ / (journal + ".log")).string());
   }
 
@@ -324,19 +351,23 @@ class BetfairStreamEmulatorTest : public ::testing::Test {
     return at == std::string::npos ? output : output.substr(at);
   }
 
+  // The state the capture ends in, through the same adapter as `odds-feed normalize`.
+  std::string expected_digest() {
+    auto [ingested, ingest_log] =
+        run_to_completion({bin_dir() + "/odds-engine", "ingest", "--journal",
+                           (dir_ / "expected").string(), "--format", "betfair-stream", "--mapping",
+                           (dir_ / "mapping.toml").string(), "--feed-name", "bf", capture_path_},
+                          (dir_ / "ingest.log").string());
+    EXPECT_EQ(ingested, 0) << ingest_log;
+    return digest("expected");
+  }
+
   std::filesystem::path dir_;
   std::string capture_path_;
 };
 
 TEST_F(BetfairStreamEmulatorTest, ResumesFromClkAfterRandomDropsAndEndsWhereTheCaptureEnds) {
-  // The state the capture ends in, through the same adapter as `odds-feed normalize`.
-  auto [ingested, ingest_log] =
-      run_to_completion({bin_dir() + "/odds-engine", "ingest", "--journal",
-                         (dir_ / "expected").string(), "--format", "betfair-stream", "--mapping",
-                         (dir_ / "mapping.toml").string(), "--feed-name", "bf", capture_path_},
-                        (dir_ / "ingest.log").string());
-  ASSERT_EQ(ingested, 0) << ingest_log;
-  const std::string expected = digest("expected");
+  const std::string expected = expected_digest();
   ASSERT_EQ(expected.rfind("\"digest\"", 0), 0u) << expected;
 
   for (uint64_t seed : {1, 2}) {
@@ -367,6 +398,48 @@ TEST_F(BetfairStreamEmulatorTest, ResumesFromClkAfterRandomDropsAndEndsWhereTheC
     EXPECT_NE(log.find("resumed from clk"), std::string::npos) << log;
     EXPECT_EQ(log.find("image instead of a resume"), std::string::npos) << log;
   }
+}
+
+// Two lines to one exchange (one timeline), each dropped at its own seeded points: the adapter
+// should get each change once and the journal end where the capture ends.
+// DISABLED: a known limitation, kept as its reproduction. It fails in about 4 runs of 6: the
+// journal ends with a runner priced from an `atb` level the capture had removed (1.4 instead of the
+// last traded 85 at the close). Most likely (not yet proven) a cross-line reorder: after a line
+// resumes (its RESUB_DELTA skipped because the other line streams), its next changes can reach the
+// adapter before the other line's older ones (first arrival wins, message_dedup.h), so a level's
+// removal is applied before its addition. Redundant Betfair lines need a leader/shadow order (a
+// shadow line holds its new changes until the leader delivers them or drops), not yet built.
+TEST_F(BetfairStreamEmulatorTest,
+       DISABLED_TwoRedundantLinesEndWhereTheCaptureEndsWithoutASecondImage) {
+  const std::string expected = expected_digest();
+  ASSERT_EQ(expected.rfind("\"digest\"", 0), 0u) << expected;
+  const uint64_t seed = 21;
+  SCOPED_TRACE("seeds " + std::to_string(seed) + ", " + std::to_string(seed + 1));
+  auto timeline = std::make_shared<Timeline>();
+  StreamEmulator a(dir_, read_lines(capture_path_), seed, timeline);
+  StreamEmulator b(dir_, read_lines(capture_path_), seed + 1, timeline);
+  auto engine = start_engine("tls://127.0.0.1:" + std::to_string(a.port()) +
+                                 ",tls://127.0.0.1:" + std::to_string(b.port()),
+                             write_credentials(kAppKey), "journal");
+  ASSERT_TRUE(wait_until([&] { return a.finished() && b.finished(); }, 30s))
+      << "the emulators did not serve the whole capture\n"
+      << engine->log();
+  ASSERT_TRUE(wait_until([&] { return digest("journal") == expected; }, 15s))
+      << "journal " << digest("journal") << ", capture " << expected << "\n"
+      << engine->log();
+  engine->signal(SIGTERM);
+  EXPECT_EQ(engine->wait_for(20s), 0) << engine->log();
+  for (StreamEmulator* emulator : {&a, &b}) {
+    EXPECT_TRUE(emulator->failures().empty()) << emulator->failures().front();
+    EXPECT_EQ(emulator->images(), 1) << "a dropped line resumed with a new image";
+    const std::vector<Subscription> subs = emulator->subscriptions();
+    for (size_t i = 1; i < subs.size(); ++i) {
+      EXPECT_EQ(subs[i].clk, std::to_string(subs[i].last_sent)) << "resubscription " << i;
+    }
+  }
+  EXPECT_GE(a.subscriptions().size() + b.subscriptions().size(), 4u);
+  const std::string log = engine->log();
+  EXPECT_EQ(log.find("image instead of a resume"), std::string::npos) << log;
 }
 
 TEST_F(BetfairStreamEmulatorTest, RefusedCredentialsStopTheSessionWithoutRetrying) {

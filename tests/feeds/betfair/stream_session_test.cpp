@@ -157,6 +157,26 @@ TEST(StreamSession, ResubscribesWithInitialClkAndClkAfterADropAndCountsTheResume
   EXPECT_EQ(d.session.initial_clk(), "i2");
 }
 
+TEST(StreamSession, MarksImagesAndResumesAsRestatementsOfTheState) {
+  Driven d;
+  d.handshake();
+  d.message(mcm("c1", R"("initialClk":"i1","ct":"SUB_IMAGE")"));
+  EXPECT_TRUE(d.out.restates);
+  d.message(mcm("c2"));
+  EXPECT_FALSE(d.out.restates);
+  d.message(mcm("c3", R"("ct":"HEARTBEAT")"));
+  EXPECT_FALSE(d.out.restates);
+  d.disconnect();
+  d.handshake();
+  d.message(mcm("c4", R"("ct":"RESUB_DELTA")"));
+  EXPECT_TRUE(d.out.restates);
+  d.message(mcm("c5", R"("segmentType":"SEG_START","ct":"SUB_IMAGE")"));
+  EXPECT_FALSE(d.out.restates) << "nothing delivered yet";
+  d.message(mcm("c6", R"("segmentType":"SEG_END")"));
+  EXPECT_EQ(d.out.deliver.size(), 2u);
+  EXPECT_TRUE(d.out.restates) << "a segmented image, whole";
+}
+
 TEST(StreamSession, TheFirstSubscriptionWithoutTokensAsksForAnImage) {
   Driven d;
   const std::string subscription = d.handshake();

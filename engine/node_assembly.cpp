@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 
@@ -49,7 +50,9 @@ uint64_t Node::feed_rejections() const {
 uint64_t Node::feed_duplicates() const {
   uint64_t duplicates = 0;
   for (const auto& provider : providers_) {
-    duplicates += provider->link->counters().duplicates.load(std::memory_order_relaxed);
+    if (provider->link) {
+      duplicates += provider->link->counters().duplicates.load(std::memory_order_relaxed);
+    }
   }
   return duplicates;
 }
@@ -119,6 +122,15 @@ std::expected<void, std::string> Node::assemble() {
     provider->producer = i;
     provider->queues = queues_.get();
     provider->stop = &feeds_stop_;
+    if (std::ranges::any_of(provider->spec.urls, [](const auto& url) { return is_tls_url(url); })) {
+      if (auto opened = open_betfair_session(*provider, mapping_ ? &*mapping_ : nullptr,
+                                             config_.node * 1000 + i + 1);
+          !opened) {
+        return std::unexpected(opened.error());
+      }
+      providers_.push_back(std::move(provider));
+      continue;
+    }
     auto adapter = feeds::make_adapter(provider->spec.format, provider->spec.name,
                                        mapping_ ? &*mapping_ : nullptr);
     if (!adapter) return std::unexpected(adapter.error());
@@ -323,6 +335,7 @@ void Node::start_threads() {
 
   for (auto& provider : providers_) {
     feed_threads_.emplace_back([this, p = provider.get()] {
+      if (p->betfair) return run_betfair_session(*p, feeds_stop_);
       feeds::link::ProviderLink::Callbacks callbacks;
       callbacks.on_message = &ProviderFeed::on_message;
       callbacks.on_health = &ProviderFeed::on_health;

@@ -3,8 +3,90 @@
 #include <cinttypes>
 
 #include "engine/clocks.h"
+#include "feeds/link/feed_credentials.h"
 
 namespace oddsbus::engine {
+
+bool is_tls_url(std::string_view url) { return url.starts_with("tls://"); }
+
+std::expected<void, std::string> check_tls_feed_url(std::string_view format, std::string_view url) {
+  if (format != "betfair-stream") {
+    return std::unexpected("a TLS URL (" + std::string(url) + ") is for betfair-stream feeds only");
+  }
+  if (auto parsed = feeds::betfair::parse_tls_url(url); !parsed) {
+    return std::unexpected(parsed.error());
+  }
+  return {};
+}
+
+std::expected<void, std::string> open_betfair_session(ProviderFeed& feed,
+                                                      const feeds::Mapping* mapping,
+                                                      uint64_t jitter_seed) {
+  const FeedSpec& spec = feed.spec;
+  feeds::betfair::TlsStreamLinkConfig config;
+  config.feed = spec.name;
+  for (const std::string& url : spec.urls) {
+    auto endpoint = feeds::betfair::parse_tls_url(url);
+    if (!endpoint) {
+      return std::unexpected("--feed " + spec.name +
+                             ": every line of a TLS session is tls://: " + endpoint.error());
+    }
+    config.lines.push_back(std::move(*endpoint));
+  }
+  if (spec.auth_file.empty()) {
+    return std::unexpected("--feed " + spec.name + ": a Betfair stream session needs --feed-auth " +
+                           spec.name + "=FILE (app_key, session_token)");
+  }
+  auto credentials =
+      feeds::link::load_feed_credentials(spec.auth_file, feeds::link::CredentialsKind::kBetfair);
+  if (!credentials) return std::unexpected(credentials.error());
+  config.session.app_key = credentials->app_key;
+  config.session.session_token = credentials->session_token;
+  config.ca_file = credentials->ca_file;
+  config.session.jitter_seed = jitter_seed;
+  if (mapping != nullptr) {
+    for (const feeds::MarketMapping& market : mapping->markets()) {
+      for (const feeds::ProviderMarketMapping& provider : market.providers) {
+        if (provider.feed == spec.name) config.session.market_ids.push_back(provider.market);
+      }
+    }
+  }
+  if (config.session.market_ids.empty()) {
+    return std::unexpected("--feed " + spec.name +
+                           ": the mapping names no market for this feed, so a Betfair stream "
+                           "session has nothing to subscribe to (see --mapping)");
+  }
+  auto adapter = feeds::make_adapter(spec.format, spec.name, mapping);
+  if (!adapter) return std::unexpected(adapter.error());
+  feed.adapter = std::move(*adapter);
+  feed.betfair = std::make_unique<feeds::betfair::TlsStreamLink>(std::move(config));
+  return {};
+}
+
+void run_betfair_session(ProviderFeed& feed, const std::atomic<bool>& stop) {
+  feeds::link::ProviderLink::Callbacks callbacks;
+  callbacks.on_message = &ProviderFeed::on_message;
+  callbacks.on_health = &ProviderFeed::on_health;
+  callbacks.on_line_state = &ProviderFeed::on_line_state;
+  callbacks.ctx = &feed;
+  feed.betfair->run(stop, callbacks);
+  for (size_t i = 0; i < feed.betfair->line_count(); ++i) {
+    const feeds::betfair::TlsLineCounters& c = feed.betfair->line_counters(i);
+    auto n = [](const std::atomic<uint64_t>& v) {
+      return static_cast<unsigned long long>(v.load(std::memory_order_relaxed));
+    };
+    uint64_t status_errors = 0;
+    for (const auto& e : c.status_errors) status_errors += e.load(std::memory_order_relaxed);
+    log(LogLevel::kInfo,
+        "feed %s: line %zu betfair session: %llu connects, %llu connect failures, %llu "
+        "disconnects, %llu images (%llu instead of a resume), %llu resumes, %llu status errors, "
+        "%llu changes, %llu duplicates, %llu images or resumes skipped while another line streamed",
+        feed.spec.name.c_str(), i, n(c.connects), n(c.connect_failures), n(c.disconnects),
+        n(c.images), n(c.images_instead_of_resume), n(c.resumes),
+        static_cast<unsigned long long>(status_errors), n(c.messages), n(c.duplicates),
+        n(c.restatements_skipped));
+  }
+}
 
 void ProviderFeed::on_message(void* ctx, size_t, std::string_view message) {
   auto* self = static_cast<ProviderFeed*>(ctx);

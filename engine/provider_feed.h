@@ -10,19 +10,39 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <expected>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/ingest_queues.h"
 #include "engine/node.h"
 #include "feeds/adapter.h"
+#include "feeds/betfair/tls_stream_link.h"
 #include "feeds/event.h"
 #include "feeds/link/provider_link.h"
+#include "feeds/mapping.h"
 #include "feeds/rejection.h"
 #include "schemas/log.h"
 
 namespace oddsbus::engine {
+
+struct ProviderFeed;
+
+// betfair-stream over TLS (`--feed NAME=betfair-stream@tls://HOST:PORT[,tls://...]`, DESIGN
+// section 10): whether a --feed URL names a TLS stream session, and its check (betfair-stream
+// only, well formed).
+bool is_tls_url(std::string_view url);
+std::expected<void, std::string> check_tls_feed_url(std::string_view format, std::string_view url);
+// Sets up `feed` (adapter and feed.betfair) for a betfair-stream feed whose URLs are tls://: the
+// credentials file (spec.auth_file, required) gives app_key, session_token and ca_file; the
+// mapping (may be null) gives the markets to subscribe to. An error is one line for the operator.
+std::expected<void, std::string> open_betfair_session(ProviderFeed& feed,
+                                                      const feeds::Mapping* mapping,
+                                                      uint64_t jitter_seed);
+// Runs feed.betfair with the ProviderFeed callbacks until `stop` (the feed thread's body).
+void run_betfair_session(ProviderFeed& feed, const std::atomic<bool>& stop);
 
 // One provider's thread state: its link (all its lines), adapter and queue index.
 struct ProviderFeed {
@@ -38,6 +58,9 @@ struct ProviderFeed {
   uint64_t last_unknown_markets = 0;
   uint64_t last_unknown_selections = 0;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(feeds::RejectReason::kCount)> rejected{};
+  // betfair-stream over TLS: open_betfair_session() sets it and the feed thread runs it instead
+  // of `link` (null then).
+  std::unique_ptr<feeds::betfair::TlsStreamLink> betfair;
 
   // feeds::link::ProviderLink::Callbacks, with `ctx` this ProviderFeed.
   static void on_message(void* ctx, size_t line, std::string_view message);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "engine/node_assembly.h"
+#include "engine/provider_feed.h"
 #include "feeds/tcp_line_source.h"
 
 namespace oddsbus::engine {
@@ -14,7 +15,8 @@ std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text) {
   if (eq == std::string_view::npos || at == std::string_view::npos || eq == 0 || at == eq + 1) {
     return std::unexpected("--feed '" + std::string(text) + "' is not NAME=FORMAT@URL[,URL]");
   }
-  FeedSpec spec{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1, at - eq - 1)), {}};
+  FeedSpec spec{
+      std::string(text.substr(0, eq)), std::string(text.substr(eq + 1, at - eq - 1)), {}, {}};
   if (spec.format != "oddsjson" && spec.format != "betfair-stream" && spec.format != "uof-xml") {
     return std::unexpected("--feed " + spec.name + ": format '" + spec.format +
                            "' is not supported (supported: oddsjson, betfair-stream, uof-xml)");
@@ -23,7 +25,11 @@ std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text) {
   while (!urls.empty()) {
     const size_t comma = urls.find(',');
     const std::string_view url = urls.substr(0, comma);
-    if (auto endpoint = feeds::parse_tcp_url(url); !endpoint) {
+    if (is_amqp_url(url)) {
+      if (auto checked = check_amqp_feed_url(spec.format, url); !checked) {
+        return std::unexpected("--feed " + spec.name + ": " + checked.error());
+      }
+    } else if (auto endpoint = feeds::parse_tcp_url(url); !endpoint) {
       return std::unexpected("--feed " + spec.name + ": " + endpoint.error());
     }
     spec.urls.emplace_back(url);

@@ -22,6 +22,7 @@ struct FeedSpec {
   std::string name;               // the feed (source) name, recorded as the source of its prices
   std::string format;             // "oddsjson", "betfair-stream" or "uof-xml"
   std::vector<std::string> urls;  // tcp://HOST:PORT, one per redundant line
+  std::string auth_file;          // --feed-auth NAME=FILE: the session's credentials ("" : none)
 };
 
 // Parses "NAME=FORMAT@URL[,URL...]": several URLs are redundant lines of one provider.

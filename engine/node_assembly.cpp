@@ -49,7 +49,9 @@ uint64_t Node::feed_rejections() const {
 uint64_t Node::feed_duplicates() const {
   uint64_t duplicates = 0;
   for (const auto& provider : providers_) {
-    duplicates += provider->link->counters().duplicates.load(std::memory_order_relaxed);
+    if (provider->link) {
+      duplicates += provider->link->counters().duplicates.load(std::memory_order_relaxed);
+    }
   }
   return duplicates;
 }
@@ -123,6 +125,15 @@ std::expected<void, std::string> Node::assemble() {
                                        mapping_ ? &*mapping_ : nullptr);
     if (!adapter) return std::unexpected(adapter.error());
     provider->adapter = std::move(*adapter);
+    if (is_amqp_url(provider->spec.urls.front())) {
+      if (auto opened = open_uof_session(*provider, mapping_ ? &*mapping_ : nullptr,
+                                         config_.node * 1000 + i + 1);
+          !opened) {
+        return std::unexpected(opened.error());
+      }
+      providers_.push_back(std::move(provider));
+      continue;
+    }
     feeds::link::ProviderLinkConfig link_config;
     link_config.feed = provider->spec.name;
     link_config.format = provider->spec.format;
@@ -273,7 +284,11 @@ void Node::start_threads() {
       callbacks.on_health = &ProviderFeed::on_health;
       callbacks.on_line_state = &ProviderFeed::on_line_state;
       callbacks.ctx = p;
-      p->link->run(feeds_stop_, callbacks);
+      if (p->uof_session) {
+        p->uof_session->run(feeds_stop_, callbacks);
+      } else {
+        p->link->run(feeds_stop_, callbacks);
+      }
     });
     name_thread(feed_threads_.back(), "feed-" + provider->spec.name);
   }
@@ -304,6 +319,7 @@ std::expected<void, std::string> Node::stop() {
       " rejected, %" PRIu64 " duplicate messages dropped, %" PRIu64 " heartbeats published",
       config_.node, sequencer_->last_seq(), c.frames.load(), c.batches.load(), rejected,
       feed_duplicates(), c.heartbeats.load());
+  for (const auto& provider : providers_) log_session_summary(*provider);
   if (failed()) return std::unexpected("journal write failed, node stopped: " + failure_);
   return {};
 }

@@ -10,6 +10,7 @@
 #include "engine/file_ingest.h"
 #include "engine/journal.h"
 #include "engine/node.h"
+#include "feeds/link/feed_credentials.h"
 #include "feeds/mapping.h"
 #include "feeds/rejection.h"
 
@@ -157,6 +158,11 @@ int main(int argc, char** argv) {
       "a provider to connect to: NAME=FORMAT@URL[,URL...], FORMAT one of oddsjson, "
       "betfair-stream, uof-xml; several URLs (or the same NAME again) are redundant lines of one "
       "provider, e.g. bf=betfair-stream@tcp://10.0.0.1:9001,tcp://10.0.0.2:9001 (repeatable)");
+  std::vector<std::string> feed_auths;
+  run_cmd->add_option("--feed-auth", feed_auths,
+                      "NAME=FILE: the credentials of feed NAME's provider session, a TOML file "
+                      "readable by its owner only (uof-xml: access_token, api_url, optional "
+                      "node_id and ca_file) (repeatable)");
   uint64_t stale_after_ms = 3000;
   uint64_t disagree_after_ms = 5000;
   auto* stale_after_option = run_cmd->add_option(
@@ -274,6 +280,17 @@ int main(int argc, char** argv) {
     if (auto added = oddsbus::engine::add_feed(node.feeds, std::move(*feed)); !added) {
       return fail(added.error());
     }
+  }
+  for (const std::string& text : feed_auths) {
+    auto auth = oddsbus::feeds::link::parse_feed_auth(text);
+    if (!auth) return fail(auth.error());
+    bool known = false;
+    for (auto& feed : node.feeds) {
+      if (feed.name != auth->first) continue;
+      feed.auth_file = auth->second;
+      known = true;
+    }
+    if (!known) return fail("--feed-auth " + auth->first + ": no --feed of that name");
   }
   // The cross-feed check compares the sources of a mapped market. Without a mapping every market
   // has one source (the feed that speaks of it): there is nothing to compare, so a flag that asks

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 
@@ -125,7 +126,7 @@ std::expected<void, std::string> Node::assemble() {
                                        mapping_ ? &*mapping_ : nullptr);
     if (!adapter) return std::unexpected(adapter.error());
     provider->adapter = std::move(*adapter);
-    if (is_amqp_url(provider->spec.urls.front())) {
+    if (std::any_of(provider->spec.urls.begin(), provider->spec.urls.end(), is_amqp_url)) {
       if (auto opened = open_uof_session(*provider, mapping_ ? &*mapping_ : nullptr,
                                          config_.node * 1000 + i + 1);
           !opened) {

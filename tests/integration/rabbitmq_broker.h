@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -196,8 +197,21 @@ class RabbitMqBroker {
   static constexpr const char* kInstall =
       "apt-get install rabbitmq-server (tools/odds setup installs every package the tests need)";
 
-  RabbitMqBroker(const std::filesystem::path& dir, uint16_t auth_port)
-      : dir_(dir), amqp_port_(free_port()), dist_port_(free_port()), epmd_port_(free_port()) {
+  // PEM files for an amqps listener (server certificate and key, signed by `ca`).
+  struct Tls {
+    std::string ca;
+    std::string certificate;
+    std::string key;
+  };
+
+  // With `tls`, the broker also listens for amqps on amqps_port().
+  RabbitMqBroker(const std::filesystem::path& dir, uint16_t auth_port,
+                 const std::optional<Tls>& tls = std::nullopt)
+      : dir_(dir),
+        amqp_port_(free_port()),
+        amqps_port_(tls ? free_port() : 0),
+        dist_port_(free_port()),
+        epmd_port_(free_port()) {
     std::filesystem::create_directories(dir_ / "mnesia");
     std::filesystem::create_directories(dir_ / "log");
     const std::string auth = "http://127.0.0.1:" + std::to_string(auth_port) + "/auth/";
@@ -209,6 +223,15 @@ class RabbitMqBroker {
                                           << "auth_http.vhost_path = " << auth << "vhost\n"
                                           << "auth_http.resource_path = " << auth << "resource\n"
                                           << "auth_http.topic_path = " << auth << "topic\n";
+    if (tls) {
+      std::ofstream(dir_ / "rabbitmq.conf", std::ios::app)
+          << "listeners.ssl.1 = 127.0.0.1:" << amqps_port_ << "\n"
+          << "ssl_options.cacertfile = " << tls->ca << "\n"
+          << "ssl_options.certfile = " << tls->certificate << "\n"
+          << "ssl_options.keyfile = " << tls->key << "\n"
+          << "ssl_options.verify = verify_none\n"
+          << "ssl_options.fail_if_no_peer_cert = false\n";
+    }
     std::ofstream(dir_ / "enabled_plugins") << "[rabbitmq_auth_backend_http].\n";
     std::ofstream(dir_ / "rabbitmq-env.conf") << "";
   }
@@ -297,6 +320,7 @@ class RabbitMqBroker {
   }
 
   uint16_t amqp_port() const { return amqp_port_; }
+  uint16_t amqps_port() const { return amqps_port_; }
   std::string log_tail() const {
     std::ifstream in(dir_ / "server.out");
     std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -306,6 +330,7 @@ class RabbitMqBroker {
  private:
   std::filesystem::path dir_;
   uint16_t amqp_port_;
+  uint16_t amqps_port_;
   uint16_t dist_port_;
   uint16_t epmd_port_;
   pid_t pid_ = -1;

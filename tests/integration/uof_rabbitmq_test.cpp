@@ -90,8 +90,27 @@ class BrokerEnvironment : public ::testing::Environment {
     std::filesystem::remove_all(g_shared->dir);
     std::filesystem::create_directories(g_shared->dir);
     g_shared->http = std::make_unique<testing::HttpServer>(serve);
-    g_shared->broker =
-        std::make_unique<testing::RabbitMqBroker>(g_shared->dir / "broker", g_shared->http->port());
+    // A CA and a server certificate for localhost signed by it (the amqps listener), and another
+    // CA that vouches for nothing here.
+    const std::string tls = (g_shared->dir / "tls").string();
+    std::filesystem::create_directories(tls);
+    const std::string make_certificates =
+        "(cd " + tls +
+        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2"
+        " -subj /CN=oddsbus-test-ca"
+        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2"
+        " -subj /CN=oddsbus-other-ca"
+        " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr"
+        " -subj /CN=localhost"
+        " && echo subjectAltName=DNS:localhost,IP:127.0.0.1 > san.ext"
+        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+        " -out server.pem -days 2 -extfile san.ext) > " +
+        tls + "/openssl.log 2>&1";
+    ASSERT_EQ(std::system(make_certificates.c_str()), 0)
+        << "openssl could not make the test certificates: see " << tls << "/openssl.log";
+    g_shared->broker = std::make_unique<testing::RabbitMqBroker>(
+        g_shared->dir / "broker", g_shared->http->port(),
+        testing::RabbitMqBroker::Tls{tls + "/ca.pem", tls + "/server.pem", tls + "/server.key"});
     const auto started_at = std::chrono::steady_clock::now();
     const std::string failed = g_shared->broker->start();
     ASSERT_EQ(failed, "") << failed;
@@ -165,17 +184,25 @@ class UofRabbitMqTest : public ::testing::Test {
     }
   }
 
-  void start_engine() {
+  // amqps with `ca_file` when given (a file of the shared tls directory), else amqp.
+  void start_engine(const std::string& ca_file = "") {
     const std::string credentials = (dir_ / "sr.toml").string();
     std::ofstream(credentials) << "access_token = \"" << kToken << "\"\n"
                                << "api_url = \"http://127.0.0.1:" << g_shared->http->port()
                                << "/v1\"\nnode_id = 3\n";
+    if (!ca_file.empty()) {
+      std::ofstream(credentials, std::ios::app)
+          << "ca_file = \"" << (g_shared->dir / "tls" / ca_file).string() << "\"\n";
+    }
     ::chmod(credentials.c_str(), 0600);
     // Short producer limits so the case takes seconds: silent 1.5 s is down; requests at most
     // every 1 s (well above the ~0.2 s this test takes to see a request and stop the alives that
     // would otherwise ask again).
+    // amqps names the broker as its certificate does.
     const std::string feed =
-        "sr=uof-xml@amqp://127.0.0.1:" + std::to_string(g_shared->broker->amqp_port()) +
+        "sr=uof-xml@" +
+        (ca_file.empty() ? "amqp://127.0.0.1:" + std::to_string(g_shared->broker->amqp_port())
+                         : "amqps://localhost:" + std::to_string(g_shared->broker->amqps_port())) +
         "/?inactivity_ms=1500&min_recovery_interval_ms=1000&heartbeat=5";
     journal_ = (dir_ / "journal").string();
     engine_ = std::make_unique<ChildProcess>(
@@ -410,6 +437,29 @@ TEST_F(UofRabbitMqTest, AProducerDownPeriodSuspendsItsMarketsUntilItsRecoveryCom
   // The session's counters, in the node's stop summary.
   EXPECT_NE(log.find("3 recovery requests"), std::string::npos) << log;
   EXPECT_NE(log.find("1 snapshot_complete ignored"), std::string::npos) << log;
+}
+
+// amqps: the session verifies the broker's certificate against the credentials file's ca_file.
+TEST_F(UofRabbitMqTest, AnAmqpsSessionTrustsTheBrokerItsCaFileVouchesFor) {
+  start_engine("ca.pem");
+  // A recovery request means the session logged in over TLS and consumes the alives.
+  const RecoveryCall first = await_recovery(0, 0);
+  publish(kOddsKey, odds_change("2.5", wall_ms(), first.query.at("request_id")));
+  snapshot_complete(first.query.at("request_id"));
+  ASSERT_TRUE(alive_until(
+      1, [&] { return market_status_is(1001, "open"); }, 30s))
+      << engine_->log();
+  engine_->signal(SIGTERM);
+  ASSERT_EQ(engine_->wait_for(20s), std::optional<int>(0)) << engine_->log();
+}
+
+TEST_F(UofRabbitMqTest, AnAmqpsSessionRefusesABrokerItsCaFileDoesNotVouchFor) {
+  start_engine("other.pem");
+  ASSERT_TRUE(
+      testing::wait_until([&] { return engine_->log().find("SSL") != std::string::npos; }, 60s))
+      << engine_->log();
+  EXPECT_TRUE(calls().empty()) << "the session reached the broker through an untrusted certificate";
+  EXPECT_TRUE(engine_->running());  // it keeps trying, with backoff
 }
 
 }  // namespace

@@ -249,6 +249,28 @@ class UofRabbitMqTest : public ::testing::Test {
     EXPECT_TRUE(arrived) << "no recovery request #" << n << "\n" << engine_->log();
     return arrived ? calls()[n] : RecoveryCall{};
   }
+  // Keeps the alives going (subscribed) until market 1001 is open in the journal.
+  bool alive_until_open() {
+    const bool open = alive_until(
+        1, [&] { return market_status_is(1001, "open"); }, 30s);
+    EXPECT_TRUE(open) << engine_->log();
+    return open;
+  }
+  // Answers the session's first recovery (its producer is down from the start) with a price and
+  // the snapshot_complete, and waits for the market to open. Returns the request (with no
+  // request_id when any of it failed).
+  RecoveryCall first_recovery() {
+    const RecoveryCall first = await_recovery(0, 0);
+    if (!first.query.contains("request_id")) return first;
+    publish(kOddsKey, odds_change("2.5", wall_ms(), first.query.at("request_id")));
+    snapshot_complete(first.query.at("request_id"));
+    if (!alive_until_open()) return {};
+    return first;
+  }
+  void stop_engine() {
+    engine_->signal(SIGTERM);
+    ASSERT_EQ(engine_->wait_for(20s), std::optional<int>(0)) << engine_->log();
+  }
   void snapshot_complete(const std::string& request_id) {
     publish(kSnapshotKey, "<snapshot_complete product=\"1\" request_id=\"" + request_id +
                               "\" timestamp=\"" + std::to_string(wall_ms()) + "\"/>");
@@ -385,18 +407,13 @@ TEST_F(UofRabbitMqTest, TheJournalEndsWhereNormalizeOfTheSameMessagesEnds) {
                     << describe(expected) << engine_->log();
   EXPECT_EQ(expected.at(1001).status, "open");  // the comparison is of something
   EXPECT_FALSE(expected.at(1001).prices.empty());
-  engine_->signal(SIGTERM);
-  ASSERT_EQ(engine_->wait_for(20s), std::optional<int>(0)) << engine_->log();
+  stop_engine();
 }
 
 TEST_F(UofRabbitMqTest, AProducerDownPeriodSuspendsItsMarketsUntilItsRecoveryCompletes) {
   start_engine();
-  const RecoveryCall first = await_recovery(0, 0);
-  publish(kOddsKey, odds_change("2.5", wall_ms(), first.query.at("request_id")));
-  snapshot_complete(first.query.at("request_id"));
-  ASSERT_TRUE(alive_until(
-      1, [&] { return market_status_is(1001, "open"); }, 30s))
-      << engine_->log();
+  const RecoveryCall first = first_recovery();
+  ASSERT_TRUE(first.query.contains("request_id"));
 
   // 1. Silence: no alive for longer than the inactivity limit suspends the market.
   const uint64_t last_alive_while_up = last_alive_;
@@ -412,9 +429,7 @@ TEST_F(UofRabbitMqTest, AProducerDownPeriodSuspendsItsMarketsUntilItsRecoveryCom
   snapshot_complete(first.query.at("request_id"));
   // ... the matching one brings the market back, with the recovered price.
   snapshot_complete(second.query.at("request_id"));
-  ASSERT_TRUE(alive_until(
-      1, [&] { return market_status_is(1001, "open"); }, 30s))
-      << engine_->log();
+  ASSERT_TRUE(alive_until_open());
   EXPECT_EQ(journal_state().at(1001).prices.at(1), 26000u);
 
   // 2. subscribed="0": the producer says it lost us; suspended again, and recovered again.
@@ -426,13 +441,10 @@ TEST_F(UofRabbitMqTest, AProducerDownPeriodSuspendsItsMarketsUntilItsRecoveryCom
   EXPECT_EQ(third.query.at("after"), std::to_string(before_unsubscribed));
   publish(kOddsKey, odds_change("2.7", wall_ms(), third.query.at("request_id")));
   snapshot_complete(third.query.at("request_id"));
-  ASSERT_TRUE(alive_until(
-      1, [&] { return market_status_is(1001, "open"); }, 30s))
-      << engine_->log();
+  ASSERT_TRUE(alive_until_open());
   EXPECT_EQ(journal_state().at(1001).prices.at(1), 27000u);
 
-  engine_->signal(SIGTERM);
-  ASSERT_EQ(engine_->wait_for(20s), std::optional<int>(0)) << engine_->log();
+  stop_engine();
   const std::string log = engine_->log();
   // The session's counters, in the node's stop summary.
   EXPECT_NE(log.find("3 recovery requests"), std::string::npos) << log;
@@ -443,14 +455,9 @@ TEST_F(UofRabbitMqTest, AProducerDownPeriodSuspendsItsMarketsUntilItsRecoveryCom
 TEST_F(UofRabbitMqTest, AnAmqpsSessionTrustsTheBrokerItsCaFileVouchesFor) {
   start_engine("ca.pem");
   // A recovery request means the session logged in over TLS and consumes the alives.
-  const RecoveryCall first = await_recovery(0, 0);
-  publish(kOddsKey, odds_change("2.5", wall_ms(), first.query.at("request_id")));
-  snapshot_complete(first.query.at("request_id"));
-  ASSERT_TRUE(alive_until(
-      1, [&] { return market_status_is(1001, "open"); }, 30s))
-      << engine_->log();
-  engine_->signal(SIGTERM);
-  ASSERT_EQ(engine_->wait_for(20s), std::optional<int>(0)) << engine_->log();
+  const RecoveryCall first = first_recovery();
+  ASSERT_TRUE(first.query.contains("request_id"));
+  stop_engine();
 }
 
 TEST_F(UofRabbitMqTest, AnAmqpsSessionRefusesABrokerItsCaFileDoesNotVouchFor) {

@@ -30,6 +30,10 @@ std::expected<FeedSpec, std::string> parse_feed_spec(std::string_view text) {
       if (auto checked = check_tls_feed_url(spec.format, url); !checked) {
         return std::unexpected("--feed " + spec.name + ": " + checked.error());
       }
+    } else if (is_amqp_url(url)) {
+      if (auto checked = check_amqp_feed_url(spec.format, url); !checked) {
+        return std::unexpected("--feed " + spec.name + ": " + checked.error());
+      }
     } else if (auto endpoint = feeds::parse_tcp_url(url); !endpoint) {
       return std::unexpected("--feed " + spec.name + ": " + endpoint.error());
     }

@@ -135,6 +135,15 @@ std::expected<void, std::string> Node::assemble() {
                                        mapping_ ? &*mapping_ : nullptr);
     if (!adapter) return std::unexpected(adapter.error());
     provider->adapter = std::move(*adapter);
+    if (std::any_of(provider->spec.urls.begin(), provider->spec.urls.end(), is_amqp_url)) {
+      if (auto opened = open_uof_session(*provider, mapping_ ? &*mapping_ : nullptr,
+                                         config_.node * 1000 + i + 1);
+          !opened) {
+        return std::unexpected(opened.error());
+      }
+      providers_.push_back(std::move(provider));
+      continue;
+    }
     feeds::link::ProviderLinkConfig link_config;
     link_config.feed = provider->spec.name;
     link_config.format = provider->spec.format;
@@ -341,7 +350,11 @@ void Node::start_threads() {
       callbacks.on_health = &ProviderFeed::on_health;
       callbacks.on_line_state = &ProviderFeed::on_line_state;
       callbacks.ctx = p;
-      p->link->run(feeds_stop_, callbacks);
+      if (p->uof_session) {
+        p->uof_session->run(feeds_stop_, callbacks);
+      } else {
+        p->link->run(feeds_stop_, callbacks);
+      }
     });
     name_thread(feed_threads_.back(), "feed-" + provider->spec.name);
   }
@@ -383,6 +396,7 @@ std::expected<void, std::string> Node::stop() {
         config_.node, s.written.load(), s.last_snapshot_seq.load(), s.encode_ns_max.load() / 1e6,
         s.put_ns_max.load() / 1e6, s.records_pruned.load(), s.prune_ns_max.load() / 1e6);
   }
+  for (const auto& provider : providers_) log_session_summary(*provider);
   if (failed()) return std::unexpected("journal write failed, node stopped: " + failure_);
   return {};
 }

@@ -141,4 +141,66 @@ void ProviderFeed::on_line_state(void* ctx, size_t line, bool connected) {
       self->spec.urls[line].c_str());
 }
 
+void log_session_summary(const ProviderFeed& feed) {
+  if (!feed.uof_session) return;
+  const feeds::uof::AmqpSessionCounters& c = feed.uof_session->counters();
+  auto n = [](const std::atomic<uint64_t>& v) {
+    return static_cast<unsigned long long>(v.load(std::memory_order_relaxed));
+  };
+  log(LogLevel::kInfo,
+      "feed %s: uof session: %llu connects, %llu connect failures, %llu disconnects, %llu "
+      "messages, %llu producer up, %llu producer down, %llu recovery requests, %llu recovery "
+      "failures, %llu recovery timeouts, %llu snapshot_complete ignored",
+      feed.spec.name.c_str(), n(c.connects), n(c.connect_failures), n(c.disconnects), n(c.messages),
+      n(c.producer_up), n(c.producer_down), n(c.recovery_requests), n(c.recovery_failures),
+      n(c.recovery_timeouts), n(c.snapshots_ignored));
+}
+
+bool is_amqp_url(std::string_view url) {
+  return url.starts_with("amqp://") || url.starts_with("amqps://");
+}
+
+std::expected<void, std::string> check_amqp_feed_url(std::string_view format,
+                                                     std::string_view url) {
+  if (format != "uof-xml") {
+    return std::unexpected("an AMQP URL (" + std::string(url) + ") is for uof-xml feeds only");
+  }
+  if (auto parsed = feeds::uof::parse_amqp_url(url); !parsed)
+    return std::unexpected(parsed.error());
+  return {};
+}
+
+std::expected<void, std::string> open_uof_session(ProviderFeed& feed, const feeds::Mapping* mapping,
+                                                  uint64_t jitter_seed) {
+  const FeedSpec& spec = feed.spec;
+  if (spec.urls.size() != 1) {
+    return std::unexpected("--feed " + spec.name + ": an AMQP session has one URL");
+  }
+  if (spec.auth_file.empty()) {
+    return std::unexpected("--feed " + spec.name + ": an AMQP session needs --feed-auth " +
+                           spec.name + "=FILE (access_token, api_url)");
+  }
+  auto url = feeds::uof::parse_amqp_url(spec.urls[0]);
+  if (!url) return std::unexpected("--feed " + spec.name + ": " + url.error());
+  auto credentials =
+      feeds::link::load_feed_credentials(spec.auth_file, feeds::link::CredentialsKind::kUof);
+  if (!credentials) return std::unexpected(credentials.error());
+  auto api = feeds::uof::parse_api_url(credentials->api_url);
+  if (!api) return std::unexpected(spec.auth_file + ": " + api.error());
+  feeds::uof::AmqpSessionConfig config;
+  config.feed = spec.name;
+  config.url = std::move(*url);
+  config.access_token = credentials->access_token;
+  config.ca_file = credentials->ca_file;
+  const feeds::Mapping none;
+  config.binding_keys = feeds::uof::binding_keys(mapping ? *mapping : none, spec.name);
+  config.producers.node_id = credentials->node_id;
+  config.recovery.api = std::move(*api);
+  config.recovery.access_token = credentials->access_token;
+  config.recovery.ca_file = credentials->ca_file;
+  config.jitter_seed = jitter_seed;
+  feed.uof_session = std::make_unique<feeds::uof::AmqpSession>(std::move(config));
+  return {};
+}
+
 }  // namespace oddsbus::engine

@@ -24,6 +24,7 @@
 #include "feeds/link/provider_link.h"
 #include "feeds/mapping.h"
 #include "feeds/rejection.h"
+#include "feeds/uof/amqp_session.h"
 #include "schemas/log.h"
 
 namespace oddsbus::engine {
@@ -52,6 +53,9 @@ struct ProviderFeed {
   const std::atomic<bool>* stop = nullptr;
   std::unique_ptr<feeds::Adapter> adapter;
   std::unique_ptr<feeds::link::ProviderLink> link;
+  // uof-xml over AMQP (amqp:// or amqps://) instead of TCP lines: open_uof_session() sets it and
+  // the feed thread runs it instead of `link`, with the same callbacks.
+  std::unique_ptr<feeds::uof::AmqpSession> uof_session;
   std::vector<feeds::Event> events;
   feeds::Event status_event;
   LogLimiter reject_log;
@@ -67,5 +71,20 @@ struct ProviderFeed {
   static void on_health(void* ctx, bool up);
   static void on_line_state(void* ctx, size_t line, bool connected);
 };
+
+// Logs what a provider session counted (uof-xml over AMQP: connects, producers, recoveries), once,
+// when the node stops. Nothing for plain TCP lines.
+void log_session_summary(const ProviderFeed& feed);
+
+// Whether `url` names an AMQP session (amqp:// or amqps://), which only uof-xml feeds speak.
+bool is_amqp_url(std::string_view url);
+// Checks an amqp(s):// URL given to --feed NAME=FORMAT@URL: uof-xml only, and well formed.
+std::expected<void, std::string> check_amqp_feed_url(std::string_view format, std::string_view url);
+
+// Sets feed.uof_session for a uof-xml feed whose one URL is amqp(s):// (DESIGN section 10): the
+// credentials file (spec.auth_file, required) gives the access token, api_url, node_id and
+// ca_file; the mapping (may be null) gives the routing keys. An error is one line for the operator.
+std::expected<void, std::string> open_uof_session(ProviderFeed& feed, const feeds::Mapping* mapping,
+                                                  uint64_t jitter_seed);
 
 }  // namespace oddsbus::engine

@@ -2,8 +2,8 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
 #include <toml++/toml.h>
+#include <fstream>
 
 namespace oddsbus::feeds::link {
 namespace {
@@ -29,8 +29,7 @@ std::expected<FeedCredentials, std::string> load_feed_credentials(const std::str
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::unexpected(path + ": cannot read the file");
   if ((st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) != 0) {
-    return std::unexpected(path +
-                           ": readable or writable by others (holds secrets): chmod 600 it");
+    return std::unexpected(path + ": readable or writable by others (holds secrets): chmod 600 it");
   }
   toml::table table;
   try {
@@ -50,7 +49,8 @@ std::expected<FeedCredentials, std::string> load_feed_credentials(const std::str
                              (betfair ? "betfair-stream" : "uof-xml"));
     }
   }
-  auto read = [&](std::string_view key, bool required, std::string& into) -> std::optional<std::string> {
+  auto read = [&](std::string_view key, bool required,
+                  std::string& into) -> std::optional<std::string> {
     auto v = string_key(table, path, key, required);
     if (!v) return v.error();
     into = std::move(*v);

@@ -42,7 +42,7 @@ TEST(FaultSchedule, IsTheSameForTheSameSeedAndCoversEveryKind) {
     differs |= a[i].describe() != c[i].describe();
     kinds.insert(a[i].kind);
     EXPECT_GE(a[i].hold_ms, 200u);
-    EXPECT_LE(a[i].hold_ms, 2500u);
+    EXPECT_LE(a[i].hold_ms, silences_feed(a[i]) ? 5500u : 2500u);
     if (a[i].kind == ChaosFaultKind::kDelay) {
       EXPECT_GT(a[i].delay_ms, 0u);
     }
@@ -106,6 +106,21 @@ selections = { "1" = 1, "2" = 2 }
       "\n"
       R"({"type":"settle","market":1001,"winners":[2]})"
       "\n");
+  // The last line of a simulator killed mid-write is left out; a bad line elsewhere is an error.
+  std::ofstream(record)
+      << R"({"line":0,"seq":1,"kind":"price","market":1001,"selection":2,"price_e4":24800,"ns":2})"
+      << "\n"
+      << R"({"line":0,"seq":2,"kind":"pri)";
+  auto cut = append_record_as_oddsjson(record, *mapping, out);
+  ASSERT_TRUE(cut) << cut.error();
+  EXPECT_EQ(cut->lines, 1u);
+  EXPECT_EQ(cut->truncated, 1u);
+  std::ofstream(record)
+      << R"({"line":0,"seq":2,"kind":"pri)"
+      << "\n"
+      << R"({"line":0,"seq":1,"kind":"price","market":1001,"selection":2,"price_e4":24800,"ns":2})"
+      << "\n";
+  EXPECT_FALSE(append_record_as_oddsjson(record, *mapping, out));
   // A market the mapping does not know is an error, not a guess.
   std::ofstream(record)
       << R"({"line":0,"seq":1,"kind":"market","market":9,"event":1,"status":"open","ns":1})"

@@ -344,6 +344,10 @@ class ChaosCluster {
     }
     report_.checks.push_back(check_client_streams(survivor, logs, report_.streams));
     report_.checks.push_back(check_edge_digests(survivor, edge_ends_, true));
+    if (edge_ends_.size() != 2) {
+      report_.checks.back().violation(
+          "no final snapshot of every edge: the cluster did not settle");
+    }
     const std::vector<NamedJournal> named{{"node1", journals[0].get()},
                                           {"node2", journals[1].get()}};
     report_.checks.push_back(check_journals(named));
@@ -460,10 +464,12 @@ ChaosReport run_chaos(const ChaosConfig& config) {
   {
     ChaosCluster cluster(config, report);
     if (cluster.start()) {
-      const std::vector<ChaosFault> schedule = make_schedule({.seed = config.seed,
-                                                              .faults = config.faults,
-                                                              .min_hold_ms = config.min_hold_ms,
-                                                              .max_hold_ms = config.max_hold_ms});
+      ScheduleConfig schedule_config;
+      schedule_config.seed = config.seed;
+      schedule_config.faults = config.faults;
+      schedule_config.min_hold_ms = config.min_hold_ms;
+      schedule_config.max_hold_ms = config.max_hold_ms;
+      const std::vector<ChaosFault> schedule = make_schedule(schedule_config);
       for (size_t i = 0; i < schedule.size(); ++i) {
         cluster.apply(schedule[i], i);
         if (!cluster.wait_recovered("fault " + std::to_string(i + 1) + " (" +

@@ -103,6 +103,9 @@ std::vector<ChaosFault> make_schedule(const ScheduleConfig& config) {
     fault.kind = choice->kind;
     fault.target = choice->target;
     fault.hold_ms = uniform(config.min_hold_ms, config.max_hold_ms);
+    if (silences_feed(fault)) {
+      fault.hold_ms = uniform(config.min_hold_ms, config.max_hold_ms + config.long_silence_ms);
+    }
     if (fault.kind == K::kDelay) fault.delay_ms = uniform(20, 400);
     schedule.push_back(std::move(fault));
   }

@@ -43,6 +43,9 @@ struct ScheduleConfig {
   size_t faults = 20;
   uint32_t min_hold_ms = 200;
   uint32_t max_hold_ms = 2500;
+  // Faults that silence the feed (silences_feed) may last this much longer, so that some outlast
+  // stale_after and the stale check has outages to look at.
+  uint32_t long_silence_ms = 3000;
 };
 
 std::vector<ChaosFault> make_schedule(const ScheduleConfig& config);

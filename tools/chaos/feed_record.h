@@ -18,9 +18,10 @@
 namespace oddsbus::chaos {
 
 struct RecordConversion {
-  uint64_t facts = 0;    // facts of the line read
-  uint64_t lines = 0;    // oddsjson lines written
-  uint64_t skipped = 0;  // heartbeats, corrupt messages, other lines' facts
+  uint64_t facts = 0;      // facts of the line read
+  uint64_t lines = 0;      // oddsjson lines written
+  uint64_t skipped = 0;    // heartbeats, corrupt messages, other lines' facts
+  uint64_t truncated = 0;  // a last line cut short (a simulator killed mid-write): left out
 };
 
 // Appends the oddsjson lines for the record file at `record_path` to `out_path`. Errors: a file

@@ -183,7 +183,6 @@ CheckResult check_stale_markets(const engine::Journal& survivor, const feeds::Ma
     }
     for (const auto& [from, to] : all_out) {
       if (to - from <= stale_after_ns + grace_ns) continue;
-      ++result.checked;
       const uint64_t by = from + stale_after_ns + grace_ns;
       auto state = engine::state_at(survivor, {.at_seq = std::nullopt, .at_time_ns = by});
       if (!state) {
@@ -191,7 +190,9 @@ CheckResult check_stale_markets(const engine::Journal& survivor, const feeds::Ma
         continue;
       }
       const MarketRecord* record = state->find(market.id);
-      if (record && record->status == fb::MarketStatus::Open) {
+      if (record == nullptr) continue;  // not defined yet: nothing to suspend
+      ++result.checked;
+      if (record->status == fb::MarketStatus::Open) {
         result.violation("market " + std::to_string(market.id) + " still open " +
                          std::to_string((by - from) / 1'000'000) +
                          " ms into an outage of all its sources (journal seq " +

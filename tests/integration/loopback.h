@@ -1,6 +1,9 @@
-// Test support: loopback TCP helpers for multi-process tests.
+// Test support: loopback TCP helpers for multi-process tests. Ports and waiting come from the
+// supervisor (tools/cluster/ports.h, readiness.h: one implementation for the tests, odds-bench
+// and odds-cluster); what only tests need (an ASSERTing send, the sanitizer slowdown) is here.
 #pragma once
 
+// Kept from before the supervisor, for the tests that rely on them through this header.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,40 +18,20 @@
 
 #include <gtest/gtest.h>
 
+#include "tools/cluster/ports.h"
+#include "tools/cluster/readiness.h"
+
 namespace oddsbus::testing {
 
 // Listens on 127.0.0.1 on a free port; returns the socket (or -1) and sets `port`.
-inline int listen_loopback(uint16_t& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 4) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(addr.sin_port);
-  return fd;
-}
+using cluster::listen_loopback;
 
-inline uint16_t free_port() {
-  uint16_t port = 0;
-  const int fd = listen_loopback(port);
-  ::close(fd);
-  return port;
-}
+// A port on 127.0.0.1 free when checked and not handed out before by this process (0 if none);
+// see tools/cluster/ports.h for the race that remains.
+inline uint16_t free_port() { return cluster::pick_free_port().value_or(0); }
 
 // Accepts one connection within `timeout`, or returns -1.
-inline int accept_within(int listener, std::chrono::milliseconds timeout) {
-  pollfd p{listener, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return -1;
-  return ::accept(listener, nullptr, nullptr);
-}
+using cluster::accept_within;
 
 inline void send_all(int fd, const std::string& bytes) {
   size_t sent = 0;
@@ -72,17 +55,9 @@ inline int sanitizer_slowdown() {
 }
 
 // A ZeroMQ endpoint on loopback.
-inline std::string url(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+inline std::string url(uint16_t port) { return cluster::loopback_url(port); }
 
 // Polls `done` every 20 ms until it returns true (true) or `timeout` passes (false).
-template <typename F>
-bool wait_until(F&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+using cluster::wait_until;
 
 }  // namespace oddsbus::testing

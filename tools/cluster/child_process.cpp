@@ -25,8 +25,9 @@ void write_text(int fd, const char* text) {
 
 }  // namespace
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log)
-    : argv_(std::move(argv)), log_(std::move(log)) {}
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log,
+                           bool own_process_group)
+    : argv_(std::move(argv)), log_(std::move(log)), own_process_group_(own_process_group) {}
 
 ChildProcess::~ChildProcess() {
   if (running_) kill9();
@@ -48,6 +49,7 @@ bool ChildProcess::start() {
   args.push_back(nullptr);
   const std::string exec_failed = "exec " + argv_[0] + " failed\n";
   const pid_t parent = ::getpid();
+  const bool own_group = own_process_group_;
 
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -55,7 +57,7 @@ bool ChildProcess::start() {
     return false;
   }
   if (pid == 0) {
-    ::setpgid(0, 0);
+    if (own_group) ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The parent may have died before prctl took effect: then nothing would ever kill us.
     if (::getppid() != parent) ::_exit(127);
@@ -80,7 +82,7 @@ bool ChildProcess::start() {
     ::_exit(127);
   }
   // Also here, so a signal sent to the group right after start() finds it.
-  ::setpgid(pid, pid);
+  if (own_group) ::setpgid(pid, pid);
   ::close(log_fd);
   pid_ = pid;
   running_ = true;
@@ -127,7 +129,8 @@ std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
 
 bool ChildProcess::signal(int sig) {
   if (!running()) return false;
-  return ::kill(-pid_, sig) == 0 || ::kill(pid_, sig) == 0;
+  return ::kill(own_process_group_ ? -pid_ : pid_, sig) == 0 ||
+         (own_process_group_ && ::kill(pid_, sig) == 0);
 }
 
 int ChildProcess::stop(std::chrono::milliseconds grace) {
@@ -144,7 +147,7 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
 int ChildProcess::kill9() {
   if (pid_ < 0) return -1;
   if (running_) {
-    if (::kill(-pid_, SIGKILL) != 0) ::kill(pid_, SIGKILL);
+    if (!own_process_group_ || ::kill(-pid_, SIGKILL) != 0) ::kill(pid_, SIGKILL);
     reap(true);
   }
   return exit_code_.value_or(-1);

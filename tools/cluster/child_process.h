@@ -8,8 +8,11 @@
 // and reaps a child still running, so no exit path of the owner leaves one behind.
 //
 // Guarantees about the child:
-//  - It runs in its own process group (setpgid), so a terminal's Ctrl-C reaches only the owner,
-//    which stops its children in order; every signal this class sends goes to that group.
+//  - By default it runs in its own process group (setpgid), so a terminal's Ctrl-C reaches only
+//    the owner, which stops its children in order; every signal this class sends goes to that
+//    group. With own_process_group false it stays in the owner's group and signals go to the
+//    child alone (for a child that must not be a group leader, e.g. /usr/bin/setsid, which forks
+//    away from its parent when it is one).
 //  - PR_SET_PDEATHSIG(SIGKILL): the kernel kills it when the thread that forked it dies, so a
 //    crashed (even kill -9'd) owner leaves nothing running. Caveat (prctl(2)): "parent" is the
 //    forking THREAD, so start and restart children from a thread that lives as long as they
@@ -35,7 +38,8 @@ namespace oddsbus::cluster {
 class ChildProcess {
  public:
   // Does not start it: call start(). `log` is where stdout and stderr go.
-  ChildProcess(std::vector<std::string> argv, std::filesystem::path log);
+  ChildProcess(std::vector<std::string> argv, std::filesystem::path log,
+               bool own_process_group = true);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -66,7 +70,8 @@ class ChildProcess {
   // the first start.
   std::optional<int> exit_code();
 
-  // The pid of the current (or last) run; -1 before the first start. Also its process group id.
+  // The pid of the current (or last) run; -1 before the first start. Also its process group id
+  // when it has its own.
   pid_t pid() const { return pid_; }
   // How many times it was started (1 after the first start; restarts add one each).
   int starts() const { return starts_; }
@@ -81,6 +86,7 @@ class ChildProcess {
 
   std::vector<std::string> argv_;
   std::filesystem::path log_;
+  bool own_process_group_ = true;
   pid_t pid_ = -1;
   bool running_ = false;
   bool paused_ = false;

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "feeds/json_line.h"
+#include "schemas/state_json.h"
 
 namespace oddsbus::feeds::betfair {
 
@@ -36,38 +37,6 @@ constexpr std::array<std::string_view, static_cast<size_t>(StreamErrorCode::kCou
 constexpr int kAuthenticationId = 1;
 constexpr int kSubscriptionId = 2;
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 }  // namespace
 

@@ -45,12 +45,15 @@ Arbiter::Arbiter(const ArbiterConfig& config)
   if (config_.mode == ResyncMode::kTruncate) position_at(0, 1, 1, nullptr);
 }
 
-void Arbiter::reset(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start) {
+void Arbiter::reset(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start,
+                    std::span<const EpochLink> ancestors) {
   buffer_.clear();
   epochs_.clear();
   requests_.reset();
   gap_ = false;
   position_at(last_seq, epoch, epoch_start, nullptr);
+  const size_t keep = std::min(ancestors.size(), kMaxAncestors);
+  ancestors_.assign(ancestors.end() - static_cast<std::ptrdiff_t>(keep), ancestors.end());
 }
 
 // ---- mode -----------------------------------------------------------------------------------
@@ -69,12 +72,19 @@ void Arbiter::notify(const ArbiterNotice& notice, ArbiterOutput* out) {
 }
 
 StreamPosition Arbiter::position() const {
-  return StreamPosition{positioned(), last_seq_, epoch_, epoch_start_};
+  return StreamPosition{positioned(), last_seq_, epoch_, epoch_start_, ancestors_};
 }
 
 void Arbiter::position_at(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start,
-                          ArbiterOutput* out) {
+                          ArbiterOutput* out, bool continues) {
   transition(ArbiterMode::kLive, out);
+  if (continues) {
+    // The delivered history moves on to a later epoch: ours becomes its ancestor.
+    if (ancestors_.size() == kMaxAncestors) ancestors_.erase(ancestors_.begin());
+    ancestors_.push_back({epoch_, epoch_start_});
+  } else {
+    ancestors_.clear();  // a snapshot, a reset or a probe's point: its past is unknown here
+  }
   last_seq_ = last_seq;
   epoch_ = epoch;
   epoch_start_ = epoch_start;
@@ -154,7 +164,7 @@ void Arbiter::on_heartbeat(const fb::Frame& frame, uint64_t now_ns, ArbiterOutpu
   ++counters_.heartbeats;
   const fb::Heartbeat* heartbeat = frame.payload_as_Heartbeat();
   const uint32_t epoch = frame.epoch();
-  if (heartbeat->epoch_start() != 0) learn_epoch(epoch, heartbeat->epoch_start(), 0);
+  if (heartbeat->epoch_start() != 0) learn_epoch(epoch, heartbeat->epoch_start(), 0, 0);
   epochs_.note_newest(epoch, heartbeat->last_seq());
   if (epoch >= epochs_.newest_epoch()) last_live_ns_ = now_ns;
   if (!heartbeat->relayed() && epoch >= epochs_.newest_epoch()) {
@@ -238,7 +248,7 @@ void Arbiter::on_range(size_t service, const recovery::ReplyHeader& header,
     ++counters_.stale_replies;
   }
   if (header.epoch != 0 && header.epoch_start != 0) {
-    learn_epoch(header.epoch, header.epoch_start, 0);
+    learn_epoch(header.epoch, header.epoch_start, 0, 0);
   }
   if (header.epoch != 0) epochs_.note_newest(header.epoch, header.last_seq);
   check_divergence(now_ns, out);
@@ -320,6 +330,20 @@ void Arbiter::on_snapshot_failed(size_t service, uint64_t now_ns, ArbiterOutput&
   end_call(now_ns, out);
 }
 
+bool Arbiter::snapshot_superseded(uint64_t seq, uint32_t epoch, uint64_t epoch_start) const {
+  return epochs_.history_lost(StreamPosition{true, seq, epoch, epoch_start, {}});
+}
+
+void Arbiter::on_snapshot_superseded(size_t service, uint64_t now_ns, ArbiterOutput& out) {
+  begin_call(out);
+  ++counters_.superseded_snapshots;
+  if (requests_.awaits(service) && requests_.outstanding().kind == RecoveryRequestKind::kSnapshot) {
+    requests_.settle();
+    requests_.move_on(service, now_ns + config_.gap_timeout_ns);
+  }
+  end_call(now_ns, out);
+}
+
 void Arbiter::on_tick(uint64_t now_ns, ArbiterOutput& out) {
   begin_call(out);
   end_call(now_ns, out);
@@ -332,7 +356,7 @@ void Arbiter::offer(const fb::Frame& frame, std::span<const uint8_t> bytes, uint
   const uint64_t seq = frame.seq();
   const uint32_t epoch = frame.epoch();
   if (const fb::EpochChange* change = epoch_change_of(frame)) {
-    learn_epoch(change->epoch(), seq, change->previous_epoch());
+    learn_epoch(change->epoch(), seq, change->previous_epoch(), change->previous_start());
     check_divergence(now_ns, out);
   }
   if (!positioned()) {
@@ -388,28 +412,31 @@ Arbiter::Verdict Arbiter::judge_head(const fb::Frame& frame, ArbiterOutput& out)
     accept_at_ = 0;
     if (epoch > epoch_) {
       const uint64_t known = epochs_.start_of(epoch);
-      const uint64_t start = epoch_change_of(frame) != nullptr || known == 0 ? seq : known;
+      const fb::EpochChange* change = epoch_change_of(frame);
+      const uint64_t start = change != nullptr || known == 0 ? seq : known;
+      const bool continues = change != nullptr && change->previous_epoch() == epoch_;
       ++counters_.epoch_changes;
       ArbiterNotice notice{.kind = NoticeKind::kEpochChange};
       notice.seq = seq;
       notice.epoch = epoch_;
       notice.new_epoch = epoch;
       notify(notice, &out);
-      position_at(last_seq_, epoch, start, &out);
+      position_at(last_seq_, epoch, start, &out, continues);
     }
     return Verdict::kDeliver;
   }
   if (epoch == epoch_) return Verdict::kDeliver;
   if (epoch < epoch_) return Verdict::kFence;
   const fb::EpochChange* change = epoch_change_of(frame);
-  if (change != nullptr && change->previous_epoch() == epoch_ && change->epoch() == epoch) {
+  if (change != nullptr && change->previous_epoch() == epoch_ && change->epoch() == epoch &&
+      (change->previous_start() == 0 || change->previous_start() == epoch_start_)) {
     ++counters_.epoch_changes;
     ArbiterNotice notice{.kind = NoticeKind::kEpochChange};
     notice.seq = seq;
     notice.epoch = epoch_;
     notice.new_epoch = epoch;
     notify(notice, &out);
-    position_at(last_seq_, epoch, seq, &out);
+    position_at(last_seq_, epoch, seq, &out, /*continues=*/true);
     return Verdict::kDeliver;
   }
   // A higher epoch that began at or before last_seq (or after an epoch this subscriber never
@@ -484,8 +511,11 @@ std::span<uint8_t> Arbiter::output_bytes(size_t size) {
 
 // ---- epochs and divergence ------------------------------------------------------------------
 
-void Arbiter::learn_epoch(uint32_t epoch, uint64_t start, uint32_t previous) {
-  epochs_.learn(epoch, start, previous, position());
+void Arbiter::learn_epoch(uint32_t epoch, uint64_t start, uint32_t previous,
+                          uint64_t previous_start) {
+  epochs_.learn(epoch, start, previous, position(), previous_start);
+  // The epoch it continued began at previous_start: news when that epoch is not ours either.
+  if (previous != 0 && previous_start != 0) epochs_.learn(previous, previous_start, 0, position());
 }
 
 void Arbiter::check_divergence(uint64_t now_ns, ArbiterOutput& out) {
@@ -530,6 +560,12 @@ void Arbiter::truncate(uint64_t from, ArbiterOutput& out) {
   }
   out.actions.push_back({ArbiterAction::Kind::kDiverged, 0, from, 0});
   last_seq_ = from - 1;
+  // Our epoch's own EpochChange went too: the position returns to the epoch it continued.
+  while (from <= epoch_start_ && !ancestors_.empty()) {
+    epoch_ = ancestors_.back().epoch;
+    epoch_start_ = ancestors_.back().start;
+    ancestors_.pop_back();
+  }
   call_start_seq_ = std::min(call_start_seq_, last_seq_);
 }
 

@@ -22,6 +22,10 @@
 //    when the EpochChange frame itself was missed. A frame of a higher epoch whose EpochChange was
 //    not seen waits until a heartbeat or range reply says where that epoch started. Frames of a
 //    lower epoch at or past the start of a later epoch are fenced (dropped, counted).
+//    Every EpochChange names the history it continued (previous_epoch, previous_start) and the
+//    arbiter keeps the chain of epochs it delivered, so a new epoch that continued an epoch
+//    before ours (two takeovers at the same seq, issue 12) is found to have lost ours from its
+//    start, and a truncation there returns the position to the epoch ours continued.
 //  - Epoch numbers rise by one per takeover: an epoch start learned from a heartbeat or reply
 //    locates the divergence exactly only for epoch() + 1. Otherwise (two takeovers missed)
 //    kTruncate mode probes: it asks for the range from epoch_start() + 1 and truncates at the first
@@ -103,14 +107,15 @@ struct ArbiterCounters {
   uint64_t corrupt_batches = 0;  // batches that failed the checks (nothing of them used)
   uint64_t heartbeats = 0;
   uint64_t epoch_changes = 0;
-  uint64_t busy_replies = 0;        // `busy`: asked the same service again after retry_ms
-  uint64_t gone_replies = 0;        // `gone`: the range was no longer held
-  uint64_t error_replies = 0;       // `error`: asked the next service
-  uint64_t stale_replies = 0;       // replies to no outstanding request (frames still used)
-  uint64_t unexpected_replies = 0;  // status or snapshot headers given to on_reply (ignored)
-  uint64_t snapshot_failures = 0;   // on_snapshot_failed: asked the next service
-  uint64_t probes = 0;              // kTruncate: range requests that look for a divergence point
-  uint64_t unresolved_probes = 0;   // probes that found no frame of a higher epoch
+  uint64_t busy_replies = 0;          // `busy`: asked the same service again after retry_ms
+  uint64_t gone_replies = 0;          // `gone`: the range was no longer held
+  uint64_t error_replies = 0;         // `error`: asked the next service
+  uint64_t stale_replies = 0;         // replies to no outstanding request (frames still used)
+  uint64_t unexpected_replies = 0;    // status or snapshot headers given to on_reply (ignored)
+  uint64_t snapshot_failures = 0;     // on_snapshot_failed: asked the next service
+  uint64_t superseded_snapshots = 0;  // on_snapshot_superseded: refused, the next service asked
+  uint64_t probes = 0;                // kTruncate: range requests that look for a divergence point
+  uint64_t unresolved_probes = 0;     // probes that found no frame of a higher epoch
 };
 
 struct ArbiterAction {
@@ -180,9 +185,13 @@ class Arbiter {
  public:
   explicit Arbiter(const ArbiterConfig& config);
 
-  // Starts at a known position: frames continue at last_seq + 1 in `epoch`. A mode change it
-  // makes is reported in the next call's notices.
-  void reset(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start);
+  // Starts at a known position: frames continue at last_seq + 1 in `epoch` (the epoch of the
+  // history held, begun at epoch_start), after the epochs in `ancestors` (oldest first; as many
+  // as the owner knows, none is fine: divergences before epoch_start are then found by bound and
+  // refinement rather than at once). A mode change it makes is reported in the next call's
+  // notices.
+  void reset(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start,
+             std::span<const EpochLink> ancestors = {});
 
   // A batch from a publisher line (bytes as received). Corrupt batches are counted and ignored.
   void on_batch(size_t line, std::span<const uint8_t> bytes, uint64_t now_ns, ArbiterOutput& out);
@@ -203,6 +212,16 @@ class Arbiter {
   // kSnapshot mode: service `service` answered the snapshot request with chunks that did not
   // decode; the next service is asked.
   void on_snapshot_failed(size_t service, uint64_t now_ns, ArbiterOutput& out);
+
+  // kSnapshot mode: true when a snapshot at (seq, epoch, epoch_start) holds a history that an
+  // epoch already heard of replaced (the same rule as a divergence of the position): installing
+  // it would only be followed by another snapshot request, and while a deposed publisher still
+  // answers (a partition between the engines) the edge would re-image every client in a loop.
+  // The owner refuses it: on_snapshot_superseded().
+  bool snapshot_superseded(uint64_t seq, uint32_t epoch, uint64_t epoch_start) const;
+  // The owner refused service `service`'s snapshot as superseded: the next service is asked
+  // after gap_timeout (not at once: when every service is deposed, asking again is all there is).
+  void on_snapshot_superseded(size_t service, uint64_t now_ns, ArbiterOutput& out);
 
   // Time passed: gap timeouts, request timeouts, the first snapshot request.
   void on_tick(uint64_t now_ns, ArbiterOutput& out);
@@ -255,12 +274,14 @@ class Arbiter {
   void deliver(const fb::Frame& frame, std::span<const uint8_t> bytes, ArbiterOutput& out);
   void drain(uint64_t now_ns, ArbiterOutput& out);
   void store(const fb::Frame& frame, std::span<const uint8_t> bytes);
-  void learn_epoch(uint32_t epoch, uint64_t start, uint32_t previous);
+  void learn_epoch(uint32_t epoch, uint64_t start, uint32_t previous, uint64_t previous_start);
   void check_divergence(uint64_t now_ns, ArbiterOutput& out);
   void diverged(uint64_t now_ns, ArbiterOutput& out);
   void truncate(uint64_t from, ArbiterOutput& out);
   void want_snapshot(ArbiterOutput& out);
-  void position_at(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start, ArbiterOutput* out);
+  // `continues`: the new epoch continues the current one (which becomes an ancestor).
+  void position_at(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start, ArbiterOutput* out,
+                   bool continues = false);
   void update_gap(uint64_t now_ns);
   uint64_t gap_end() const;
   void service_recovery(uint64_t now_ns, ArbiterOutput& out);
@@ -276,6 +297,10 @@ class Arbiter {
   uint64_t last_seq_ = 0;
   uint32_t epoch_ = 0;
   uint64_t epoch_start_ = 1;
+  // The delivered history's epochs before epoch_, oldest first (at most kMaxAncestors): a
+  // truncation at or before epoch_start_ returns the position to the epoch it continued.
+  static constexpr size_t kMaxAncestors = 16;
+  std::vector<EpochLink> ancestors_;
   EpochTracker epochs_;
   ReorderBuffer buffer_;
   RecoveryRequests requests_;

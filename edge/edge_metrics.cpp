@@ -27,6 +27,9 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
   f.counter("oddsbus_edge_snapshot_requests_total", "Snapshots requested", a.snapshots);
   f.counter("oddsbus_edge_snapshots_installed_total", "Snapshots decoded and installed",
             in.serving.snapshots_installed);
+  f.counter("oddsbus_edge_superseded_snapshots_total",
+            "Snapshots refused: a higher epoch had replaced their history (next service asked)",
+            in.subscriber.superseded_snapshots);
   f.counter("oddsbus_edge_divergences_total",
             "Times applied history lost to a higher epoch (resynchronised from a snapshot)",
             a.divergences);

@@ -231,6 +231,20 @@ void Subscriber::handle_snapshot(size_t service, const recovery::ReplyHeader& he
     arbiter_.on_snapshot_failed(service, now_ns, out);
     return;
   }
+  if (arbiter_.snapshot_superseded(image->seq, image->epoch, image->epoch_start)) {
+    // A deposed publisher's history (a higher epoch began at or before its seq): never shown to
+    // clients; the next service is asked.
+    ++counters_.superseded_snapshots;
+    if (superseded_log_.allow(now_ns)) {
+      log(LogLevel::kWarn,
+          "subscriber: refused the snapshot from service %zu at seq %" PRIu64
+          " epoch %u: a higher epoch replaced that history; asking the next service (%" PRIu64
+          " more suppressed)",
+          service, image->seq, image->epoch, superseded_log_.suppressed());
+    }
+    arbiter_.on_snapshot_superseded(service, now_ns, out);
+    return;
+  }
   ++counters_.snapshots_loaded;
   // The image includes every frame up to its seq: frames `out` holds from before it are moot,
   // and applying them after installing it would move state backwards.

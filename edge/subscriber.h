@@ -49,18 +49,19 @@ struct SubscriberConfig {
 };
 
 struct SubscriberCounters {
-  uint64_t batches = 0;             // messages received on publisher lines
-  uint64_t replies = 0;             // recovery replies received
-  uint64_t bad_replies = 0;         // replies whose header did not parse (dropped)
-  uint64_t requests_sent = 0;       // range and snapshot requests sent
-  uint64_t send_failures = 0;       // requests ZeroMQ would not take (the arbiter times them out)
-  uint64_t snapshots_loaded = 0;    // snapshot replies decoded and handed to the arbiter
-  uint64_t snapshot_failures = 0;   // snapshot replies refused (never installed), asked again
-  uint64_t bad_crc_chunks = 0;      // of those: a chunk's CRC32C did not match its bytes
-  uint64_t bad_digests = 0;         // of those: the image's digest was not the reply's
-  uint64_t unwanted_snapshots = 0;  // snapshot replies that came when none was wanted (dropped)
-  uint64_t follow_requests = 0;     // long polls sent on the follow socket
-  uint64_t follow_resets = 0;       // long polls given up on (socket replaced)
+  uint64_t batches = 0;               // messages received on publisher lines
+  uint64_t replies = 0;               // recovery replies received
+  uint64_t bad_replies = 0;           // replies whose header did not parse (dropped)
+  uint64_t requests_sent = 0;         // range and snapshot requests sent
+  uint64_t send_failures = 0;         // requests ZeroMQ would not take (the arbiter times them out)
+  uint64_t snapshots_loaded = 0;      // snapshot replies decoded and handed to the arbiter
+  uint64_t snapshot_failures = 0;     // snapshot replies refused (never installed), asked again
+  uint64_t bad_crc_chunks = 0;        // of those: a chunk's CRC32C did not match its bytes
+  uint64_t bad_digests = 0;           // of those: the image's digest was not the reply's
+  uint64_t unwanted_snapshots = 0;    // snapshot replies that came when none was wanted (dropped)
+  uint64_t superseded_snapshots = 0;  // snapshots of a history a higher epoch replaced (refused)
+  uint64_t follow_requests = 0;       // long polls sent on the follow socket
+  uint64_t follow_resets = 0;         // long polls given up on (socket replaced)
   uint64_t acks_sent = 0;
 };
 
@@ -133,6 +134,7 @@ class Subscriber {
   SubscriberCounters counters_;
   ArbiterNoticeLog notice_log_;
   LogLimiter error_log_;
+  LogLimiter superseded_log_;
   uint64_t last_reply_ns_ = 0;
   uint32_t highest_reply_epoch_ = 0;
 };

@@ -17,6 +17,15 @@ std::expected<std::unique_ptr<Sequencer>, std::string> restore_sequencer(const J
   const ScanStart scan_start = start->scan();
   if (start->snapshot) {
     sequencer->restore_snapshot(std::move(start->snapshot->state), start->snapshot->epoch_start);
+    // The history's EpochChange lies before the snapshot: read it for the epoch it continued.
+    const uint64_t epoch_start = sequencer->history().start;
+    if (epoch_start > 1 && epoch_start <= scan_start.after_seq) {
+      const ScanStart before{epoch_start - 1, 0};
+      (void)scan_frames(journal, before, epoch_start, epoch_start, [&](const fb::Frame& frame) {
+        sequencer->note_epoch_change(frame);
+        return false;
+      });
+    }
   }
   auto scanned = scan_frames(journal, scan_start, 1, kNoLimit, [&](const fb::Frame& frame) {
     sequencer->restore(frame);

@@ -8,7 +8,10 @@ namespace oddsbus::engine {
 using feeds::EventType;
 using feeds::RejectReason;
 
-Sequencer::Sequencer(const SequencerConfig& config) : config_(config), last_seq_(config.last_seq) {}
+Sequencer::Sequencer(const SequencerConfig& config)
+    : config_(config),
+      last_seq_(config.last_seq),
+      history_{config.epoch, config.epoch_start, 0, 0} {}
 
 void Sequencer::begin_batch(BatchWriter& batch) const {
   batch.begin(config_.channel, last_seq_ + 1);
@@ -104,12 +107,13 @@ void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed, uin
 
 uint64_t Sequencer::change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& batch) {
   assert(epoch > config_.epoch);
-  const uint32_t previous = config_.epoch;
+  const HistoryEpoch continued = history_;
   config_.epoch = epoch;
   config_.epoch_start = last_seq_ + 1;
   FrameHeader h = next_header(now_ns, 0, 0);
   h.market_seq = 0;
-  commit_frame(builder_.epoch_change(h, previous), batch);
+  commit_frame(builder_.epoch_change(h, continued.epoch, continued.start), batch);
+  history_ = {epoch, config_.epoch_start, continued.epoch, continued.start};
   return last_seq_;
 }
 
@@ -118,7 +122,15 @@ void Sequencer::restore_snapshot(MarketState state, uint64_t epoch_start) {
   last_seq_ = state.seq();
   config_.epoch = std::max(config_.epoch, state.epoch());
   config_.epoch_start = epoch_start;
+  history_ = {state.epoch(), epoch_start, 0, 0};
   state_ = std::move(state);
+}
+
+void Sequencer::note_epoch_change(const fb::Frame& frame) {
+  const fb::EpochChange* change = frame.payload_as_EpochChange();
+  if (change == nullptr || frame.seq() != history_.start || frame.epoch() != history_.epoch) return;
+  history_.previous_epoch = change->previous_epoch();
+  history_.previous_start = change->previous_start();
 }
 
 void Sequencer::restore(const fb::Frame& frame) {
@@ -126,7 +138,12 @@ void Sequencer::restore(const fb::Frame& frame) {
   state_.apply(frame);
   last_seq_ = frame.seq();
   config_.epoch = std::max(config_.epoch, frame.epoch());
-  if (frame.payload_type() == fb::Payload::EpochChange) config_.epoch_start = frame.seq();
+  if (const fb::EpochChange* change = frame.payload_as_EpochChange()) {
+    config_.epoch_start = frame.seq();
+    history_ = {frame.epoch(), frame.seq(), change->previous_epoch(), change->previous_start()};
+  } else if (frame.epoch() != history_.epoch) {
+    history_ = {frame.epoch(), frame.seq(), 0, 0};  // a history without its EpochChange
+  }
 }
 
 }  // namespace oddsbus::engine

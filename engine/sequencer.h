@@ -30,6 +30,18 @@ struct SequencerConfig {
   uint64_t epoch_start = 1;  // seq of the current epoch's first frame (its EpochChange)
 };
 
+// The epoch of the history a sequencer holds (the epoch of its frame at last_seq, which may be
+// lower than epoch(): a node never reuses an epoch it heard of, but its journal may hold only an
+// earlier one), and the history that epoch continued: its EpochChange's previous epoch and where
+// that one began. 0 where unknown (epoch 1 has none; a journal written before EpochChange carried
+// previous_start). Subscribers compare these links to find where two histories part (issue 12).
+struct HistoryEpoch {
+  uint32_t epoch = 1;
+  uint64_t start = 1;           // seq of the epoch's EpochChange (1 for epoch 1)
+  uint32_t previous_epoch = 0;  // the epoch it continued
+  uint64_t previous_start = 0;  // where previous_epoch began
+};
+
 class Sequencer {
  public:
   explicit Sequencer(const SequencerConfig& config);
@@ -50,7 +62,8 @@ class Sequencer {
                  uint64_t stated_seq = UINT64_MAX);
 
   // Takeover: raises the epoch to `epoch` (> epoch()) and appends its EpochChange frame, the new
-  // epoch's first frame, to `batch` (begun with begin_batch). Returns its seq.
+  // epoch's first frame, to `batch` (begun with begin_batch). The frame names the history it
+  // continues: history() before the change. Returns its seq.
   uint64_t change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& batch);
 
   // Applies a frame read back from the journal at start-up (seq must be last_seq() + 1).
@@ -58,11 +71,16 @@ class Sequencer {
 
   // Start-up from a journal snapshot (engine/journal_snapshot.h): takes `state`, at state.seq() in
   // epoch state.epoch() begun at `epoch_start`, as if its frames had been restored. Call first.
+  // The history's previous epoch is unknown until note_epoch_change() gives it.
   void restore_snapshot(MarketState state, uint64_t epoch_start);
+  // After restore_snapshot(): the EpochChange frame at history().start, read from the journal,
+  // names the epoch it continued.
+  void note_epoch_change(const fb::Frame& frame);
 
   uint64_t last_seq() const { return last_seq_; }
   uint32_t epoch() const { return config_.epoch; }
   uint64_t epoch_start() const { return config_.epoch_start; }
+  const HistoryEpoch& history() const { return history_; }
   const MarketState& state() const { return state_; }
 
  private:
@@ -71,6 +89,7 @@ class Sequencer {
 
   SequencerConfig config_;
   uint64_t last_seq_;
+  HistoryEpoch history_;
   MarketState state_;
   FrameBuilder builder_;
 };

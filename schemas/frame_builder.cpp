@@ -71,9 +71,10 @@ std::span<const uint8_t> FrameBuilder::heartbeat(const FrameHeader& h, uint64_t 
   return finish(h, fb::Payload::Heartbeat, payload.Union());
 }
 
-std::span<const uint8_t> FrameBuilder::epoch_change(const FrameHeader& h, uint32_t previous_epoch) {
+std::span<const uint8_t> FrameBuilder::epoch_change(const FrameHeader& h, uint32_t previous_epoch,
+                                                    uint64_t previous_start) {
   fbb_.Clear();
-  auto payload = fb::CreateEpochChange(fbb_, previous_epoch, h.epoch);
+  auto payload = fb::CreateEpochChange(fbb_, previous_epoch, h.epoch, previous_start);
   return finish(h, fb::Payload::EpochChange, payload.Union());
 }
 

@@ -54,7 +54,8 @@ class FrameBuilder {
   // republishing its primary's history (it does not sequence).
   std::span<const uint8_t> heartbeat(const FrameHeader& h, uint64_t epoch_start = 1,
                                      bool relayed = false);
-  std::span<const uint8_t> epoch_change(const FrameHeader& h, uint32_t previous_epoch);
+  std::span<const uint8_t> epoch_change(const FrameHeader& h, uint32_t previous_epoch,
+                                        uint64_t previous_start = 0);
 
  private:
   std::span<const uint8_t> finish(const FrameHeader& h, fb::Payload type,

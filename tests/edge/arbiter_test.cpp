@@ -36,11 +36,13 @@ class History {
     return *this;
   }
   // Appends the EpochChange frame of `epoch`.
+  // It names the history it continues: the epoch it follows and where that began.
   History& change_epoch(uint32_t epoch) {
     const uint32_t previous = epoch_;
+    const uint64_t previous_start = epoch_start_;
     epoch_ = epoch;
     epoch_start_ = last_seq() + 1;
-    keep(builder_.epoch_change(next(), previous));
+    keep(builder_.epoch_change(next(), previous, previous_start));
     return *this;
   }
   // A copy of frames 1..seq of `other` (the shared past of two histories).
@@ -539,6 +541,87 @@ TEST(Arbiter, TruncatesAtTheEpochChangeOfAHistoryThatWon) {
   EXPECT_EQ(t.arbiter.last_seq(), 10u);
 }
 
+// Issue 12 (tools/odds chaos --faults 200 --seed 12 --replication sync): two takeovers put their
+// EpochChange frames at the same seq. Node 1 took epoch 3 at seq 10; node 2, which had heard of
+// epoch 3 but never received its frames, took epoch 4 at seq 10 too, continuing epoch 2. Node 1's
+// epoch 3, EpochChange included, is not in the winning history: it lost from seq 10, not 11.
+TEST(Arbiter, AnEpochThatContinuedOurPreviousEpochAtOurStartTakesOurEpochChangeToo) {
+  History common{1};
+  common.add(4).change_epoch(2).add(4);  // 1..4 epoch 1; 5 EpochChange 2; 6..9
+  History loser{2};
+  loser.copy_prefix(common, 9).change_epoch(3).add(4);  // 10 EpochChange 3 (after 2); 11..14
+  History winner{1};
+  winner.copy_prefix(common, 9).change_epoch(4).add(6);  // 10 EpochChange 4 (after 2); 11..16
+  Harness t(truncate_config());
+  t.batch(0, loser.batch(1, 14));
+  ASSERT_EQ(t.arbiter.epoch(), 3u);
+  t.batch(1, winner.batch(10, 16));
+  auto diverged = t.take(Kind::kDiverged);
+  ASSERT_EQ(diverged.size(), 1u);
+  EXPECT_EQ(diverged[0].from, 10u);
+  EXPECT_EQ(t.seqs, range(1, 16));
+  EXPECT_EQ(std::vector<uint32_t>(t.epochs.begin() + 9, t.epochs.end()),
+            std::vector<uint32_t>(7, 4u));
+  EXPECT_EQ(t.arbiter.epoch(), 4u);
+  EXPECT_EQ(t.arbiter.epoch_start(), 10u);
+  EXPECT_EQ(t.arbiter.counters().probes, 0u);
+  EXPECT_TRUE(t.take(Kind::kRequestRange).empty());
+}
+
+// The asynchronous form: the deposed epoch-2 primary sequenced 10 and 11 before it was fenced,
+// then took epoch 4 at 12, continuing its own epoch 2. Our epoch 3 (from 10) lost entirely,
+// although epoch 4 began two frames after it: the histories part at 10.
+TEST(Arbiter, AnEpochThatContinuedOurPreviousEpochAfterOurStartStillTakesAllOfOurs) {
+  History common{1};
+  common.add(4).change_epoch(2).add(4);
+  History loser{2};
+  loser.copy_prefix(common, 9).change_epoch(3).add(4);  // 10..14 in epoch 3
+  History winner{1};
+  winner.copy_prefix(common, 9).add(2).change_epoch(4).add(4);  // 10, 11 epoch 2; 12 EpochChange 4
+  Harness t(truncate_config());
+  t.batch(0, loser.batch(1, 14));
+  t.batch(1, winner.batch(10, 16));
+  auto diverged = t.take(Kind::kDiverged);
+  ASSERT_EQ(diverged.size(), 1u);
+  EXPECT_EQ(diverged[0].from, 10u);
+  EXPECT_EQ(t.arbiter.epoch(), 2u);  // back in the epoch both histories share
+  EXPECT_EQ(t.arbiter.last_seq(), 9u);
+  // 10 and 11 (epoch 2) came before the EpochChange that showed ours lost: asked for again.
+  t.tick(30 * kMs);
+  auto asked = t.take(Kind::kRequestRange);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].from, 10u);
+  t.reply(0, winner.range_header(10, 11, 16), {winner.batch(10, 11)});
+  EXPECT_EQ(t.seqs, range(1, 16));
+  EXPECT_EQ(std::vector<uint32_t>(t.epochs.begin() + 9, t.epochs.end()),
+            (std::vector<uint32_t>{2, 2, 4, 4, 4, 4, 4}));
+  EXPECT_EQ(t.arbiter.epoch(), 4u);
+  EXPECT_EQ(t.arbiter.epoch_start(), 12u);
+}
+
+// A replica restarted from its journal knows the epoch its own continued (reset's ancestors).
+TEST(Arbiter, ResetWithTheEpochOursContinuedFindsTheSameSeqTakeover) {
+  History common{1};
+  common.add(4).change_epoch(2).add(4);
+  History winner{1};
+  winner.copy_prefix(common, 9).change_epoch(4).add(3);  // 10 EpochChange 4 after 2
+  Harness t(truncate_config());
+  const EpochLink continued{2, 5};
+  t.arbiter.reset(12, 3, 10, {&continued, 1});  // our journal: epoch 3 from 10, through 12
+  t.next_seq = 13;
+  t.seqs = range(1, 12);
+  t.epochs.assign(12, 3);
+  t.publishers.assign(12, 2);
+  t.batch(0, winner.heartbeat(13));  // epoch 4 began at 10: where epoch 4 went is not yet known
+  t.batch(0, winner.batch(10, 13));
+  auto diverged = t.take(Kind::kDiverged);
+  ASSERT_FALSE(diverged.empty());
+  EXPECT_EQ(diverged.back().from, 10u);
+  EXPECT_EQ(t.seqs, range(1, 13));
+  EXPECT_EQ(t.arbiter.epoch(), 4u);
+  EXPECT_EQ(t.arbiter.epoch_start(), 10u);
+}
+
 TEST(Arbiter, TruncatesWhenAHeartbeatSaysWhereTheMissedEpochBegan) {
   SplitHistories s;
   Harness t(truncate_config());
@@ -628,6 +711,37 @@ TEST(Arbiter, DivergenceInSnapshotModeTakesASnapshotAndDeliversNothingUntilLoade
   EXPECT_EQ(t.seqs, range(1, 10));
   EXPECT_EQ(t.publishers.back(), 2u);
   EXPECT_EQ(t.arbiter.counters().divergences, 1u);
+}
+
+// While the engines are partitioned, a deposed primary still answers snapshot requests with its
+// own history: installing one only led to the next divergence, and the edge re-imaged every
+// client about every 2 ms for the length of the partition (tools/odds chaos --faults 1000 --seed
+// 1000: 28,112 client images). Such a snapshot is refused and the next service asked, not at once.
+TEST(Arbiter, ASnapshotOfAHistoryAHigherEpochReplacedIsRefusedAndTheNextServiceAsked) {
+  SplitHistories s;
+  Harness t(snapshot_config(2));
+  t.snapshot_loaded(0, 1, 1);
+  t.batch(0, s.loser.batch(1, 8));
+  t.batch(1, s.winner.heartbeat(9));  // epoch 2 began at 6
+  auto asked = t.take(Kind::kRequestSnapshot);
+  ASSERT_EQ(asked.size(), 1u);
+  const size_t first = asked[0].service;
+  EXPECT_TRUE(t.arbiter.snapshot_superseded(8, 1, 1));   // the deposed history at 8
+  EXPECT_FALSE(t.arbiter.snapshot_superseded(5, 1, 1));  // before epoch 2 began: still true
+  EXPECT_FALSE(t.arbiter.snapshot_superseded(9, 2, 6));  // the winner's
+  t.out.clear();
+  t.arbiter.on_snapshot_superseded(first, t.now, t.out);
+  t.collect();
+  EXPECT_EQ(t.arbiter.counters().superseded_snapshots, 1u);
+  EXPECT_FALSE(t.arbiter.positioned());
+  t.tick(5 * kMs);
+  EXPECT_TRUE(t.take(Kind::kRequestSnapshot).empty()) << "asked again at once";
+  t.tick(20 * kMs);
+  asked = t.take(Kind::kRequestSnapshot);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_NE(asked[0].service, first);
+  t.snapshot_loaded(9, 2, 6);
+  EXPECT_TRUE(t.arbiter.positioned());
 }
 
 TEST(Arbiter, DivergenceFoundByAnEpochChangeFrameInSnapshotMode) {

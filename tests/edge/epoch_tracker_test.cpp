@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace oddsbus::edge {
 namespace {
 
 StreamPosition at(uint64_t last_seq, uint32_t epoch, uint64_t epoch_start) {
-  return StreamPosition{true, last_seq, epoch, epoch_start};
+  return StreamPosition{true, last_seq, epoch, epoch_start, {}};
 }
 
 TEST(EpochTracker, TheNextEpochsStartLocatesTheDivergenceExactly) {
@@ -28,6 +30,63 @@ TEST(EpochTracker, TwoTakeoversMissedOnlyBoundTheDivergence) {
   EXPECT_EQ(t.divergence_at(p), 0u);
   t.learn(3, 8, 1, p);  // an EpochChange saying epoch 3 followed epoch 1: exact after all
   EXPECT_EQ(t.divergence_at(p), 8u);
+}
+
+// Issue 12: the chain of epochs locates a divergence that starts at or before our epoch's start.
+TEST(EpochTracker, AnEpochThatContinuedOurPreviousEpochLostOursFromItsStart) {
+  const std::vector<EpochLink> chain{{1, 1}, {2, 5}};
+  StreamPosition p{true, 14, 3, 10, chain};
+  {
+    EpochTracker t;
+    t.learn(4, 10, 2, p, 5);  // the same seq as our EpochChange
+    EXPECT_TRUE(t.history_lost(p));
+    EXPECT_EQ(t.divergence_at(p), 10u);
+  }
+  {
+    EpochTracker t;
+    t.learn(4, 12, 2, p, 5);  // after our start: all of our epoch 3 lost all the same
+    EXPECT_EQ(t.divergence_at(p), 10u);
+  }
+  {
+    EpochTracker t;
+    t.learn(4, 20, 2, p, 5);  // beyond what we delivered: still not our history
+    EXPECT_TRUE(t.history_lost(p));
+    EXPECT_EQ(t.divergence_at(p), 10u);
+  }
+  {
+    EpochTracker t;
+    t.learn(4, 9, 1, p, 1);  // continued epoch 1: our 2 and 3 lost, from epoch 2's start
+    EXPECT_EQ(t.divergence_at(p), 5u);
+  }
+  {
+    EpochTracker t;
+    t.learn(4, 12, 3, p, 10);  // continued ours: exact at its start, as before
+    EXPECT_EQ(t.divergence_at(p), 12u);
+    t.learn(5, 13, 4, p, 12);
+    EXPECT_EQ(t.divergence_at(p), 12u);  // the lowest epoch above ours decides
+  }
+  {
+    EpochTracker t;
+    t.learn(4, 12, 3, p, 7);  // "our" epoch 3 begun elsewhere: a different history
+    EXPECT_EQ(t.divergence_at(p), 10u);
+  }
+  {
+    EpochTracker t;
+    t.learn(4, 20, 3, p, 10);  // continued ours past what we delivered: nothing lost
+    EXPECT_FALSE(t.history_lost(p));
+  }
+}
+
+TEST(EpochTracker, AnEpochThatContinuedOneWeNeverHeldIsABoundThatRefines) {
+  const std::vector<EpochLink> chain{{1, 1}, {3, 5}};  // we went from 1 to 3 at 5
+  StreamPosition p{true, 14, 4, 10, chain};            // and from 3 to 4 at 10
+  EpochTracker t;
+  t.learn(5, 12, 2, p, 3);  // epoch 5 continued epoch 2 (begun at 3), which we never held
+  // We lost at least our epoch 3 from its start (5); where epoch 2 parted from our 1 is known
+  // only once the owner truncated there and its position is (1, 1).
+  EXPECT_EQ(t.divergence_at(p), 5u);
+  t.learn(2, 3, 0, StreamPosition{true, 4, 1, 1, {}});
+  EXPECT_EQ(t.divergence_at(StreamPosition{true, 4, 1, 1, {}}), 3u);
 }
 
 TEST(EpochTracker, AnEpochChangeOverridesAStartLearnedWithoutIt) {

@@ -270,6 +270,55 @@ TEST_F(SequencerTest, RestoredSequencerContinuesWithTheSameState) {
   EXPECT_EQ(again.frames()[0]->market_seq(), 3u) << "market_seq continues after a restore";
 }
 
+// Issue 12: an EpochChange names the history it continues (the epoch of the frame before it and
+// where that epoch began), and a node restored from its journal knows that history, even when it
+// has heard of a higher epoch than the one its journal holds.
+TEST(Sequencer, AnEpochChangeNamesTheHistoryItContinues) {
+  Sequencer primary(SequencerConfig{});
+  BatchWriter batch(4096);
+  primary.begin_batch(batch);
+  ASSERT_TRUE(primary.sequence(market_event(1, 1, "m", {{1, "a"}}), kNow, batch));
+  ASSERT_TRUE(primary.sequence(price_event(1, 1, "2.0"), kNow, batch));
+  EXPECT_EQ(primary.change_epoch(2, kNow, batch), 3u);
+  ASSERT_TRUE(primary.sequence(price_event(1, 1, "2.5"), kNow, batch));
+  EXPECT_EQ(primary.change_epoch(5, kNow, batch), 5u);
+  const HistoryEpoch now = primary.history();
+  EXPECT_EQ(now.epoch, 5u);
+  EXPECT_EQ(now.start, 5u);
+  EXPECT_EQ(now.previous_epoch, 2u);
+  EXPECT_EQ(now.previous_start, 3u);
+
+  BatchReader reader;
+  ASSERT_TRUE(reader.open(batch.bytes()));
+  const fb::EpochChange* second = reader.frames()[4]->payload_as_EpochChange();
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->previous_epoch(), 2u);
+  EXPECT_EQ(second->previous_start(), 3u);
+  const fb::EpochChange* first = reader.frames()[2]->payload_as_EpochChange();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->previous_epoch(), 1u);
+  EXPECT_EQ(first->previous_start(), 1u);
+
+  // A node whose journal meta says epoch 7 (heard of) but holds these frames through seq 4.
+  SequencerConfig heard;
+  heard.epoch = 7;
+  Sequencer restored(heard);
+  for (size_t i = 0; i < 4; ++i) restored.restore(*reader.frames()[i]);
+  EXPECT_EQ(restored.epoch(), 7u);
+  EXPECT_EQ(restored.history().epoch, 2u);
+  EXPECT_EQ(restored.history().start, 3u);
+  EXPECT_EQ(restored.history().previous_epoch, 1u);
+  EXPECT_EQ(restored.history().previous_start, 1u);
+  // Its own takeover continues the history it holds, not the epoch it heard of.
+  BatchWriter next(1024);
+  restored.begin_batch(next);
+  EXPECT_EQ(restored.change_epoch(8, kNow, next), 5u);
+  BatchReader again;
+  ASSERT_TRUE(again.open(next.bytes()));
+  EXPECT_EQ(again.frames()[0]->payload_as_EpochChange()->previous_epoch(), 2u);
+  EXPECT_EQ(again.frames()[0]->payload_as_EpochChange()->previous_start(), 3u);
+}
+
 TEST(Sequencer, NewJournalStartsAtSeqOne) {
   Sequencer sequencer(SequencerConfig{});
   BatchWriter batch(1024);

@@ -143,6 +143,11 @@ void Simulation::edge_packet(Edge& e, const Packet& p) {
       handle_edge(e);
       return;
     }
+    if (e.arbiter->snapshot_superseded(image->seq, image->epoch, image->epoch_start)) {
+      e.arbiter->on_snapshot_superseded(service, now_, e.out);  // as edge/subscriber.cpp
+      handle_edge(e);
+      return;
+    }
     e.out.frames.clear();
     e.out.bytes.clear();
     const uint64_t seq = image->seq;

@@ -89,7 +89,11 @@ void Simulation::become_secondary(Node& n) {
   ac.recovery_services = 1;
   ac.max_range = 512;
   n.replica = std::make_unique<edge::Arbiter>(ac);
-  n.replica->reset(n.sequencer->last_seq(), n.sequencer->epoch(), n.sequencer->epoch_start());
+  const engine::HistoryEpoch& history = n.sequencer->history();
+  const edge::EpochLink continued{history.previous_epoch, history.previous_start};
+  std::span<const edge::EpochLink> ancestors;
+  if (continued.epoch != 0 && continued.start != 0) ancestors = {&continued, 1};
+  n.replica->reset(n.sequencer->last_seq(), history.epoch, history.start, ancestors);
   n.replica_out.clear();
   n.follow_outstanding = false;
   n.highest_reply_epoch = 0;

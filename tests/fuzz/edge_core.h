@@ -130,11 +130,16 @@ class EdgeCore {
         FUZZ_CHECK(decoded->seq == header->seq && decoded->epoch == header->epoch);
         FUZZ_CHECK(decoded->state.seq() == decoded->seq);
         FUZZ_CHECK(state_digest(decoded->state) == header->digest);
-        image = std::move(*decoded);
-        const uint64_t seq = image->seq;
-        const uint32_t epoch = image->epoch;
-        const uint64_t start = image->epoch_start;
-        arbiter_.on_snapshot_loaded(seq, epoch, start, now_ns, out_);
+        if (arbiter_.snapshot_superseded(decoded->seq, decoded->epoch, decoded->epoch_start)) {
+          step.refused = true;  // a history a higher epoch replaced: never installed
+          arbiter_.on_snapshot_superseded(service, now_ns, out_);
+        } else {
+          image = std::move(*decoded);
+          const uint64_t seq = image->seq;
+          const uint32_t epoch = image->epoch;
+          const uint64_t start = image->epoch_start;
+          arbiter_.on_snapshot_loaded(seq, epoch, start, now_ns, out_);
+        }
       } else {
         ++snapshot_failures_;
         step.refused = true;

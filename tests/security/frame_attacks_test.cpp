@@ -120,21 +120,24 @@ TEST_F(FrameAttacks, AForgedEpochJumpWithoutEpochChangeIsNotAppliedAndTheEdgeRes
   ASSERT_EQ(edge_.last_output().actions.size(), 1u);
   EXPECT_EQ(edge_.last_output().actions[0].kind, edge::ArbiterAction::Kind::kRequestSnapshot);
 
-  // The honest service's snapshot (seq 6, epoch 1) puts it back; the honest frames follow.
+  // The honest service's snapshot (its current state: seq 9, epoch 2 begun at 7) puts it back,
+  // the forged frame waiting at 7 is dropped as older than the image, and the honest frames
+  // follow. (A snapshot from before seq 7 would meet the forged frame again and resync again:
+  // a forged frame can cost a resync, never a change of state.)
   MarketState state;
-  for (uint64_t s = 1; s <= 6; ++s) state.apply(history_.frame(s));
-  const auto chunks = encode_snapshot(state, history_.channel(), 1, 1);
+  for (uint64_t s = 1; s <= 9; ++s) state.apply(history_.frame(s));
+  const auto chunks = encode_snapshot(state, history_.channel(), 2, 7);
   std::vector<std::span<const uint8_t>> parts(chunks.begin(), chunks.end());
   recovery::ReplyHeader header;
   header.kind = recovery::ReplyKind::kSnapshot;
-  header.seq = 6;
-  header.epoch = 1;
+  header.seq = 9;
+  header.epoch = 2;
   header.digest = state_digest(state);
   header.chunks = static_cast<uint32_t>(parts.size());
   now_ += kMs;
   EXPECT_TRUE(edge_.reply(0, recovery::format_reply_header(header), parts, now_).installed);
-  EXPECT_EQ(edge_.fingerprint().digest, before.digest);
-  EXPECT_EQ(send(history_.batch(7, 9)).delivered, 3u);
+  EXPECT_EQ(edge_.cache().seq(), 9u);
+  EXPECT_EQ(send(history_.batch(10, 12)).delivered, 3u);
   EXPECT_EQ(edge_.cache().epoch(), 2u);
 }
 

@@ -16,7 +16,8 @@ std::expected<std::unique_ptr<Sequencer>, std::string> restore_sequencer(const J
   if (!start) return std::unexpected(start.error());
   const ScanStart scan_start = start->scan();
   if (start->snapshot) {
-    sequencer->restore_snapshot(std::move(start->snapshot->state), start->snapshot->epoch_start);
+    sequencer->restore_snapshot(std::move(start->snapshot->state), start->snapshot->epoch_start,
+                                std::move(start->snapshot->desk));
   }
   auto scanned = scan_frames(journal, scan_start, 1, kNoLimit, [&](const fb::Frame& frame) {
     sequencer->restore(frame);

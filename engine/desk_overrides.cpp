@@ -8,16 +8,18 @@ namespace {
 
 // The odds a sequenced selection carries, read back from its text; a text that does not parse
 // (no feed sends one: the sequencer only takes parsed odds) keeps the price as plain decimal.
-Odds odds_of(const SelectionState& selection) {
-  if (auto parsed = parse_odds(selection.odds); parsed && parsed->price_e4 == selection.price_e4) {
-    return *parsed;
-  }
+Odds odds_of(uint32_t price_e4, const std::string& text) {
+  if (auto parsed = parse_odds(text); parsed && parsed->price_e4 == price_e4) return *parsed;
   Odds odds;
-  odds.price_e4 = selection.price_e4;
+  odds.price_e4 = price_e4;
   odds.format = fb::OddsFormat::Decimal;
-  odds.numerator = selection.price_e4;
+  odds.numerator = price_e4;
   odds.denominator = 10000;
   return odds;
+}
+
+Odds odds_of(const SelectionState& selection) {
+  return odds_of(selection.price_e4, selection.odds);
 }
 
 }  // namespace
@@ -45,6 +47,30 @@ bool DeskOverrides::take(const MarketRecord& current, std::string_view feed_sour
   it->second.expires_ns = override_for_ns == 0 ? 0 : now_ns + override_for_ns;
   recompute_next_expiry();
   return true;
+}
+
+bool DeskOverrides::adopt(const HeldOverride& held, std::string_view feed_source,
+                          uint64_t expires_ns) {
+  if (!held_.contains(held.market) && held_.size() >= config_.max_markets) {
+    ++counters_.refused;
+    return false;
+  }
+  FeedView view;
+  view.status = held.feed_status;
+  view.reason = held.feed_reason;
+  for (const HeldPrice& p : held.feed_prices) {
+    view.prices[p.selection] =
+        FeedPrice{odds_of(p.price_e4, p.odds), p.odds, std::string(feed_source), 0};
+  }
+  view.expires_ns = expires_ns;
+  held_[held.market] = std::move(view);
+  recompute_next_expiry();
+  return true;
+}
+
+void DeskOverrides::clear() {
+  held_.clear();
+  next_expiry_ns_ = 0;
 }
 
 bool DeskOverrides::hold(const feeds::Event& event) {

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/desk_ledger.h"
 #include "feeds/event.h"
 #include "schemas/market_state.h"
 
@@ -59,6 +60,13 @@ class DeskOverrides {
   // means until released. Returns false, changing nothing, when max_markets are held already.
   bool take(const MarketRecord& current, std::string_view feed_source, uint64_t now_ns,
             uint64_t override_for_ns);
+
+  // Restart and takeover (issue 15): holds `held.market` again as the journal says (its feed view
+  // as it was when the desk took it, with `feed_source` as its prices' provenance), expiring at
+  // monotonic `expires_ns` (0: until released). Bounded by max_markets like take(); false beyond.
+  bool adopt(const HeldOverride& held, std::string_view feed_source, uint64_t expires_ns);
+  // Forgets every held market (before adopting the journal's).
+  void clear();
 
   // A feed event after source selection: true when it must not be sequenced (a price or status
   // for a held market); it then updates that market's feed view.

@@ -52,7 +52,8 @@ bool parse_for(std::string_view word, uint64_t& ms) {
 
 constexpr std::string_view kUsage =
     " (want CLIENT ID set-price MARKET SELECTION ODDS [for=MS], suspend MARKET [for=MS], reopen "
-    "MARKET [for=MS], settle MARKET [WINNER...] or release MARKET)";
+    "MARKET [for=MS], settle MARKET [WINNER...], release MARKET, suspend-event EVENT [for=MS] or "
+    "held)";
 
 }  // namespace
 
@@ -68,6 +69,10 @@ std::string_view to_string(Command command) {
       return "settle";
     case Command::kRelease:
       return "release";
+    case Command::kSuspendEvent:
+      return "suspend-event";
+    case Command::kHeld:
+      return "held";
   }
   return "?";
 }
@@ -92,6 +97,16 @@ std::expected<Request, std::string> parse_request(std::string_view text) {
   if (!split_words(text, 4 + kMaxWinners, w)) {
     return std::unexpected("too many words in " + quoted(text));
   }
+  if (w.size() == 3 && w[2] == "held") {
+    if (!printable_token(w[0], kMaxTokenBytes) || !printable_token(w[1], kMaxTokenBytes)) {
+      return std::unexpected("CLIENT and ID must be 1 to 64 characters");
+    }
+    Request r;
+    r.client = w[0];
+    r.id = w[1];
+    r.command = Command::kHeld;
+    return r;
+  }
   if (w.size() < 4)
     return std::unexpected("too few words in " + quoted(text) + std::string(kUsage));
   Request r;
@@ -101,8 +116,17 @@ std::expected<Request, std::string> parse_request(std::string_view text) {
   r.client = w[0];
   r.id = w[1];
   const std::string_view command = w[2];
-  if (!parse_number(w[3], r.market)) return std::unexpected("bad MARKET " + quoted(w[3]));
   const size_t n = w.size();
+  if (command == "suspend-event") {
+    r.command = Command::kSuspendEvent;
+    if (!parse_number(w[3], r.event)) return std::unexpected("bad EVENT " + quoted(w[3]));
+    if (n > 5) return std::unexpected(std::string("suspend-event: want EVENT [for=MS]"));
+    if (n == 5 && !parse_for(w[4], r.override_for_ms)) {
+      return std::unexpected("suspend-event: want for=MS (MS > 0), got " + quoted(w[4]));
+    }
+    return r;
+  }
+  if (!parse_number(w[3], r.market)) return std::unexpected("bad MARKET " + quoted(w[3]));
   if (command == "set-price") {
     r.command = Command::kSetPrice;
     if (n != 6 && n != 7) {
@@ -145,7 +169,8 @@ std::expected<Request, std::string> parse_request(std::string_view text) {
 
 std::string format_request(const Request& r) {
   std::string out = r.client + " " + r.id + " " + std::string(to_string(r.command));
-  append_printf(out, " %" PRIu64, r.market);
+  if (r.command == Command::kHeld) return out;
+  append_printf(out, " %" PRIu64, r.command == Command::kSuspendEvent ? r.event : r.market);
   switch (r.command) {
     case Command::kSetPrice:
       append_printf(out, " %" PRIu64 " %s", r.selection, r.odds.c_str());
@@ -156,6 +181,8 @@ std::string format_request(const Request& r) {
     case Command::kSuspend:
     case Command::kReopen:
     case Command::kRelease:
+    case Command::kSuspendEvent:
+    case Command::kHeld:
       break;
   }
   if (r.override_for_ms != 0 && r.command != Command::kSettle && r.command != Command::kRelease) {
@@ -181,6 +208,15 @@ RejectReason from_sequencer(feeds::RejectReason reason) {
 
 std::string format_reply(const Reply& reply) {
   std::string out;
+  if (reply.ok && reply.held_list) {
+    append_printf(out, "held %s %zu", reply.id.c_str(), reply.held.size());
+    for (const HeldEntry& h : reply.held) {
+      append_printf(out, "\n%" PRIu64 " %s %s %s %" PRIu64 " %" PRIu64, h.market,
+                    h.identity.c_str(), h.client.c_str(), h.request_id.c_str(), h.since_ns,
+                    h.expires_ns);
+    }
+    return out;
+  }
   if (reply.ok) {
     append_printf(out, "ack %s %" PRIu64 " %u", reply.id.c_str(), reply.seq, reply.epoch);
     return out;
@@ -195,6 +231,35 @@ std::string format_reply(const Reply& reply) {
 }
 
 std::expected<Reply, std::string> parse_reply(std::string_view text) {
+  if (text.starts_with("held ")) {
+    Reply r;
+    r.ok = true;
+    r.held_list = true;
+    std::vector<std::string_view> w;
+    size_t line_end = text.find('\n');
+    std::string_view line = text.substr(0, line_end);
+    size_t count = 0;
+    if (!split_words(line, 3, w) || w.size() != 3 || !parse_number(w[2], count)) {
+      return std::unexpected("bad held reply " + quoted(line));
+    }
+    r.id = w[1];
+    while (line_end != std::string_view::npos) {
+      text.remove_prefix(line_end + 1);
+      line_end = text.find('\n');
+      line = text.substr(0, line_end);
+      HeldEntry h;
+      if (!split_words(line, 6, w) || w.size() != 6 || !parse_number(w[0], h.market) ||
+          !parse_number(w[4], h.since_ns) || !parse_number(w[5], h.expires_ns)) {
+        return std::unexpected("bad held line " + quoted(line));
+      }
+      h.identity = w[1];
+      h.client = w[2];
+      h.request_id = w[3];
+      r.held.push_back(std::move(h));
+    }
+    if (r.held.size() != count) return std::unexpected(std::string("held reply lines != COUNT"));
+    return r;
+  }
   std::vector<std::string_view> w;
   split_words(text, 3, w);  // a reject's DETAIL may have any number of words: read it whole
   Reply r;

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <zmq_addon.hpp>
 
+#include "engine/desk_ledger.h"
 #include "schemas/odds.h"
 
 namespace oddsbus::engine {
@@ -13,9 +14,18 @@ namespace {
 
 constexpr uint64_t kNoLimit = UINT64_MAX;  // SyncGate::kNoLimit: nothing can be held
 
-feeds::Event event_for(const desk::Request& r, uint64_t token) {
+feeds::Event event_for(const desk::Request& r, uint64_t token, std::string_view key,
+                       std::string canonical) {
   feeds::Event e;
   e.request_token = token;
+  auto origin = std::make_shared<feeds::DeskRequestOrigin>();
+  origin->identity = key.empty() ? r.client : std::string(key);
+  origin->authenticated = !key.empty();
+  origin->client = r.client;
+  origin->request_id = r.id;
+  origin->request = std::move(canonical);
+  origin->command = static_cast<uint8_t>(r.command);
+  e.desk = std::move(origin);
   e.market = r.market;
   e.source = "desk";
   e.source_ns = wall_clock_ns();
@@ -43,6 +53,15 @@ feeds::Event event_for(const desk::Request& r, uint64_t token) {
       e.type = feeds::EventType::kHeartbeat;
       e.desk_release = true;
       break;
+    case desk::Command::kSuspendEvent:
+      // A heartbeat to a sequencer without the desk hook; the agent suspends the event.
+      e.type = feeds::EventType::kHeartbeat;
+      e.event = r.event;
+      e.status = fb::MarketStatus::Suspended;
+      e.reason = fb::StatusReason::Trader;
+      break;
+    case desk::Command::kHeld:
+      break;  // answered by the service, never sequenced
   }
   return e;
 }
@@ -141,8 +160,33 @@ void DeskService::on_request(std::vector<zmq::message_t>& parts, const std::atom
     return;
   }
   const desk::Request& request = *parsed;
-  std::string key = request.client + '\n' + request.id;
+  // The link's authenticated identity (ZMQ_USER_ID metadata, set by the ZAP handler of a CURVE
+  // link: zmq_msg_gets(3), "User-Id"); absent on a link without authentication.
+  const char* user_id = zmq_msg_gets(parts.back().handle(), "User-Id");
+  const std::string_view authenticated = user_id != nullptr ? user_id : "";
+  std::string key = DeskLedger::key(authenticated.empty() ? request.client : authenticated,
+                                    request.client, request.id);
   std::string canonical = desk::format_request(request);
+
+  if (request.command == desk::Command::kHeld) {
+    if (config_.rights != nullptr) {
+      if (auto refused = config_.rights->refuse(authenticated, request, 0)) {
+        reject(envelope, request.id, desk::RejectReason::kForbidden, *refused);
+        return;
+      }
+    }
+    if (!primary()) {
+      reject(envelope, request.id, desk::RejectReason::kNotPrimary, primary_url());
+      return;
+    }
+    desk::Reply reply;
+    reply.ok = true;
+    reply.held_list = true;
+    reply.id = request.id;
+    reply.held = held_board_.get();
+    send(envelope, desk::format_reply(reply));
+    return;
+  }
 
   if (auto it = entries_.find(key); it != entries_.end()) {
     Entry& entry = it->second;
@@ -165,7 +209,7 @@ void DeskService::on_request(std::vector<zmq::message_t>& parts, const std::atom
     reject(envelope, request.id, desk::RejectReason::kNotPrimary, primary_url());
     return;
   }
-  feeds::Event event = event_for(request, next_token_);
+  feeds::Event event = event_for(request, next_token_, authenticated, canonical);
   if (request.command == desk::Command::kSetPrice) {
     auto odds = parse_odds(request.odds);
     if (!odds) {
@@ -250,11 +294,12 @@ void DeskService::answer(const DeskAck& ack) {
   if (it == entries_.end()) return;
   Entry& entry = it->second;
   desk::Reply reply;
-  reply.id = key.substr(key.find('\n') + 1);
+  reply.id = key.substr(key.rfind('\n') + 1);
   reply.ok = ack.ok;
   reply.seq = ack.seq;
   reply.epoch = ack.epoch;
   reply.reason = ack.reason;
+  reply.detail = ack.detail;
   if (ack.ok) {
     counters_.applied.fetch_add(1, std::memory_order_relaxed);
     if (apply_log_.allow(wall_clock_ns())) {

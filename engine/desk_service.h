@@ -2,11 +2,15 @@
 // ZeroMQ ROUTER, speaking engine/desk_protocol.h.
 //
 // A request is read, checked (well-formed, odds valid, this node primary, not too many in flight),
-// turned into an event carrying a fresh request token and pushed into the node's ingest queues on
-// the desk's own producer index. The sequencer thread (SequencerAgent::set_desk) sequences it and,
-// once its batch is journaled, hands back a DeskAck on this service's DeskAckQueue; the service
-// then answers every connection that asked. Requests are remembered by (client, id) in a bounded
-// table so a retry is answered as the first request was, never applied twice.
+// turned into an event carrying a fresh request token and its origin (the desk's identity: the
+// ZAP User-Id of a CURVE-authenticated link, read with zmq_msg_gets, else its CLIENT word; its
+// CLIENT, ID and the request, journaled as the frames' provenance) and pushed into the node's
+// ingest queues on the desk's own producer index. The sequencer thread (SequencerAgent::set_desk)
+// sequences it and, once its batch is journaled, hands back a DeskAck on this service's
+// DeskAckQueue; the service then answers every connection that asked. Requests are remembered by
+// (client, id) in a bounded table so a retry is answered as the first request was, never applied
+// twice (keyed by identity, CLIENT and ID). `held` is answered here, from the board the sequencer
+// thread keeps.
 //
 // Threads: the constructor binds (call it at start-up: it throws zmq::error_t when it cannot);
 // run() then owns the socket on one thread (the node names it "desk"). set_primary(),
@@ -37,6 +41,7 @@
 #include <zmq.hpp>
 
 #include "engine/desk_protocol.h"
+#include "engine/desk_rights.h"
 #include "engine/ingest_queues.h"
 #include "schemas/log.h"
 
@@ -49,6 +54,26 @@ struct DeskAck {
   uint64_t seq = 0;                                           // ok: the request's (last) frame
   uint32_t epoch = 0;                                         // ok: the epoch it was sequenced in
   desk::RejectReason reason = desk::RejectReason::kInternal;  // !ok
+  std::string detail;                                         // !ok: for people; may be empty
+};
+
+// The held overrides as the sequencer thread last saw them (engine/desk_ledger.h), for the desk
+// thread to answer `held` with. set() from the sequencer thread, get() from any thread; a mutex
+// guards the list (taken only when the held set changed, or a desk asks).
+class DeskHeldBoard {
+ public:
+  void set(std::vector<desk::HeldEntry> held) {
+    std::lock_guard lock(mutex_);
+    held_ = std::move(held);
+  }
+  std::vector<desk::HeldEntry> get() const {
+    std::lock_guard lock(mutex_);
+    return held_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<desk::HeldEntry> held_;
 };
 
 // Acks from the sequencer thread (the one producer) to the desk thread (the one consumer): a
@@ -103,6 +128,9 @@ struct DeskServiceConfig {
   // Sync replication: ack only frames at or below this seq (SyncGate::visible_seq()); null: ack
   // once journaled. Must outlive the service.
   const std::atomic<uint64_t>* visible_seq = nullptr;
+  // Desk rights (engine/desk_rights.h): null, every desk may do everything. The sequencer checks
+  // them (it knows each market's event); the service only for held. Must outlive the service.
+  const DeskRights* rights = nullptr;
 };
 
 struct alignas(64) DeskServiceCounters {
@@ -126,6 +154,8 @@ class DeskService {
 
   // The queue the sequencer thread answers on (SequencerAgent::set_desk).
   DeskAckQueue& acks() { return acks_; }
+  // Where the sequencer thread posts the held overrides (SequencerAgent::set_desk).
+  DeskHeldBoard& held_board() { return held_board_; }
 
   // Role: a node that does not sequence answers not-primary, naming the primary's desk URL
   // ("" when unknown). Primary until told otherwise.
@@ -163,6 +193,7 @@ class DeskService {
   zmq::socket_t socket_;
   std::string endpoint_;
   DeskAckQueue acks_;
+  DeskHeldBoard held_board_;
   std::atomic<bool> primary_{true};
   mutable std::mutex primary_url_mutex_;  // guards primary_url_ only; never on the sequencer path
   std::string primary_url_;

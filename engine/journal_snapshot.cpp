@@ -22,7 +22,7 @@ struct RecordHeader {
   uint32_t epoch = 0;
   uint32_t chunk_count = 0;
   uint32_t source_count = 0;
-  uint32_t reserved = 0;
+  uint32_t desk_size = 0;  // reserved (0) in records written before the desk ledger
 };
 static_assert(sizeof(RecordHeader) == 48);
 
@@ -58,6 +58,7 @@ class RecordReader {
 }  // namespace
 
 void SnapshotState::apply(const fb::Frame& frame) {
+  desk.apply(frame, state);
   state.apply(frame);
   if (frame.payload_type() == fb::Payload::EpochChange) {
     epoch_start = frame.seq();
@@ -71,6 +72,7 @@ void SnapshotState::clear() {
   state.clear();
   epoch_start = 1;
   price_sources.clear();
+  desk.clear();
 }
 
 std::vector<uint8_t> encode_snapshot_record(const SnapshotState& snapshot, uint32_t channel) {
@@ -83,6 +85,9 @@ std::vector<uint8_t> encode_snapshot_record(const SnapshotState& snapshot, uint3
   header.epoch = snapshot.state.epoch();
   header.chunk_count = static_cast<uint32_t>(chunks.size());
   header.source_count = static_cast<uint32_t>(snapshot.price_sources.size());
+  std::vector<uint8_t> desk;  // none for an empty ledger: the record is as it was before the desk's
+  if (!snapshot.desk.held().empty() || snapshot.desk.requests() > 0) snapshot.desk.encode(desk);
+  header.desk_size = static_cast<uint32_t>(desk.size());
   std::vector<uint8_t> out;
   size_t size = sizeof header;
   for (const auto& chunk : chunks) size += 4 + chunk.size();
@@ -100,6 +105,7 @@ std::vector<uint8_t> encode_snapshot_record(const SnapshotState& snapshot, uint3
     put(out, static_cast<uint32_t>(source->size()));
     out.insert(out.end(), source->begin(), source->end());
   }
+  out.insert(out.end(), desk.begin(), desk.end());
   const uint32_t crc = crc32c(out.data(), out.size());  // crc field is 0 here
   std::memcpy(out.data() + offsetof(RecordHeader, crc), &crc, sizeof crc);
   return out;
@@ -143,6 +149,13 @@ std::expected<SnapshotState, std::string> decode_snapshot_record(std::span<const
     auto bytes = reader.take(size);
     if (!bytes) return std::unexpected("record ends early");
     snapshot.price_sources[market].assign(bytes->begin(), bytes->end());
+  }
+  if (header.desk_size > 0) {
+    auto bytes = reader.take(header.desk_size);
+    if (!bytes) return std::unexpected("record ends inside its desk ledger");
+    auto desk = DeskLedger::decode(*bytes);
+    if (!desk) return std::unexpected(desk.error());
+    snapshot.desk = std::move(*desk);
   }
   if (!reader.empty()) return std::unexpected("record has bytes after its sources");
   return snapshot;

@@ -8,9 +8,11 @@
 // last price source (what `history` reports as a price's provenance, which the image lacks):
 //   header, 48 bytes, little-endian: u32 magic "OBSR" | u32 crc32c of the whole record with
 //     this field 0 | u64 seq | u64 digest (DESIGN section 7) | u64 epoch_start | u32 epoch |
-//     u32 chunk count | u32 source count | u32 reserved (0)
+//     u32 chunk count | u32 source count | u32 desk size (0 in records written before the desk
+//     ledger was kept: they hold none)
 //   chunk count times:  u32 size | chunk bytes (a SnapshotChunk)
 //   source count times: u64 market | u32 size | source name bytes
+//   desk size bytes:    the desk ledger (engine/desk_ledger.h, DeskLedger::encode)
 // A reader checks the record's CRC, every chunk (verifier and CRC), the chunks' seq and epoch
 // against the header, and the decoded state's digest against the header, before using it. A
 // snapshot that fails any check is skipped with a warning and counted: the reader falls back to
@@ -28,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/desk_ledger.h"
 #include "engine/journal.h"
 #include "engine/journal_scan.h"
 #include "schemas/market_state.h"
@@ -44,6 +47,7 @@ struct SnapshotState {
   MarketState state;
   uint64_t epoch_start = 1;  // seq of the current epoch's first frame
   std::unordered_map<uint64_t, std::string> price_sources;
+  DeskLedger desk;  // held desk overrides and recent desk requests
 
   void apply(const fb::Frame& frame);
   void clear();

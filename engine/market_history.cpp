@@ -11,6 +11,7 @@
 #include "engine/price_text.h"
 #include "engine/time_text.h"
 #include "schemas/append_printf.h"
+#include "schemas/frame_json.h"
 #include "schemas/state_json.h"
 
 namespace oddsbus::engine {
@@ -180,7 +181,17 @@ std::optional<MarketChange> MarketHistory::apply(const fb::Frame& frame) {
     change.source = "desk";
     change.desk = true;
   }
-  const bool always = type == fb::Payload::Settlement || type == fb::Payload::SettlementRollback;
+  if (const fb::DeskOrigin* desk = frame.desk()) {
+    change.desk_identity = desk->identity() ? desk->identity()->str() : std::string();
+    change.desk_client = desk->client() ? desk->client()->str() : std::string();
+    change.desk_request_id = desk->request_id() ? desk->request_id()->str() : std::string();
+    change.desk = true;
+  }
+  if (const fb::DeskOverride* mark = frame.desk_override()) {
+    change.override_change = mark->change();
+  }
+  const bool always = type == fb::Payload::Settlement || type == fb::Payload::SettlementRollback ||
+                      change.override_change != fb::OverrideChange::None;
   if (!always && !change.status_changed && change.selections.empty() && !change.source_switched) {
     return std::nullopt;  // restates what the market already showed
   }
@@ -267,6 +278,17 @@ void append_change_json(std::string& out, const MarketChange& change) {
     append_printf(out, ", \"epoch_change\": [%u, %u]", change.old_epoch, change.epoch);
   }
   if (change.desk) out += ", \"desk\": true";
+  if (!change.desk_identity.empty() || !change.desk_client.empty()) {
+    out += ", \"desk_identity\": ";
+    append_json_string(out, change.desk_identity);
+    out += ", \"desk_client\": ";
+    append_json_string(out, change.desk_client);
+    out += ", \"request_id\": ";
+    append_json_string(out, change.desk_request_id);
+  }
+  if (change.override_change != fb::OverrideChange::None) {
+    append_printf(out, ", \"override\": \"%s\"", to_string(change.override_change).data());
+  }
   out += "}";
 }
 
@@ -311,7 +333,15 @@ void append_change_text(std::string& out, const MarketChange& change, const Mark
   }
   if (change.kind == ChangeKind::kSettlement && first) part() += "settled";
   if (change.kind == ChangeKind::kSettlementRollback && first) part() += "settlement rolled back";
-  if (change.desk) out += " [desk]";
+  if (change.override_change != fb::OverrideChange::None) {
+    append_printf(part(), "override %s", to_string(change.override_change).data());
+  }
+  if (!change.desk_identity.empty() || !change.desk_client.empty()) {
+    append_printf(out, " [desk %s, client %s, request %s]", change.desk_identity.c_str(),
+                  change.desk_client.c_str(), change.desk_request_id.c_str());
+  } else if (change.desk) {
+    out += " [desk]";
+  }
   out += "\n";
 }
 

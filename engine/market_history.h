@@ -11,7 +11,9 @@
 // Provenance: a price change's source is the PriceUpdate's source ("desk" for a desk price). A
 // status change's source is "desk" when its reason is trader, else the source the market's prices
 // were following (the feed that went stale, for feed-stale). Epoch changes have the source the
-// market's prices were following.
+// market's prices were following. A frame from a desk request names the desk (identity, CLIENT,
+// request id), and one that took, released or expired an override says so; such a frame is a
+// change even when it restates the market.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +76,11 @@ struct MarketChange {
   std::string old_source;  // when source_switched
   uint32_t old_epoch = 0;  // kEpochChange
   bool desk = false;       // the desk set this (a desk price, or a trader status)
+  // Provenance (frame.fbs DeskOrigin): who asked, when a desk request made the frame.
+  std::string desk_identity;  // "" : no desk request
+  std::string desk_client;
+  std::string desk_request_id;
+  fb::OverrideChange override_change = fb::OverrideChange::None;  // what it did to an override
 };
 
 class MarketHistory {

@@ -51,6 +51,8 @@ struct NodeConfig {
   uint64_t alone_after_ns = 2'000'000'000;     // sync: secondary silent this long: go on alone
   std::string desk_url;                        // the desk API's ROUTER endpoint ("" : none)
   std::string peer_desk_url;  // the peer's desk endpoint, named in "not primary" rejections
+  // --desk-rights: TOML desk rights (engine/desk_rights.h); "" : every desk may do everything.
+  std::string desk_rights_path;
   std::vector<FeedSpec> feeds;
   std::string
       mapping_path;  // TOML mapping: provider ids and source priority (optional for oddsjson)

@@ -184,10 +184,22 @@ std::expected<void, std::string> Node::assemble() {
   agent_config.heartbeat_interval_ns = config_.heartbeat_interval_ns;
   agent_ = std::make_unique<SequencerAgent>(*sequencer_, *journal_, *queues_, gate_.get(),
                                             agent_config, selector_.get());
+  if (!config_.desk_rights_path.empty()) {
+    auto rights = DeskRights::load(config_.desk_rights_path);
+    if (!rights) return std::unexpected(rights.error());
+    desk_rights_.emplace(std::move(*rights));
+    log(LogLevel::kInfo, "node %u: desk rights for %zu desk(s) from %s", config_.node,
+        desk_rights_->size(), config_.desk_rights_path.c_str());
+  } else if (!config_.desk_url.empty()) {
+    log(LogLevel::kWarn, "node %u: no --desk-rights: every desk that reaches %s may do everything",
+        config_.node, config_.desk_url.c_str());
+  }
+  const DeskRights* rights = desk_rights_ ? &*desk_rights_ : nullptr;
   if (!config_.desk_url.empty()) {
     DeskServiceConfig desk_config;
     desk_config.url = config_.desk_url;
     desk_config.producer = desk_producer;
+    desk_config.rights = rights;
     if (config_.sync_replication) desk_config.visible_seq = &gate_->visible_seq();
     try {
       desk_ = std::make_unique<DeskService>(context_, desk_config, *queues_);
@@ -195,7 +207,14 @@ std::expected<void, std::string> Node::assemble() {
       return std::unexpected("cannot bind --desk " + config_.desk_url + ": " + e.what());
     }
     desk_endpoint_ = desk_->endpoint();
-    agent_->set_desk(&overrides_, &desk_->acks());
+  }
+  // Held overrides are honoured with or without a desk service: the journal says which markets a
+  // desk holds, and their feeds stay held back until a release or the expiry.
+  agent_->set_desk(&overrides_, desk_ ? &desk_->acks() : nullptr, rights,
+                   desk_ ? &desk_->held_board() : nullptr);
+  if (const size_t held = agent_->restore_desk(options_.clocks.now()); held > 0) {
+    log(LogLevel::kInfo, "node %u: %zu desk override(s) held, as the journal says", config_.node,
+        held);
   }
 
   NodeRole start_role = config_.role;

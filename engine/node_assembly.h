@@ -147,6 +147,7 @@ class Node {
   std::unique_ptr<SyncGate> gate_;
   std::unique_ptr<SequencerAgent> agent_;
   DeskOverrides overrides_;
+  std::optional<DeskRights> desk_rights_;
   std::unique_ptr<DeskService> desk_;
   std::unique_ptr<NodeRoles> roles_;
   std::unique_ptr<SnapshotWriter> snapshot_writer_;

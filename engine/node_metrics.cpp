@@ -115,6 +115,15 @@ std::string render_node_metrics(const Node& node) {
             q.desk_held.load(kRelaxed));
   m.counter("oddsbus_engine_desk_expiries_total", "Desk overrides released because they expired",
             q.desk_expiries.load(kRelaxed));
+  m.counter("oddsbus_engine_desk_forbidden_total",
+            "Desk requests refused because the desk has no right to them (--desk-rights)",
+            q.desk_forbidden.load(kRelaxed));
+  m.counter("oddsbus_engine_desk_replayed_total",
+            "Desk requests answered from the journal's request table (a retry after a restart or "
+            "takeover)",
+            q.desk_replayed.load(kRelaxed));
+  m.gauge("oddsbus_engine_desk_held_markets", "Markets a desk holds now (held overrides)",
+          q.desk_held_markets.load(kRelaxed));
 
   // Ingest queues: one producer per feed, then the desk, then in-process producers.
   const IngestQueues& queues = node.queues();

@@ -119,6 +119,12 @@ std::expected<void, std::string> NodeRoles::take_over(const RoleAction& action,
   become_primary();
   counters_.takeovers.fetch_add(1, std::memory_order_relaxed);
 
+  // The journal's desk overrides hold on the new primary too: rebuilt before reconciling, so a
+  // held market's feed differences are held back, not published.
+  if (const size_t held = deps_.agent.restore_desk(clocks); held > 0) {
+    log(LogLevel::kInfo, "node %u: %zu desk override(s) held, as the journal says", config_.node,
+        held);
+  }
   if (deps_.selector != nullptr) {
     std::vector<feeds::Event> events;
     deps_.selector->reconcile(deps_.sequencer.state(), clocks.monotonic_ns, events);

@@ -16,7 +16,8 @@ std::expected<std::unique_ptr<Sequencer>, std::string> restore_sequencer(const J
   if (!start) return std::unexpected(start.error());
   const ScanStart scan_start = start->scan();
   if (start->snapshot) {
-    sequencer->restore_snapshot(std::move(start->snapshot->state), start->snapshot->epoch_start);
+    sequencer->restore_snapshot(std::move(start->snapshot->state), start->snapshot->epoch_start,
+                                std::move(start->snapshot->desk));
     // The history's EpochChange lies before the snapshot: read it for the epoch it continued.
     const uint64_t epoch_start = sequencer->history().start;
     if (epoch_start > 1 && epoch_start <= scan_start.after_seq) {

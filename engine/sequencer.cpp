@@ -34,14 +34,18 @@ void Sequencer::commit_frame(std::span<const uint8_t> frame, BatchWriter& batch)
   assert(batch.first_seq() + batch.count() == last_seq_ + 1 && "batch not begun at next seq");
   batch.add(frame);
   ++last_seq_;
-  state_.apply(*fb::GetFrame(frame.data()));
+  const fb::Frame& f = *fb::GetFrame(frame.data());
+  desk_.apply(f, state_);  // before the state moves on: a take remembers the market as it was
+  state_.apply(f);
 }
 
 std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& event,
-                                                          uint64_t now_ns, BatchWriter& batch) {
+                                                          uint64_t now_ns, BatchWriter& batch,
+                                                          const FrameDeskMark* desk) {
   if (event.type == EventType::kHeartbeat || event.type == EventType::kSourceStatus) return 0;
   const MarketRecord* market = state_.find(event.market);
-  const FrameHeader header = next_header(now_ns, event.source_ns, event.market);
+  FrameHeader header = next_header(now_ns, event.source_ns, event.market);
+  header.desk = desk;
   switch (event.type) {
     case EventType::kMarket:
       commit_frame(builder_.market_definition(header, event.market, event.event, event.name,
@@ -93,6 +97,20 @@ std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& ev
   return last_seq_;
 }
 
+std::expected<uint64_t, RejectReason> Sequencer::suspend_event(uint64_t event,
+                                                               fb::StatusReason reason,
+                                                               uint64_t now_ns, BatchWriter& batch,
+                                                               const FrameDeskMark* desk) {
+  const bool known = std::ranges::any_of(
+      state_.markets(), [&](const auto& entry) { return entry.second.event == event; });
+  if (!known) return std::unexpected(RejectReason::kUnknownMarket);
+  FrameHeader header = next_header(now_ns, 0, 0);
+  header.market_seq = 0;  // it touches several markets: each counts it in its own market_seq
+  header.desk = desk;
+  commit_frame(builder_.event_suspension(header, event, reason), batch);
+  return last_seq_;
+}
+
 void Sequencer::heartbeat(uint64_t now_ns, BatchWriter& batch, bool relayed, uint64_t stated_seq) {
   const uint64_t seq = std::min(stated_seq, last_seq_);
   FrameHeader h;
@@ -117,7 +135,8 @@ uint64_t Sequencer::change_epoch(uint32_t epoch, uint64_t now_ns, BatchWriter& b
   return last_seq_;
 }
 
-void Sequencer::restore_snapshot(MarketState state, uint64_t epoch_start) {
+void Sequencer::restore_snapshot(MarketState state, uint64_t epoch_start, DeskLedger desk) {
+  desk_ = std::move(desk);
   assert(last_seq_ == 0);
   last_seq_ = state.seq();
   config_.epoch = std::max(config_.epoch, state.epoch());
@@ -135,6 +154,7 @@ void Sequencer::note_epoch_change(const fb::Frame& frame) {
 
 void Sequencer::restore(const fb::Frame& frame) {
   assert(frame.seq() == last_seq_ + 1);
+  desk_.apply(frame, state_);
   state_.apply(frame);
   last_seq_ = frame.seq();
   config_.epoch = std::max(config_.epoch, frame.epoch());

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <expected>
 
+#include "engine/desk_ledger.h"
 #include "feeds/event.h"
 #include "feeds/rejection.h"
 #include "schemas/batch.h"
@@ -51,9 +52,18 @@ class Sequencer {
 
   // Validates `event`; if accepted, appends its frame to `batch` (begun with begin_batch) and
   // applies it. Returns the frame's seq, 0 for an accepted event that makes no frame (a
-  // heartbeat or source status), or the reason the event was rejected.
+  // heartbeat or source status), or the reason the event was rejected. `desk`: the desk marks the
+  // frame carries (provenance, override change); null for a feed's event.
   std::expected<uint64_t, feeds::RejectReason> sequence(const feeds::Event& event, uint64_t now_ns,
-                                                        BatchWriter& batch);
+                                                        BatchWriter& batch,
+                                                        const FrameDeskMark* desk = nullptr);
+
+  // Suspends every market of `event` in one EventSuspension frame (markets already settled or
+  // closed keep their status). Returns its seq, or kUnknownMarket when no market has that event.
+  std::expected<uint64_t, feeds::RejectReason> suspend_event(uint64_t event,
+                                                             fb::StatusReason reason,
+                                                             uint64_t now_ns, BatchWriter& batch,
+                                                             const FrameDeskMark* desk = nullptr);
 
   // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start(); `relayed` when
   // this node is a secondary republishing its primary's history.
@@ -71,8 +81,9 @@ class Sequencer {
 
   // Start-up from a journal snapshot (engine/journal_snapshot.h): takes `state`, at state.seq() in
   // epoch state.epoch() begun at `epoch_start`, as if its frames had been restored. Call first.
-  // The history's previous epoch is unknown until note_epoch_change() gives it.
-  void restore_snapshot(MarketState state, uint64_t epoch_start);
+  // The history's previous epoch is unknown until note_epoch_change() gives it. `desk`: the
+  // snapshot's desk ledger.
+  void restore_snapshot(MarketState state, uint64_t epoch_start, DeskLedger desk = {});
   // After restore_snapshot(): the EpochChange frame at history().start, read from the journal,
   // names the epoch it continued.
   void note_epoch_change(const fb::Frame& frame);
@@ -82,6 +93,8 @@ class Sequencer {
   uint64_t epoch_start() const { return config_.epoch_start; }
   const HistoryEpoch& history() const { return history_; }
   const MarketState& state() const { return state_; }
+  // What the journal says about the desks (held overrides, recent requests), folded with state().
+  const DeskLedger& desk() const { return desk_; }
 
  private:
   FrameHeader next_header(uint64_t now_ns, uint64_t source_ns, uint64_t market) const;
@@ -91,6 +104,7 @@ class Sequencer {
   uint64_t last_seq_;
   HistoryEpoch history_;
   MarketState state_;
+  DeskLedger desk_;
   FrameBuilder builder_;
 };
 

@@ -18,16 +18,55 @@ SequencerAgent::SequencerAgent(Sequencer& sequencer, Journal& journal, IngestQue
   selected_.reserve(256);
 }
 
-void SequencerAgent::set_desk(DeskOverrides* overrides, DeskAckQueue* acks) {
+void SequencerAgent::set_desk(DeskOverrides* overrides, DeskAckQueue* acks,
+                              const DeskRights* rights, DeskHeldBoard* board) {
   overrides_ = overrides;
   acks_ = acks;
+  rights_ = rights;
+  board_ = board;
   pending_acks_.reserve(64);
   desk_events_.reserve(64);
 }
 
-std::expected<uint64_t, feeds::RejectReason> SequencerAgent::sequence_one(const feeds::Event& e,
-                                                                          const Clocks& clocks) {
-  auto result = sequencer_.sequence(e, clocks.wall_ns, batch_);
+size_t SequencerAgent::restore_desk(const Clocks& clocks) {
+  if (overrides_ == nullptr) return 0;
+  overrides_->clear();
+  for (const auto& [market, held] : sequencer_.desk().held()) {
+    const MarketRecord* record = sequencer_.state().find(market);
+    if (record == nullptr || record->status == fb::MarketStatus::Settled) continue;
+    uint64_t expires = 0;
+    if (held.expires_ns != 0) {
+      // Wall to monotonic: what is left of the override from now on (nothing when it passed).
+      const uint64_t left = held.expires_ns > clocks.wall_ns ? held.expires_ns - clocks.wall_ns : 0;
+      expires = std::max<uint64_t>(clocks.monotonic_ns + left, 1);
+    }
+    const std::string_view source =
+        selector_ != nullptr ? selector_->active_source(market) : std::string_view{};
+    overrides_->adopt(held, source, expires);
+  }
+  board_version_ = UINT64_MAX;
+  post_held();
+  return overrides_->size();
+}
+
+void SequencerAgent::post_held() {
+  const DeskLedger& ledger = sequencer_.desk();
+  if (ledger.version() == board_version_) return;
+  board_version_ = ledger.version();
+  counters_.desk_held_markets.store(ledger.held().size(), std::memory_order_relaxed);
+  if (board_ == nullptr) return;
+  std::vector<desk::HeldEntry> entries;
+  entries.reserve(ledger.held().size());
+  for (const auto& [market, h] : ledger.held()) {
+    entries.push_back(
+        desk::HeldEntry{market, h.identity, h.client, h.request_id, h.since_ns, h.expires_ns});
+  }
+  board_->set(std::move(entries));
+}
+
+std::expected<uint64_t, feeds::RejectReason> SequencerAgent::sequence_one(
+    const feeds::Event& e, const Clocks& clocks, const FrameDeskMark* mark) {
+  auto result = sequencer_.sequence(e, clocks.wall_ns, batch_, mark);
   if (!result) {
     const auto reason = static_cast<size_t>(result.error());
     counters_.rejected[reason].fetch_add(1, std::memory_order_relaxed);
@@ -53,18 +92,24 @@ void SequencerAgent::sequence_feed(const feeds::Event& e, const Clocks& clocks) 
     counters_.desk_held.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (sequence_one(e, clocks) && e.type == feeds::EventType::kSettle) {
-    overrides_->on_settled(e.market);
+  if (e.type == feeds::EventType::kSettle && overrides_->holds(e.market)) {
+    // The feed settles a market the desk holds: control ends, and the journal says so.
+    FrameDeskMark mark;
+    mark.change = fb::OverrideChange::SettlementEnd;
+    if (sequence_one(e, clocks, &mark)) overrides_->on_settled(e.market);
+    return;
   }
+  sequence_one(e, clocks);
 }
 
 void SequencerAgent::sequence_desk(const feeds::Event& e, const Clocks& clocks) {
   counters_.desk_requests.fetch_add(1, std::memory_order_relaxed);
   DeskAck ack;
   ack.token = e.request_token;
-  const auto rejected = [&](desk::RejectReason reason) {
+  const auto rejected = [&](desk::RejectReason reason, std::string detail = {}) {
     ack.ok = false;
     ack.reason = reason;
+    ack.detail = std::move(detail);
     pending_acks_.push_back(ack);
   };
   const auto applied = [&](uint64_t seq) {
@@ -73,7 +118,46 @@ void SequencerAgent::sequence_desk(const feeds::Event& e, const Clocks& clocks) 
     ack.epoch = sequencer_.epoch();
     pending_acks_.push_back(ack);
   };
+  static const feeds::DeskRequestOrigin kNoOrigin;
+  const feeds::DeskRequestOrigin& origin = e.desk ? *e.desk : kNoOrigin;
+  const auto command = static_cast<desk::Command>(origin.command);
   const MarketRecord* record = sequencer_.state().find(e.market);
+
+  if (rights_ != nullptr) {
+    desk::Request asked;
+    asked.client = origin.client;
+    asked.command = command;
+    asked.market = e.market;
+    asked.event = e.event;
+    const uint64_t market_event = record != nullptr ? record->event : 0;
+    if (auto refused = rights_->refuse(origin.authenticated ? origin.identity : std::string_view{},
+                                       asked, market_event)) {
+      counters_.desk_forbidden.fetch_add(1, std::memory_order_relaxed);
+      return rejected(desk::RejectReason::kForbidden, std::move(*refused));
+    }
+  }
+  // A request the journal already holds (sequenced before a restart or a takeover): its ack.
+  if (const DeskRequestRecord* known = sequencer_.desk().find_request(
+          DeskLedger::key(origin.identity, origin.client, origin.request_id))) {
+    if (known->request != origin.request) {
+      return rejected(desk::RejectReason::kBadRequest,
+                      "request id " + origin.request_id + " of client " + origin.client +
+                          " was already used for a different request");
+    }
+    counters_.desk_replayed.fetch_add(1, std::memory_order_relaxed);
+    ack.ok = true;
+    ack.seq = known->seq;
+    ack.epoch = known->epoch;
+    pending_acks_.push_back(ack);
+    return;
+  }
+
+  FrameDeskMark mark;
+  mark.identity = origin.identity;
+  mark.client = origin.client;
+  mark.request_id = origin.request_id;
+  mark.request = origin.request;
+  if (command == desk::Command::kSuspendEvent) return suspend_event(e, mark, ack, clocks);
   if (record == nullptr) return rejected(desk::RejectReason::kUnknownMarket);
 
   if (e.desk_release) {
@@ -81,16 +165,18 @@ void SequencerAgent::sequence_desk(const feeds::Event& e, const Clocks& clocks) 
     if (!overrides_->release(e.market, record, desk_events_)) {
       return rejected(desk::RejectReason::kNotOverridden);
     }
+    mark.change = fb::OverrideChange::Release;
     uint64_t last = 0;
     for (const feeds::Event& restore : desk_events_) {
-      if (auto seq = sequence_one(restore, clocks); seq && *seq != 0) last = *seq;
+      if (auto seq = sequence_one(restore, clocks, &mark); seq && *seq != 0) last = *seq;
     }
     // A release always ends in frames (its status frame at least); none means it went wrong.
     return last != 0 ? applied(last) : rejected(desk::RejectReason::kInternal);
   }
 
   if (e.type == feeds::EventType::kSettle) {
-    auto seq = sequence_one(e, clocks);
+    if (overrides_->holds(e.market)) mark.change = fb::OverrideChange::SettlementEnd;
+    auto seq = sequence_one(e, clocks, &mark);
     if (!seq) return rejected(desk::from_sequencer(seq.error()));
     overrides_->on_settled(e.market);
     return applied(*seq);
@@ -107,7 +193,9 @@ void SequencerAgent::sequence_desk(const feeds::Event& e, const Clocks& clocks) 
       !overrides_->take(*record, feed_source, clocks.monotonic_ns, e.override_for_ns)) {
     return rejected(desk::RejectReason::kOverrideLimit);
   }
-  auto seq = sequence_one(e, clocks);
+  mark.change = fb::OverrideChange::Take;
+  mark.expires_ns = e.override_for_ns == 0 ? 0 : clocks.wall_ns + e.override_for_ns;
+  auto seq = sequence_one(e, clocks, &mark);
   if (!seq) {
     if (!was_held) overrides_->forget(e.market);
     return rejected(desk::from_sequencer(seq.error()));
@@ -116,6 +204,50 @@ void SequencerAgent::sequence_desk(const feeds::Event& e, const Clocks& clocks) 
     overrides_->take(*sequencer_.state().find(e.market), feed_source, clocks.monotonic_ns,
                      e.override_for_ns);
   applied(*seq);
+}
+
+void SequencerAgent::suspend_event(const feeds::Event& e, const FrameDeskMark& desk_mark,
+                                   DeskAck& ack, const Clocks& clocks) {
+  // Every market of the event not yet settled comes under desk control, as a suspend would take
+  // it (DeskLedger::apply folds the same set from the frame).
+  std::vector<uint64_t> taken;
+  for (const auto& [market, record] : sequencer_.state().markets()) {
+    if (record.event != e.event || record.status == fb::MarketStatus::Settled) continue;
+    if (overrides_->holds(market)) continue;
+    const std::string_view source =
+        selector_ != nullptr ? selector_->active_source(market) : std::string_view{};
+    if (!overrides_->take(record, source, clocks.monotonic_ns, e.override_for_ns)) {
+      for (const uint64_t m : taken) overrides_->forget(m);
+      ack.ok = false;
+      ack.reason = desk::RejectReason::kOverrideLimit;
+      pending_acks_.push_back(ack);
+      return;
+    }
+    taken.push_back(market);
+  }
+  FrameDeskMark mark = desk_mark;
+  mark.change = fb::OverrideChange::Take;
+  mark.expires_ns = e.override_for_ns == 0 ? 0 : clocks.wall_ns + e.override_for_ns;
+  auto seq =
+      sequencer_.suspend_event(e.event, fb::StatusReason::Trader, clocks.wall_ns, batch_, &mark);
+  if (!seq) {
+    for (const uint64_t m : taken) overrides_->forget(m);
+    ack.ok = false;
+    ack.reason = desk::from_sequencer(seq.error());
+    ack.detail = "no market of event " + std::to_string(e.event);
+    pending_acks_.push_back(ack);
+    return;
+  }
+  // Markets held before renew their expiry, as a second suspend of one market would.
+  for (const auto& [market, record] : sequencer_.state().markets()) {
+    if (record.event != e.event || record.status == fb::MarketStatus::Settled) continue;
+    if (std::find(taken.begin(), taken.end(), market) != taken.end()) continue;
+    overrides_->take(record, {}, clocks.monotonic_ns, e.override_for_ns);
+  }
+  ack.ok = true;
+  ack.seq = *seq;
+  ack.epoch = sequencer_.epoch();
+  pending_acks_.push_back(ack);
 }
 
 void SequencerAgent::expire_overrides(const Clocks& clocks) {
@@ -128,11 +260,17 @@ void SequencerAgent::expire_overrides(const Clocks& clocks) {
   const size_t expired = overrides_->on_tick(now_ns, sequencer_.state(), desk_events_);
   counters_.desk_expiries.fetch_add(expired, std::memory_order_relaxed);
   log(LogLevel::kInfo, "desk: %zu market override(s) expired; handed back to their feeds", expired);
-  for (const feeds::Event& restore : desk_events_) sequence_one(restore, clocks);
+  FrameDeskMark mark;  // no desk asked: the frames say only that an override expired
+  mark.change = fb::OverrideChange::Expire;
+  for (const feeds::Event& restore : desk_events_) sequence_one(restore, clocks, &mark);
 }
 
 void SequencerAgent::flush_acks() {
   if (pending_acks_.empty()) return;
+  if (acks_ == nullptr) {  // no desk service: nobody to answer (cannot happen: no requests)
+    pending_acks_.clear();
+    return;
+  }
   for (const DeskAck& ack : pending_acks_) acks_->push(ack);
   acks_->notify();
   pending_acks_.clear();
@@ -182,8 +320,12 @@ std::expected<void, std::string> SequencerAgent::commit(const Clocks& clocks) {
 std::expected<void, std::string> SequencerAgent::sequence_now(
     const std::vector<feeds::Event>& events, const Clocks& clocks) {
   sequencer_.begin_batch(batch_);
-  for (const feeds::Event& e : events) sequence_one(e, clocks);
-  return commit(clocks);
+  // Through the desk's hold: a held market's reconciliation or start-up status waits for its
+  // release as any feed event does.
+  for (const feeds::Event& e : events) sequence_feed(e, clocks);
+  auto committed = commit(clocks);
+  post_held();
+  return committed;
 }
 
 std::expected<size_t, std::string> SequencerAgent::do_work(const Clocks& clocks) {
@@ -209,6 +351,7 @@ std::expected<size_t, std::string> SequencerAgent::do_work(const Clocks& clocks)
     for (const feeds::Event& s : selected_) sequence_feed(s, clocks);
   }
   expire_overrides(clocks);
+  post_held();
   log_notices(now_ns);
   if (!batch_.empty()) {
     if (auto ok = commit(clocks); !ok) return std::unexpected(ok.error());

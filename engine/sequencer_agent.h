@@ -11,6 +11,14 @@
 // after the batch holding it was journaled. Feed events for markets the desk holds are held back
 // (counted in desk_held); expired overrides are released on the way.
 //
+// Provenance and durability (issues 14, 15): every frame of a desk request carries the desk's
+// identity, CLIENT, ID and request, and every take, release, expiry and settlement-end of an
+// override is marked on its frame, so the Sequencer's DeskLedger (engine/desk_ledger.h) always
+// holds what DeskOverrides holds; restore_desk() rebuilds DeskOverrides from it (at start-up and
+// at takeover). A request whose (identity, CLIENT, ID) the ledger knows is answered with its
+// original ack and not applied again. With rights (engine/desk_rights.h), a request its desk may
+// not make is refused (forbidden) before anything else: no frame, no state change.
+//
 // Clocks (engine/clocks.h): frames and heartbeats are stamped with the wall clock; every interval
 // (heartbeats, selector ticks, source staleness, desk override expiry) runs on the monotonic one.
 //
@@ -59,9 +67,12 @@ struct alignas(64) SequencerCounters {
   // bound before); the last counts the slower ones.
   std::array<std::atomic<uint64_t>, kCommitLatencyBoundsNs.size() + 1> commit_latency{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(feeds::RejectReason::kCount)> rejected{};
-  std::atomic<uint64_t> desk_requests{0};  // desk requests handled (applied or rejected)
-  std::atomic<uint64_t> desk_held{0};      // feed events held back: the desk holds their market
-  std::atomic<uint64_t> desk_expiries{0};  // overrides released because they expired
+  std::atomic<uint64_t> desk_requests{0};      // desk requests handled (applied or rejected)
+  std::atomic<uint64_t> desk_held{0};          // feed events held back: the desk holds their market
+  std::atomic<uint64_t> desk_expiries{0};      // overrides released because they expired
+  std::atomic<uint64_t> desk_forbidden{0};     // desk requests refused by the desk rights
+  std::atomic<uint64_t> desk_replayed{0};      // answered from the journal's request table
+  std::atomic<uint64_t> desk_held_markets{0};  // markets the desk holds now (a gauge)
 };
 
 class SequencerAgent {
@@ -80,17 +91,31 @@ class SequencerAgent {
   // error that makes the node unable to go on.
   std::expected<size_t, std::string> do_work(const Clocks& clocks);
 
-  // Turns on desk requests: `overrides` holds the desk's markets, `acks` receives the outcome of
-  // every request (DeskService::acks()). Both must outlive the agent. Call before do_work().
-  void set_desk(DeskOverrides* overrides, DeskAckQueue* acks);
+  // Turns on desk overrides: `overrides` holds the desk's markets (feed events for them are held
+  // back, with or without a desk service); `acks` receives the outcome of every desk request
+  // (DeskService::acks(); null: no desk service); `rights` (null: all allowed) are checked before
+  // a request is applied; `board` (may be null) is kept up to date with the held overrides. All
+  // must outlive the agent. Call before do_work(), then restore_desk().
+  void set_desk(DeskOverrides* overrides, DeskAckQueue* acks, const DeskRights* rights = nullptr,
+                DeskHeldBoard* board = nullptr);
+
+  // Rebuilds the held overrides from the journal (the Sequencer's DeskLedger): at start-up and
+  // when this node becomes primary. An override whose journaled expiry has passed expires at the
+  // next do_work(); expiries convert from wall to monotonic time at `clocks`. Returns how many
+  // markets are held.
+  size_t restore_desk(const Clocks& clocks);
 
   const SequencerCounters& counters() const { return counters_; }
 
  private:
   std::expected<uint64_t, feeds::RejectReason> sequence_one(const feeds::Event& event,
-                                                            const Clocks& clocks);
+                                                            const Clocks& clocks,
+                                                            const FrameDeskMark* mark = nullptr);
   void sequence_feed(const feeds::Event& event, const Clocks& clocks);
   void sequence_desk(const feeds::Event& event, const Clocks& clocks);
+  void suspend_event(const feeds::Event& event, const FrameDeskMark& mark, DeskAck& ack,
+                     const Clocks& clocks);
+  void post_held();
   void expire_overrides(const Clocks& clocks);
   void flush_acks();
   std::expected<void, std::string> commit(const Clocks& clocks);
@@ -112,6 +137,9 @@ class SequencerAgent {
   LogLimiter reject_log_;
   DeskOverrides* overrides_ = nullptr;
   DeskAckQueue* acks_ = nullptr;
+  const DeskRights* rights_ = nullptr;
+  DeskHeldBoard* board_ = nullptr;
+  uint64_t board_version_ = UINT64_MAX;    // the ledger version the board shows
   std::vector<DeskAck> pending_acks_;      // acks of the batch being built
   std::vector<feeds::Event> desk_events_;  // scratch: events of a release or expiry
 };

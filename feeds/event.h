@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,17 @@ using oddsbus::SettlementFactor;
 struct SelectionDefinition {
   uint64_t id = 0;
   std::string name;
+};
+
+// Who sent a desk request and what it asked (engine/desk_service.h): journaled as the provenance of
+// its frames (frame.fbs DeskOrigin). Immutable once made; shared by the desk and sequencer threads.
+struct DeskRequestOrigin {
+  std::string identity;        // the CURVE public key (Z85) of an authenticated desk, else `client`
+  bool authenticated = false;  // identity is the key the desk link authenticated
+  std::string client;          // the request's CLIENT word
+  std::string request_id;      // its ID
+  std::string request;         // the request as engine/desk_protocol.h writes it
+  uint8_t command = 0;         // desk::Command
 };
 
 struct Event {
@@ -65,6 +77,7 @@ struct Event {
                                  // released)
   bool desk_release = false;     // a desk release of `market` (type is kHeartbeat, so a sequencer
                                  // without the desk hook treats it as a no-op)
+  std::shared_ptr<const DeskRequestOrigin> desk;  // set on every desk request
 };
 
 }  // namespace oddsbus::feeds

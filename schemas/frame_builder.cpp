@@ -4,8 +4,25 @@ namespace oddsbus {
 
 std::span<const uint8_t> FrameBuilder::finish(const FrameHeader& h, fb::Payload type,
                                               flatbuffers::Offset<void> payload) {
+  flatbuffers::Offset<fb::DeskOrigin> origin;
+  flatbuffers::Offset<fb::DeskOverride> override_mark;
+  if (h.desk != nullptr) {
+    const FrameDeskMark& d = *h.desk;
+    if (!d.identity.empty() || !d.client.empty() || !d.request_id.empty()) {
+      const auto text = [&](std::string_view v) { return fbb_.CreateString(v.data(), v.size()); };
+      const auto identity = text(d.identity);
+      const auto client = text(d.client);
+      const auto request_id = text(d.request_id);
+      const auto request = text(d.request);
+      origin = fb::CreateDeskOrigin(fbb_, identity, client, request_id, request);
+    }
+    if (d.change != fb::OverrideChange::None) {
+      override_mark = fb::CreateDeskOverride(fbb_, d.change, d.expires_ns);
+    }
+  }
+  // Feed frames (no desk mark) stay byte for byte what they were before the desk fields existed.
   auto frame = fb::CreateFrame(fbb_, h.seq, h.epoch, h.channel, h.publisher, h.sequenced_ns,
-                               h.source_ns, h.market_seq, type, payload);
+                               h.source_ns, h.market_seq, type, payload, origin, override_mark);
   fb::FinishFrameBuffer(fbb_, frame);
   return {fbb_.GetBufferPointer(), fbb_.GetSize()};
 }

@@ -16,6 +16,18 @@
 
 namespace oddsbus {
 
+// A desk request's marks on its frames (frame.fbs DeskOrigin and DeskOverride). The views must
+// stay valid until the frame is built.
+struct FrameDeskMark {
+  // All empty: the frame carries no DeskOrigin (an expiry's frames: no desk asked for them).
+  std::string_view identity;
+  std::string_view client;
+  std::string_view request_id;
+  std::string_view request;
+  fb::OverrideChange change = fb::OverrideChange::None;  // None: no DeskOverride
+  uint64_t expires_ns = 0;                               // Take: wall clock ns; 0 until released
+};
+
 struct FrameHeader {
   uint64_t seq = 0;
   uint32_t epoch = 0;
@@ -24,6 +36,7 @@ struct FrameHeader {
   uint64_t sequenced_ns = 0;
   uint64_t source_ns = 0;
   uint64_t market_seq = 0;
+  const FrameDeskMark* desk = nullptr;  // null: a feed's frame, without desk fields
 };
 
 class FrameBuilder {

@@ -120,7 +120,42 @@ void append_frame_json(std::string& out, const fb::Frame& frame) {
     case fb::Payload::NONE:
       break;
   }
+  append_desk_json(out, frame);
   out += "}";
+}
+
+void append_desk_json(std::string& out, const fb::Frame& frame) {
+  if (const fb::DeskOrigin* desk = frame.desk()) {
+    out += ", \"desk\": {\"identity\": ";
+    append_json_string(out, desk->identity() ? desk->identity()->string_view() : "");
+    out += ", \"client\": ";
+    append_json_string(out, desk->client() ? desk->client()->string_view() : "");
+    out += ", \"request_id\": ";
+    append_json_string(out, desk->request_id() ? desk->request_id()->string_view() : "");
+    out += "}";
+  }
+  if (const fb::DeskOverride* mark = frame.desk_override()) {
+    append_printf(out, ", \"override\": \"%s\"", to_string(mark->change()).data());
+    if (mark->change() == fb::OverrideChange::Take) {
+      append_printf(out, ", \"override_expires_ns\": %" PRIu64, mark->expires_ns());
+    }
+  }
+}
+
+std::string_view to_string(fb::OverrideChange change) {
+  switch (change) {
+    case fb::OverrideChange::None:
+      return "none";
+    case fb::OverrideChange::Take:
+      return "take";
+    case fb::OverrideChange::Release:
+      return "release";
+    case fb::OverrideChange::Expire:
+      return "expire";
+    case fb::OverrideChange::SettlementEnd:
+      return "settlement_end";
+  }
+  return "unknown";
 }
 
 }  // namespace oddsbus

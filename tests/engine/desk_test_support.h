@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "engine/desk_overrides.h"
+#include "engine/desk_protocol.h"
 #include "engine/desk_service.h"
 #include "engine/ingest_queues.h"
 #include "engine/journal.h"
@@ -84,6 +85,25 @@ inline feeds::Event desk_release(uint64_t market, uint64_t token) {
   e.desk_release = true;
   e.request_token = token;
   e.source = "desk";
+  return e;
+}
+
+// A desk request event as DeskService makes it: with its origin (identity = CLIENT, not
+// authenticated) and a request text naming the command.
+inline feeds::Event desk_request(feeds::Event e, uint64_t token, desk::Command command,
+                                 std::string client, std::string id, uint64_t for_ns = 0) {
+  e = desk_event(std::move(e), token, for_ns);
+  if (command == desk::Command::kRelease) {
+    e.type = feeds::EventType::kHeartbeat;
+    e.desk_release = true;
+  }
+  auto origin = std::make_shared<feeds::DeskRequestOrigin>();
+  origin->identity = client;
+  origin->client = client;
+  origin->request_id = id;
+  origin->request = client + " " + id + " " + std::string(desk::to_string(command));
+  origin->command = static_cast<uint8_t>(command);
+  e.desk = std::move(origin);
   return e;
 }
 
@@ -184,6 +204,37 @@ class DeskNode {
   std::atomic<bool> failed_{false};
   std::thread sequencer_thread_;
   std::thread desk_thread_;
+};
+
+// A desk: one DEALER connected to a desk service; every reply is awaited with a bound.
+class DeskClient {
+ public:
+  DeskClient(zmq::context_t& context, const std::string& endpoint)
+      : socket_(context, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);
+  }
+
+  // The reply's text to `request`; "<timeout>" when none came within `timeout`.
+  std::string ask(const std::string& request,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    socket_.send(zmq::buffer(request));
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) == 0) return "<timeout>";
+    zmq::message_t reply;
+    if (!socket_.recv(reply)) return "<timeout>";
+    return reply.to_string();
+  }
+
+  desk::Reply ask_reply(const std::string& request) {
+    const std::string text = ask(request);
+    auto reply = desk::parse_reply(text);
+    EXPECT_TRUE(reply) << request << " -> " << text;
+    return reply ? *reply : desk::Reply{};
+  }
+
+ private:
+  zmq::socket_t socket_;
 };
 
 }  // namespace oddsbus::engine::testing_support

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/desk_protocol.h"
+#include "engine/time_text.h"
 #include "schemas/log.h"
 #include "schemas/odds.h"
 
@@ -77,7 +78,8 @@ Asked ask(zmq::context_t& context, const std::string& url, const Request& reques
 int main(int argc, char** argv) {
   CLI::App app{
       "odds-desk: a trading desk's requests to an oddsbus node: set a price, suspend, "
-      "reopen, settle, or release a market back to its feeds."};
+      "reopen, settle, or release a market back to its feeds; suspend a whole event; list the "
+      "markets desks hold."};
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("odds-desk: ") + e.what() + " (see --help)\n";
@@ -88,8 +90,12 @@ int main(int argc, char** argv) {
       "feeds' current view. Each request is retried on timeout under the same client and request "
       "id, and the node applies it at most once; pass --request-id to make a retry across runs "
       "safe too.\n\n"
+      "Overrides are journaled: a restarted node, or a new primary after a takeover, still holds "
+      "them (and their expiry), and a retried request gets its first ack.\n\n"
       "stdout: one JSON line, {\"request\": ID, \"seq\": N, \"epoch\": E} when applied (seq of "
-      "the request's frame), or {\"request\": ID, \"rejected\": REASON, \"detail\": TEXT}.\n"
+      "the request's frame), or {\"request\": ID, \"rejected\": REASON, \"detail\": TEXT}; for "
+      "held, {\"request\": ID, \"held\": [{\"market\": M, \"identity\": WHO, \"client\": C, "
+      "\"request_id\": R, \"since\": ISO8601, \"expires\": ISO8601 or null}]}.\n"
       "Exit status: 0 applied; 2 rejected by the node (REASON on stderr; for not-primary, the "
       "primary's desk URL); 3 no reply; 1 or CLI11's codes for bad arguments.");
 
@@ -142,6 +148,13 @@ int main(int argc, char** argv) {
   settle->add_option("WINNER", request.winners, "winning selection ids (none: a void market)");
   auto* release = app.add_subcommand("release", "Hand a market the desk holds back to its feeds.");
   release->add_option("MARKET", request.market, "canonical market id")->required();
+  auto* suspend_event = app.add_subcommand(
+      "suspend-event",
+      "Suspend every market of an event in one frame (reason trader); the desk holds them.");
+  suspend_event->add_option("EVENT", request.event, "canonical event id")->required();
+  suspend_event->add_option("--for", for_ms, "hand the markets back to their feeds after MS ms");
+  auto* held = app.add_subcommand(
+      "held", "List the markets desks hold: who, by which request, since and until when.");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -150,6 +163,8 @@ int main(int argc, char** argv) {
   if (reopen->parsed()) request.command = oddsbus::desk::Command::kReopen;
   if (settle->parsed()) request.command = oddsbus::desk::Command::kSettle;
   if (release->parsed()) request.command = oddsbus::desk::Command::kRelease;
+  if (suspend_event->parsed()) request.command = oddsbus::desk::Command::kSuspendEvent;
+  if (held->parsed()) request.command = oddsbus::desk::Command::kHeld;
   request.override_for_ms = for_ms;
   request.client = client;
   request.id = !request_id.empty()
@@ -181,6 +196,28 @@ int main(int argc, char** argv) {
       if (ask(context, primary, request, timeout_ms, attempts, reply) == Asked::kTimedOut) {
         return fail("no reply from primary " + primary, 3);
       }
+    }
+    if (reply.ok && reply.held_list) {
+      std::string out = "{\"request\": " + json_string(request.id) + ", \"held\": [";
+      for (size_t i = 0; i < reply.held.size(); ++i) {
+        const oddsbus::desk::HeldEntry& h = reply.held[i];
+        out += (i == 0 ? "" : ", ") + std::string("{\"market\": ") + std::to_string(h.market) +
+               ", \"identity\": " + json_string(h.identity) +
+               ", \"client\": " + json_string(h.client) +
+               ", \"request_id\": " + json_string(h.request_id) + ", \"since\": \"";
+        oddsbus::engine::append_iso8601_ns(out, h.since_ns);
+        out += "\", \"expires\": ";
+        if (h.expires_ns == 0) {
+          out += "null";
+        } else {
+          out += "\"";
+          oddsbus::engine::append_iso8601_ns(out, h.expires_ns);
+          out += "\"";
+        }
+        out += "}";
+      }
+      std::printf("%s]}\n", out.c_str());
+      return 0;
     }
     if (reply.ok) {
       std::printf("{\"request\": %s, \"seq\": %llu, \"epoch\": %u}\n",

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/desk_rights.h"
 #include "engine/file_ingest.h"
 #include "engine/journal.h"
 #include "engine/node.h"
@@ -261,6 +262,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--peer-desk", node.peer_desk_url,
                       "the peer's --desk endpoint, named in 'not primary' rejections");
   run_cmd
+      ->add_option("--desk-rights", node.desk_rights_path,
+                   "TOML desk rights: [[desk]] tables naming a desk by key (its CURVE public key) "
+                   "or client (its CLIENT word), its actions (price, suspend, reopen, settle, "
+                   "release, suspend-event) and its markets (a list or \"all\") and events; "
+                   "anything else is refused 'forbidden'. Without it every desk may do everything")
+      ->check(CLI::ExistingFile);
+  run_cmd
       ->add_option("--mapping", node.mapping_path,
                    "TOML mapping: canonical markets, their source priority, provider ids "
                    "(needed by betfair-stream and uof-xml feeds)")
@@ -390,6 +398,10 @@ int main(int argc, char** argv) {
     if (!node.mapping_path.empty()) {
       auto mapping = oddsbus::feeds::Mapping::load(node.mapping_path);
       if (!mapping) return fail(mapping.error());
+    }
+    if (!node.desk_rights_path.empty()) {
+      auto rights = oddsbus::engine::DeskRights::load(node.desk_rights_path);
+      if (!rights) return fail(rights.error());
     }
     std::printf("config OK: node %u, %s, %zu feed(s)%s%s\n", node.node, role.c_str(),
                 node.feeds.size(), node.mapping_path.empty() ? "" : ", mapping ",

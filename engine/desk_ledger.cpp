@@ -1,0 +1,260 @@
+#include "engine/desk_ledger.h"
+
+#include <cstring>
+
+namespace oddsbus::engine {
+
+namespace {
+
+std::string str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
+
+// The market a single-market frame is about; 0 for none.
+uint64_t market_of(const fb::Frame& frame) {
+  switch (frame.payload_type()) {
+    case fb::Payload::PriceUpdate:
+      return frame.payload_as_PriceUpdate()->market();
+    case fb::Payload::MarketStatusUpdate:
+      return frame.payload_as_MarketStatusUpdate()->market();
+    case fb::Payload::Settlement:
+      return frame.payload_as_Settlement()->market();
+    case fb::Payload::SettlementRollback:
+      return frame.payload_as_SettlementRollback()->market();
+    case fb::Payload::MarketDefinition:
+      return frame.payload_as_MarketDefinition()->market();
+    default:
+      return 0;
+  }
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& out, const T& value) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
+  out.insert(out.end(), bytes, bytes + sizeof value);
+}
+
+void put_text(std::vector<uint8_t>& out, std::string_view text) {
+  put(out, static_cast<uint32_t>(text.size()));
+  out.insert(out.end(), text.begin(), text.end());
+}
+
+class Reader {
+ public:
+  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool get(T& value) {
+    if (bytes_.size() < sizeof value) return false;
+    std::memcpy(&value, bytes_.data(), sizeof value);
+    bytes_ = bytes_.subspan(sizeof value);
+    return true;
+  }
+  bool text(std::string& out) {
+    uint32_t size = 0;
+    if (!get(size) || bytes_.size() < size) return false;
+    out.assign(bytes_.begin(), bytes_.begin() + size);
+    bytes_ = bytes_.subspan(size);
+    return true;
+  }
+  bool empty() const { return bytes_.empty(); }
+
+ private:
+  std::span<const uint8_t> bytes_;
+};
+
+}  // namespace
+
+std::string DeskLedger::key(std::string_view identity, std::string_view client,
+                            std::string_view request_id) {
+  std::string k;
+  k.reserve(identity.size() + client.size() + request_id.size() + 2);
+  k.append(identity).append(1, '\n').append(client).append(1, '\n').append(request_id);
+  return k;
+}
+
+const HeldOverride* DeskLedger::find_held(uint64_t market) const {
+  auto it = held_.find(market);
+  return it != held_.end() ? &it->second : nullptr;
+}
+
+const DeskRequestRecord* DeskLedger::find_request(std::string_view key) const {
+  auto it = requests_.find(std::string(key));
+  return it != requests_.end() ? &it->second : nullptr;
+}
+
+void DeskLedger::apply(const fb::Frame& frame, const MarketState& before) {
+  const fb::DeskOrigin* origin = frame.desk();
+  const fb::DeskOverride* mark = frame.desk_override();
+  const fb::Payload type = frame.payload_type();
+  if (origin == nullptr && mark == nullptr) {
+    // A feed's settlement ends control too (it is always marked; this keeps an unmarked one from
+    // leaving a finished market held).
+    if (type == fb::Payload::Settlement && !held_.empty()) end(market_of(frame));
+    return;
+  }
+  if (mark != nullptr) {
+    switch (mark->change()) {
+      case fb::OverrideChange::Take:
+        if (type == fb::Payload::EventSuspension) {
+          const uint64_t event = frame.payload_as_EventSuspension()->event();
+          for (const auto& [market, record] : before.markets()) {
+            if (record.event != event || record.status == fb::MarketStatus::Settled) continue;
+            take(market, frame, origin, mark->expires_ns(), before);
+          }
+        } else if (const uint64_t market = market_of(frame); market != 0) {
+          take(market, frame, origin, mark->expires_ns(), before);
+        }
+        break;
+      case fb::OverrideChange::Release:
+      case fb::OverrideChange::Expire:
+      case fb::OverrideChange::SettlementEnd:
+        end(market_of(frame));
+        break;
+      case fb::OverrideChange::None:
+        break;
+    }
+  }
+  if (type == fb::Payload::Settlement) end(market_of(frame));
+  if (origin != nullptr) {
+    remember(key(origin->identity() ? origin->identity()->string_view() : std::string_view(),
+                 origin->client() ? origin->client()->string_view() : std::string_view(),
+                 origin->request_id() ? origin->request_id()->string_view() : std::string_view()),
+             DeskRequestRecord{str(origin->request()), frame.seq(), frame.epoch()});
+  }
+}
+
+void DeskLedger::take(uint64_t market, const fb::Frame& frame, const fb::DeskOrigin* origin,
+                      uint64_t expires_ns, const MarketState& before) {
+  auto [it, inserted] = held_.try_emplace(market);
+  HeldOverride& held = it->second;
+  if (inserted) {
+    held.market = market;
+    held.since_ns = frame.sequenced_ns();
+    if (const MarketRecord* record = before.find(market)) {
+      held.feed_status = record->status;
+      held.feed_reason = record->reason;
+      for (const SelectionState& s : record->selections) {
+        if (s.price_e4 != 0) held.feed_prices.push_back(HeldPrice{s.id, s.price_e4, s.odds});
+      }
+    }
+  }
+  if (origin != nullptr) {
+    held.identity = str(origin->identity());
+    held.client = str(origin->client());
+    held.request_id = str(origin->request_id());
+  }
+  held.take_seq = frame.seq();
+  held.expires_ns = expires_ns;
+  ++version_;
+}
+
+void DeskLedger::end(uint64_t market) {
+  if (held_.erase(market) != 0) ++version_;
+}
+
+void DeskLedger::remember(std::string k, DeskRequestRecord record) {
+  auto [it, inserted] = requests_.try_emplace(k);
+  it->second = std::move(record);  // a later frame of the same request (a release) wins
+  if (!inserted) return;
+  order_.push_back(std::move(k));
+  while (requests_.size() > kRememberedRequests) {
+    requests_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+void DeskLedger::clear() {
+  held_.clear();
+  requests_.clear();
+  order_.clear();
+  ++version_;
+}
+
+// Layout: u32 held count, then per held market (ascending): u64 market, u64 take_seq, u64
+// since_ns, u64 expires_ns, u8 feed_status, u8 feed_reason, text identity, text client, text
+// request_id, u32 price count, per price: u64 selection, u32 price_e4, text odds; then u32
+// request count, per request (oldest first): text key, text request, u64 seq, u32 epoch. A text
+// is u32 size then its bytes.
+void DeskLedger::encode(std::vector<uint8_t>& out) const {
+  put(out, static_cast<uint32_t>(held_.size()));
+  for (const auto& [market, h] : held_) {
+    put(out, market);
+    put(out, h.take_seq);
+    put(out, h.since_ns);
+    put(out, h.expires_ns);
+    put(out, static_cast<uint8_t>(h.feed_status));
+    put(out, static_cast<uint8_t>(h.feed_reason));
+    put_text(out, h.identity);
+    put_text(out, h.client);
+    put_text(out, h.request_id);
+    put(out, static_cast<uint32_t>(h.feed_prices.size()));
+    for (const HeldPrice& p : h.feed_prices) {
+      put(out, p.selection);
+      put(out, p.price_e4);
+      put_text(out, p.odds);
+    }
+  }
+  put(out, static_cast<uint32_t>(order_.size()));
+  for (const std::string& k : order_) {
+    const DeskRequestRecord& r = requests_.at(k);
+    put_text(out, k);
+    put_text(out, r.request);
+    put(out, r.seq);
+    put(out, r.epoch);
+  }
+}
+
+std::expected<DeskLedger, std::string> DeskLedger::decode(std::span<const uint8_t> bytes) {
+  Reader in(bytes);
+  DeskLedger ledger;
+  const auto truncated = [] { return std::unexpected(std::string("desk ledger is truncated")); };
+  uint32_t held = 0;
+  if (!in.get(held)) return truncated();
+  for (uint32_t i = 0; i < held; ++i) {
+    HeldOverride h;
+    uint8_t status = 0;
+    uint8_t reason = 0;
+    uint32_t prices = 0;
+    if (!in.get(h.market) || !in.get(h.take_seq) || !in.get(h.since_ns) || !in.get(h.expires_ns) ||
+        !in.get(status) || !in.get(reason) || !in.text(h.identity) || !in.text(h.client) ||
+        !in.text(h.request_id) || !in.get(prices)) {
+      return truncated();
+    }
+    if (status > static_cast<uint8_t>(fb::MarketStatus::MAX) ||
+        reason > static_cast<uint8_t>(fb::StatusReason::MAX)) {
+      return std::unexpected("desk ledger holds an unknown status or reason for market " +
+                             std::to_string(h.market));
+    }
+    h.feed_status = static_cast<fb::MarketStatus>(status);
+    h.feed_reason = static_cast<fb::StatusReason>(reason);
+    for (uint32_t j = 0; j < prices; ++j) {
+      HeldPrice p;
+      if (!in.get(p.selection) || !in.get(p.price_e4) || !in.text(p.odds)) return truncated();
+      h.feed_prices.push_back(std::move(p));
+    }
+    const uint64_t market = h.market;
+    if (!ledger.held_.emplace(market, std::move(h)).second) {
+      return std::unexpected("desk ledger holds market " + std::to_string(market) + " twice");
+    }
+  }
+  uint32_t requests = 0;
+  if (!in.get(requests)) return truncated();
+  for (uint32_t i = 0; i < requests; ++i) {
+    std::string k;
+    DeskRequestRecord r;
+    if (!in.text(k) || !in.text(r.request) || !in.get(r.seq) || !in.get(r.epoch)) {
+      return truncated();
+    }
+    ledger.remember(std::move(k), std::move(r));
+  }
+  if (!in.empty()) return std::unexpected(std::string("desk ledger has bytes after its end"));
+  return ledger;
+}
+
+bool DeskLedger::operator==(const DeskLedger& other) const {
+  std::vector<uint8_t> a;
+  std::vector<uint8_t> b;
+  encode(a);
+  other.encode(b);
+  return a == b;
+}
+
+}  // namespace oddsbus::engine

@@ -38,6 +38,7 @@
 
 #include "engine/desk_protocol.h"
 #include "engine/ingest_queues.h"
+#include "schemas/curve_link.h"
 #include "schemas/log.h"
 
 namespace oddsbus::engine {
@@ -103,6 +104,9 @@ struct DeskServiceConfig {
   // Sync replication: ack only frames at or below this seq (SyncGate::visible_seq()); null: ack
   // once journaled. Must outlive the service.
   const std::atomic<uint64_t>* visible_seq = nullptr;
+  // CURVE (schemas/curve_link.h): clients authenticated by its ZAP handler, each request's
+  // User-Id their Z85 public key; null: in the clear. Must outlive the service.
+  const curve::CurveServer* curve = nullptr;
 };
 
 struct alignas(64) DeskServiceCounters {

@@ -38,6 +38,10 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
             a.corrupt_batches);
   f.counter("oddsbus_edge_batches_received_total", "Batches received from publishers",
             in.subscriber.batches);
+  f.counter("oddsbus_edge_curve_handshake_failures_total",
+            "CURVE handshakes with a publisher or recovery service that failed: not the server "
+            "--curve-server-key names, or it refused our key (nothing from it is received)",
+            in.subscriber.handshake_failures);
   f.counter("oddsbus_edge_stale_transitions_total", "Times the edge lost every publisher",
             in.serving.stale_transitions);
   f.gauge("oddsbus_edge_epoch", "Epoch of the applied state", in.epoch);

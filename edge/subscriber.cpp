@@ -39,11 +39,13 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
     }
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::subscribe, "");
+    secure(socket, url);
     socket.connect(url);
   }
   for (const std::string& url : config_.recovery_urls) {
     zmq::socket_t& socket = services_.emplace_back(context, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
+    secure(socket, url);
     socket.connect(url);
   }
   for (auto& socket : lines_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
@@ -51,10 +53,38 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
   if (!config_.follow_url.empty()) connect_follow();
 }
 
+void Subscriber::secure(zmq::socket_t& socket, const std::string& url) {
+  if (!config_.curve) return;
+  config_.curve->secure(socket, url);
+  watches_.emplace_back(curve::HandshakeWatch(context_, socket), url);
+}
+
+void Subscriber::count_handshake_failures(uint64_t now_ns) {
+  const auto counted = [&](curve::HandshakeWatch& watch, const std::string& url) {
+    const uint64_t failed = watch.drain();
+    if (failed == 0) return;
+    counters_.handshake_failures += failed;
+    if (handshake_log_.allow(now_ns)) {
+      log(LogLevel::kWarn,
+          "subscriber: CURVE handshake with %s failed (%" PRIu64
+          " so far): it is not the server --curve-server-key names, or it refused our key; "
+          "nothing from it is received",
+          url.c_str(), counters_.handshake_failures);
+    }
+  };
+  for (auto& [watch, url] : watches_) counted(watch, url);
+  if (follow_watch_) counted(*follow_watch_, config_.follow_url);
+}
+
 void Subscriber::connect_follow() {
   // A fresh socket: a reply to a long poll given up on never arrives on it.
+  follow_watch_.reset();
   follow_.emplace(context_, zmq::socket_type::dealer);
   follow_->set(zmq::sockopt::linger, 0);
+  if (config_.curve) {
+    config_.curve->secure(*follow_, config_.follow_url);
+    follow_watch_.emplace(context_, *follow_);
+  }
   follow_->connect(config_.follow_url);
   follow_outstanding_ = false;
   const zmq::pollitem_t item{follow_->handle(), 0, ZMQ_POLLIN, 0};
@@ -126,6 +156,7 @@ size_t Subscriber::poll_at(int timeout_ms, const uint64_t* given_now_ns, Arbiter
   arbiter_.on_tick(now_ns, out);
   send_requests(first_action, out);
   notice_log_.write(std::span(out.notices).subspan(first_notice), now_ns);
+  if (config_.curve) count_handshake_failures(now_ns);
   return counters_.batches + counters_.replies - handled_before;
 }
 
@@ -134,6 +165,8 @@ std::vector<int> Subscriber::file_descriptors() const {
   for (const auto& socket : lines_) fds.push_back(socket.get(zmq::sockopt::fd));
   for (const auto& socket : services_) fds.push_back(socket.get(zmq::sockopt::fd));
   if (follow_) fds.push_back(follow_->get(zmq::sockopt::fd));
+  for (const auto& [watch, url] : watches_) fds.push_back(watch.file_descriptor());
+  if (follow_watch_) fds.push_back(follow_watch_->file_descriptor());
   return fds;
 }
 

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -24,6 +25,8 @@
 
 #include "edge/arbiter.h"
 #include "edge/arbiter_notice_log.h"
+#include "schemas/curve_handshake_watch.h"
+#include "schemas/curve_link.h"
 #include "schemas/snapshot_image.h"
 
 namespace oddsbus::edge {
@@ -46,6 +49,10 @@ struct SubscriberConfig {
   std::string follow_url;
   uint32_t follow_wait_ms = 100;
   uint64_t follow_range = 65536;
+  // CURVE (schemas/curve_link.h): every socket a CURVE client of its URL's server key, its
+  // failed handshakes counted (a publisher or service that is not the one the key names sends
+  // nothing in); null: every link in the clear.
+  std::shared_ptr<const curve::CurveClient> curve;
 };
 
 struct SubscriberCounters {
@@ -63,6 +70,9 @@ struct SubscriberCounters {
   uint64_t follow_requests = 0;       // long polls sent on the follow socket
   uint64_t follow_resets = 0;         // long polls given up on (socket replaced)
   uint64_t acks_sent = 0;
+  // CURVE handshakes that failed (schemas/curve_handshake_watch.h): a peer that is not the
+  // server our key names, or that refused our key. Nothing it sends is received.
+  uint64_t handshake_failures = 0;
 };
 
 class Subscriber {
@@ -118,6 +128,9 @@ class Subscriber {
   void handle_snapshot(size_t service, const recovery::ReplyHeader& header, uint64_t now_ns,
                        ArbiterOutput& out);
   void send_requests(size_t first_action, const ArbiterOutput& out);
+  // Makes `socket` a CURVE client of `url` and watches its handshakes, when CURVE is on.
+  void secure(zmq::socket_t& socket, const std::string& url);
+  void count_handshake_failures(uint64_t now_ns);
 
   SubscriberConfig config_;
   Arbiter arbiter_;
@@ -137,6 +150,11 @@ class Subscriber {
   LogLimiter superseded_log_;
   uint64_t last_reply_ns_ = 0;
   uint32_t highest_reply_epoch_ = 0;
+  // With CURVE: one per socket (lines, services), with the URL it watches; the follow socket's
+  // apart (replaced with it).
+  std::vector<std::pair<curve::HandshakeWatch, std::string>> watches_;
+  std::optional<curve::HandshakeWatch> follow_watch_;
+  LogLimiter handshake_log_;
 };
 
 }  // namespace oddsbus::edge

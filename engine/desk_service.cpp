@@ -74,6 +74,7 @@ DeskService::DeskService(zmq::context_t& context, const DeskServiceConfig& confi
       queues_(queues),
       socket_(context, zmq::socket_type::router),
       acks_(config.max_in_flight + 64) {
+  curve::secure_server(socket_, config_.curve);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind(config_.url);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);

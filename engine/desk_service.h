@@ -43,6 +43,7 @@
 #include "engine/desk_protocol.h"
 #include "engine/desk_rights.h"
 #include "engine/ingest_queues.h"
+#include "schemas/curve_link.h"
 #include "schemas/log.h"
 
 namespace oddsbus::engine {
@@ -131,6 +132,9 @@ struct DeskServiceConfig {
   // Desk rights (engine/desk_rights.h): null, every desk may do everything. The sequencer checks
   // them (it knows each market's event); the service only for held. Must outlive the service.
   const DeskRights* rights = nullptr;
+  // CURVE (schemas/curve_link.h): clients authenticated by its ZAP handler, each request's
+  // User-Id their Z85 public key; null: in the clear. Must outlive the service.
+  const curve::CurveServer* curve = nullptr;
 };
 
 struct alignas(64) DeskServiceCounters {

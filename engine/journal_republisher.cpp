@@ -80,12 +80,26 @@ std::expected<void, std::string> JournalRepublisher::start() {
   summary_.last_seq = range_.from_seq - 1;
   visible_seq_.store(summary_.last_seq, std::memory_order_release);
 
+  if (config_.curve_key.empty() != config_.curve_allow.empty()) {
+    return std::unexpected("--curve-key and --curve-allow go together: give both or neither");
+  }
+  if (config_.curve_key.empty()) {
+    log(LogLevel::kWarn, "republish: CURVE off: the PUB and recovery links run in the clear");
+  } else {
+    try {
+      auto server = curve::CurveServer::start(context_, config_.curve_key, config_.curve_allow);
+      if (!server) return std::unexpected(server.error().message);
+      curve_ = std::move(*server);
+    } catch (const zmq::error_t& e) {
+      return std::unexpected(std::string("CURVE: cannot start the ZAP handler: ") + e.what());
+    }
+  }
   try {
-    publisher_ = std::make_unique<ZmqPublisher>(context_, config_.pub_url);
+    publisher_ = std::make_unique<ZmqPublisher>(context_, config_.pub_url, 100000, 0, curve_.get());
     RecoveryServiceConfig recovery;
     recovery.node = node_;
-    recovery_ =
-        std::make_unique<RecoveryServer>(context_, config_.recovery_url, journal_, recovery);
+    recovery_ = std::make_unique<RecoveryServer>(context_, config_.recovery_url, journal_, recovery,
+                                                 RecoveryServerClocks{}, curve_.get());
   } catch (const zmq::error_t& e) {
     return std::unexpected(std::string("cannot bind ") +
                            (publisher_ == nullptr ? "--pub " + config_.pub_url

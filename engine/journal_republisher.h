@@ -51,6 +51,10 @@ struct RepublishConfig {
   uint64_t to_seq = UINT64_MAX;  // UINT64_MAX: the journal's last seq at start()
   RepublishSpeed speed;
   uint64_t heartbeat_interval_ns = 200'000'000;  // the node's default (engine/node.h)
+  // CURVE (schemas/curve_link.h): the secret key file and the allow list of the PUB and recovery
+  // sockets; both empty: in the clear.
+  std::string curve_key;
+  std::string curve_allow;
 };
 
 struct RepublishRange {
@@ -125,6 +129,7 @@ class JournalRepublisher {
   BatchWriter heartbeat_batch_{4096};
 
   zmq::context_t context_{1};
+  std::unique_ptr<curve::CurveServer> curve_;  // stops its ZAP thread before the context closes
   std::unique_ptr<ZmqPublisher> publisher_;
   std::unique_ptr<RecoveryServer> recovery_;
   std::atomic<uint64_t> visible_seq_{0};

@@ -77,6 +77,14 @@ struct NodeConfig {
   std::string http_host;  // "" : not served
   uint16_t http_port = 0;
   uint64_t health_max_lag_frames = 10'000;  // /healthz: a secondary further behind is unhealthy
+  // CURVE on every ZeroMQ link (issue 14, schemas/curve_link.h). curve_key: this node's secret
+  // key file (--curve-key), its identity as a server (PUB, recovery, desk) and as the peer's
+  // client; curve_allow: the clients its servers let in (--curve-allow, needed with a key);
+  // curve_server_keys: the peer's public key file(s), for --peer-pub and --peer-recovery in that
+  // order (one for both). All empty: every link in the clear.
+  std::string curve_key;
+  std::string curve_allow;
+  std::vector<std::string> curve_server_keys;
 };
 
 // Runs the node (engine::Node) until `stop` is set. Returns an error (start-up failure, or a

@@ -69,6 +69,47 @@ std::expected<void, std::string> Node::start() {
   return {};
 }
 
+std::expected<void, std::string> Node::load_curve() {
+  if (config_.curve_key.empty()) {
+    if (!config_.curve_allow.empty() || !config_.curve_server_keys.empty()) {
+      return std::unexpected(
+          "--curve-allow and --curve-server-key need --curve-key (this node's secret key file)");
+    }
+    log(LogLevel::kWarn,
+        "node %u: CURVE off: the ZeroMQ links (pub, recovery, desk, replication) run in the "
+        "clear, open to anyone who can reach them (give --curve-key, --curve-allow and, with a "
+        "peer, --curve-server-key)",
+        config_.node);
+    return {};
+  }
+  if (config_.curve_allow.empty()) {
+    return std::unexpected("--curve-key needs --curve-allow (the clients' public keys)");
+  }
+  try {
+    auto server = curve::CurveServer::start(context_, config_.curve_key, config_.curve_allow);
+    if (!server) return std::unexpected(server.error().message);
+    curve_server_ = std::move(*server);
+  } catch (const zmq::error_t& e) {
+    return std::unexpected(std::string("CURVE: cannot start the ZAP handler: ") + e.what());
+  }
+  if (!config_.peer_pub.empty()) {
+    if (config_.curve_server_keys.empty()) {
+      return std::unexpected(
+          "CURVE with a peer needs --curve-server-key (the peer's public key file)");
+    }
+    auto client = curve::load_curve_client(config_.curve_key, config_.curve_server_keys,
+                                           {config_.peer_pub, config_.peer_recovery});
+    if (!client) return std::unexpected(client.error().message);
+    curve_client_ = std::make_shared<const curve::CurveClient>(std::move(*client));
+  } else if (!config_.curve_server_keys.empty()) {
+    return std::unexpected("--curve-server-key is for the peer's links: give --peer-pub too");
+  }
+  log(LogLevel::kInfo, "node %u: CURVE on: key %s, clients allowed by %s%s", config_.node,
+      curve::z85(curve_server_->keys().public_key).c_str(), config_.curve_allow.c_str(),
+      curve_client_ ? ", the peer's links authenticated too" : "");
+  return {};
+}
+
 std::expected<void, std::string> Node::assemble() {
   JournalConfig journal_config;
   journal_config.dir = config_.journal_dir;
@@ -83,9 +124,10 @@ std::expected<void, std::string> Node::assemble() {
   sequencer_ = std::move(*restored);
   last_seq_.store(sequencer_->last_seq(), std::memory_order_release);
 
+  if (auto curve = load_curve(); !curve) return curve;
   try {
     publisher_ = std::make_unique<ZmqPublisher>(context_, config_.pub_url, config_.pub_hwm,
-                                                config_.pub_send_buffer);
+                                                config_.pub_send_buffer, curve_server_.get());
   } catch (const zmq::error_t& e) {
     return std::unexpected("cannot bind --pub " + config_.pub_url + ": " + e.what());
   }
@@ -162,8 +204,9 @@ std::expected<void, std::string> Node::assemble() {
     const RecoveryServerClocks recovery_clocks{options_.clocks.monotonic_ns,
                                                options_.clocks.wall_ns};
     try {
-      recovery_server_ = std::make_unique<RecoveryServer>(context_, config_.recovery_url, *journal_,
-                                                          recovery_config, recovery_clocks);
+      recovery_server_ =
+          std::make_unique<RecoveryServer>(context_, config_.recovery_url, *journal_,
+                                           recovery_config, recovery_clocks, curve_server_.get());
     } catch (const zmq::error_t& e) {
       return std::unexpected("cannot bind --recovery " + config_.recovery_url + ": " + e.what());
     }
@@ -201,6 +244,7 @@ std::expected<void, std::string> Node::assemble() {
     desk_config.producer = desk_producer;
     desk_config.rights = rights;
     if (config_.sync_replication) desk_config.visible_seq = &gate_->visible_seq();
+    desk_config.curve = curve_server_.get();
     try {
       desk_ = std::make_unique<DeskService>(context_, desk_config, *queues_);
     } catch (const zmq::error_t& e) {
@@ -219,7 +263,7 @@ std::expected<void, std::string> Node::assemble() {
 
   NodeRole start_role = config_.role;
   if (start_role == NodeRole::kPrimary && !config_.peer_recovery.empty()) {
-    auto peer = probe_status(context_, config_.peer_recovery, 500);
+    auto peer = probe_status(context_, config_.peer_recovery, 500, curve_client_.get());
     std::optional<PeerStatus> status;
     if (peer && peer->kind == recovery::ReplyKind::kStatus) {
       status = PeerStatus{peer->primary, peer->epoch, peer->last_seq};
@@ -285,7 +329,8 @@ std::expected<void, std::string> Node::assemble() {
                     selector_.get(),
                     recovery_server_ ? &recovery_server_->primary_flag() : &no_recovery_role_,
                     recovery_server_.get(),
-                    desk_.get()};
+                    desk_.get(),
+                    curve_client_};
   roles_ = std::make_unique<NodeRoles>(deps, config_, start_role, options_.clocks.now());
   std::vector<std::string> feed_names;
   for (const FeedSpec& feed : config_.feeds) feed_names.push_back(feed.name);

@@ -114,6 +114,8 @@ class Node {
   const NodeSample& sample() const { return *sample_; }
   const std::vector<std::unique_ptr<ProviderFeed>>& providers() const { return providers_; }
   const DeskService* desk() const { return desk_.get(); }
+  // The servers' CURVE side (its ZAP handler's counts); null when links run in the clear.
+  const curve::CurveServer* curve_server() const { return curve_server_.get(); }
   const std::string& failure() const { return failure_; }
   // After stop(): the sequencer thread's CPU time (s) and the publisher's counts.
   double sequencer_cpu_seconds() const { return sequencer_cpu_s_; }
@@ -122,6 +124,7 @@ class Node {
 
  private:
   std::expected<void, std::string> assemble();
+  std::expected<void, std::string> load_curve();
   void start_threads();
   void run_sequencer();
 
@@ -133,6 +136,9 @@ class Node {
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Sequencer> sequencer_;
   zmq::context_t context_{1};
+  // Right after the context: its ZAP handler thread stops before the context closes.
+  std::unique_ptr<curve::CurveServer> curve_server_;
+  std::shared_ptr<const curve::CurveClient> curve_client_;
   std::unique_ptr<ZmqPublisher> publisher_;
   std::optional<feeds::Mapping> mapping_;
   feeds::Mapping no_mapping_;

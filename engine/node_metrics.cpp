@@ -43,6 +43,7 @@ void sample_node(NodeSample& s, const NodeRoles& roles, const feeds::SourceSelec
     s.replica_batches.store(r.batches, kRelaxed);
     s.replica_divergences.store(r.divergences, kRelaxed);
     s.replica_bad_replies.store(r.bad_replies, kRelaxed);
+    s.replica_handshake_failures.store(replica->subscriber_counters().handshake_failures, kRelaxed);
   }
   if (lag == 0) {
     s.behind_since_ns = 0;
@@ -287,6 +288,20 @@ std::string render_node_metrics(const Node& node) {
                 d.rejected[i].load(kRelaxed), {{"reason", desk::kRejectReasonNames[i]}});
     }
   }
+
+  // CURVE (issue 14): connections the ZAP handler refused (a key not on --curve-allow, or no
+  // CURVE); as the peer's client, handshakes with a peer that is not who its key names.
+  if (const curve::CurveServer* curve = node.curve_server()) {
+    m.counter("oddsbus_engine_curve_refusals_total",
+              "Connections to the PUB, recovery and desk sockets refused by CURVE authentication",
+              curve->refused());
+    m.counter("oddsbus_engine_curve_accepted_total",
+              "Connections to the PUB, recovery and desk sockets CURVE authentication let in",
+              curve->accepted());
+  }
+  m.counter("oddsbus_engine_curve_handshake_failures_total",
+            "Failed CURVE handshakes with the peer's PUB and recovery (as its replica)",
+            s.replica_handshake_failures.load(kRelaxed));
 
   // Journal: the file, and how much of the reserved map it uses.
   const Journal& journal = node.journal();

@@ -54,6 +54,7 @@ struct NodeSample {
   std::atomic<uint64_t> replica_batches{0};
   std::atomic<uint64_t> replica_divergences{0};
   std::atomic<uint64_t> replica_bad_replies{0};
+  std::atomic<uint64_t> replica_handshake_failures{0};  // the last replica's, CURVE
   std::atomic<uint64_t> selector_passed{0};
   std::atomic<uint64_t> selector_shadowed{0};
   std::atomic<uint64_t> selector_switches{0};

@@ -45,7 +45,7 @@ NodeRoles::NodeRoles(const NodeRoleDeps& deps, const NodeConfig& config, NodeRol
 
 void NodeRoles::become_primary() {
   if (!config_.peer_pub.empty()) {
-    watch_ = std::make_unique<PeerWatch>(deps_.context, config_.peer_pub);
+    watch_ = std::make_unique<PeerWatch>(deps_.context, config_.peer_pub, deps_.curve.get());
   }
   role_.store(NodeRole::kPrimary, std::memory_order_release);
   if (deps_.primary_flag != nullptr) deps_.primary_flag->store(true);
@@ -76,6 +76,7 @@ void NodeRoles::become_secondary(const char* why) {
   replica_config.peer_recovery = config_.peer_recovery;
   replica_config.sync_acks = config_.sync_replication;
   replica_config.heartbeat_interval_ns = config_.heartbeat_interval_ns;
+  replica_config.curve = deps_.curve;
   replica_ = std::make_unique<Replica>(deps_.context, deps_.journal, deps_.sequencer,
                                        &deps_.publisher, replica_config);
   role_.store(NodeRole::kSecondary, std::memory_order_release);

@@ -60,6 +60,8 @@ struct NodeRoleDeps {
       primary_flag;          // set while primary (the recovery service's status); may be null
   RecoveryServer* recovery;  // woken after each commit, so a long poll answers at once; may be null
   DeskService* desk;         // told the role: only a primary applies desk requests; may be null
+  // CURVE client keys for the peer's PUB and recovery endpoints; null: in the clear.
+  std::shared_ptr<const curve::CurveClient> curve = nullptr;
 };
 
 struct NodeRoleCounters {

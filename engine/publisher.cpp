@@ -3,8 +3,9 @@
 namespace oddsbus::engine {
 
 ZmqPublisher::ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm,
-                           int send_buffer_bytes)
+                           int send_buffer_bytes, const curve::CurveServer* curve)
     : socket_(context, zmq::socket_type::pub) {
+  curve::secure_server(socket_, curve);
   socket_.set(zmq::sockopt::sndhwm, send_hwm);
   if (send_buffer_bytes > 0) socket_.set(zmq::sockopt::sndbuf, send_buffer_bytes);
   socket_.set(zmq::sockopt::linger, 1000);

@@ -10,6 +10,8 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "schemas/curve_link.h"
+
 namespace oddsbus::engine {
 
 // Where the sequencer agent sends batches after journaling them.
@@ -26,9 +28,10 @@ class ZmqPublisher final : public BatchSink {
  public:
   // Binds `url` (tcp://, ipc://, inproc://). Throws zmq::error_t when it cannot (start-up only).
   // `send_hwm`: batches queued per subscriber before PUB drops for it; `send_buffer_bytes`: the
-  // kernel send buffer per connection (0: the OS default, which grows with the link).
+  // kernel send buffer per connection (0: the OS default, which grows with the link). `curve`:
+  // a CURVE server (schemas/curve_link.h), or nullptr for a link in the clear.
   ZmqPublisher(zmq::context_t& context, const std::string& url, int send_hwm = 100000,
-               int send_buffer_bytes = 0);
+               int send_buffer_bytes = 0, const curve::CurveServer* curve = nullptr);
 
   void publish(std::span<const uint8_t> batch) override;
 

@@ -43,13 +43,14 @@ uint64_t steady_clock_ns() {
 
 RecoveryServer::RecoveryServer(zmq::context_t& context, std::string bind_url,
                                const Journal& journal, RecoveryServiceConfig config,
-                               RecoveryServerClocks clocks)
+                               RecoveryServerClocks clocks, const curve::CurveServer* curve)
     : clocks_(clocks),
       journal_(journal),
       tail_reader_(journal),
       log_(journal),
       service_(on_channel(std::move(config), journal.info().channel), &log_),
       router_(context, zmq::socket_type::router) {
+  curve::secure_server(router_, curve);
   router_.set(zmq::sockopt::router_mandatory, 1);  // a reply to a peer that left fails visibly
   router_.set(zmq::sockopt::maxmsgsize, int64_t{kMaxRequestBytes});
   router_.set(zmq::sockopt::linger, 0);

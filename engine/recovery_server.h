@@ -44,6 +44,7 @@
 #include "engine/committed_queue.h"
 #include "engine/journal.h"
 #include "engine/recovery_service.h"
+#include "schemas/curve_link.h"
 #include "schemas/log.h"
 
 namespace oddsbus::engine {
@@ -73,8 +74,10 @@ class RecoveryServer {
   // Binds a ROUTER at `bind_url` (throws zmq::error_t when it cannot: start-up only). The channel
   // is the journal's; config.node is reported by `status`. `journal` must outlive the server;
   // only its read side is used (JournalReaders on this thread).
+  // `curve`: a CURVE server (schemas/curve_link.h), or nullptr for a link in the clear.
   RecoveryServer(zmq::context_t& context, std::string bind_url, const Journal& journal,
-                 RecoveryServiceConfig config, RecoveryServerClocks clocks = {});
+                 RecoveryServiceConfig config, RecoveryServerClocks clocks = {},
+                 const curve::CurveServer* curve = nullptr);
   ~RecoveryServer();
   RecoveryServer(const RecoveryServer&) = delete;
   RecoveryServer& operator=(const RecoveryServer&) = delete;

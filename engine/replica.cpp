@@ -21,12 +21,15 @@ edge::SubscriberConfig subscriber_config(const ReplicaConfig& config) {
   s.follow_url = config.peer_recovery;
   s.follow_wait_ms = config.long_poll_ms;
   s.follow_range = 65536;
+  s.curve = config.curve;
   return s;
 }
 
-zmq::socket_t dealer(zmq::context_t& context, const std::string& url) {
+zmq::socket_t dealer(zmq::context_t& context, const std::string& url,
+                     const curve::CurveClient* curve) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
+  curve::secure_client(socket, curve, url);
   socket.connect(url);
   return socket;
 }
@@ -134,8 +137,10 @@ std::expected<size_t, std::string> Replica::do_work(const Clocks& clocks, int ti
   return counters_.frames - before;
 }
 
-PeerWatch::PeerWatch(zmq::context_t& context, const std::string& peer_pub)
+PeerWatch::PeerWatch(zmq::context_t& context, const std::string& peer_pub,
+                     const curve::CurveClient* curve)
     : sub_(context, zmq::socket_type::sub) {
+  curve::secure_client(sub_, curve, peer_pub);
   sub_.set(zmq::sockopt::subscribe, "");
   sub_.set(zmq::sockopt::linger, 0);
   sub_.set(zmq::sockopt::conflate, 0);
@@ -156,8 +161,9 @@ uint32_t PeerWatch::poll() {
 
 std::expected<recovery::ReplyHeader, std::string> probe_status(zmq::context_t& context,
                                                                const std::string& url,
-                                                               int timeout_ms) {
-  zmq::socket_t socket = dealer(context, url);
+                                                               int timeout_ms,
+                                                               const curve::CurveClient* curve) {
+  zmq::socket_t socket = dealer(context, url, curve);
   const std::string text = "status";
   if (!socket.send(zmq::buffer(text), zmq::send_flags::dontwait)) {
     return std::unexpected("cannot send to " + url);

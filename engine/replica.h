@@ -41,6 +41,8 @@ struct ReplicaConfig {
   bool sync_acks = false;     // acknowledge journaled seqs (sync replication)
   uint32_t long_poll_ms = 100;
   uint64_t heartbeat_interval_ns = 200'000'000;
+  // CURVE client keys for peer_pub and peer_recovery (schemas/curve_link.h); null: in the clear.
+  std::shared_ptr<const curve::CurveClient> curve;
 };
 
 struct ReplicaCounters {
@@ -97,7 +99,9 @@ class Replica {
 // Thread safety: owned by the sequencer thread.
 class PeerWatch {
  public:
-  PeerWatch(zmq::context_t& context, const std::string& peer_pub);
+  // `curve`: CURVE client keys covering peer_pub, or null for the clear.
+  PeerWatch(zmq::context_t& context, const std::string& peer_pub,
+            const curve::CurveClient* curve = nullptr);
   // Reads whatever arrived (never blocks); returns the highest epoch seen in valid batches.
   uint32_t poll();
 
@@ -107,9 +111,10 @@ class PeerWatch {
   uint32_t highest_epoch_ = 0;
 };
 
-// Asks the recovery service at `url` for its status, waiting up to timeout_ms.
-std::expected<recovery::ReplyHeader, std::string> probe_status(zmq::context_t& context,
-                                                               const std::string& url,
-                                                               int timeout_ms);
+// Asks the recovery service at `url` for its status, waiting up to timeout_ms. `curve`: CURVE
+// client keys covering `url`, or null for the clear.
+std::expected<recovery::ReplyHeader, std::string> probe_status(
+    zmq::context_t& context, const std::string& url, int timeout_ms,
+    const curve::CurveClient* curve = nullptr);
 
 }  // namespace oddsbus::engine

@@ -15,6 +15,7 @@
 #include "tools/chaos/feed_record.h"
 #include "tools/chaos/journal_checks.h"
 #include "tools/chaos/stream_recorder.h"
+#include "tools/cluster/cluster_keys.h"
 #include "tools/cluster/ports.h"
 #include "tools/cluster/readiness.h"
 #include "tools/cluster/supervisor.h"
@@ -103,6 +104,10 @@ class ChaosCluster {
       }
     }
     if (!proxy_error_.empty()) return fail(proxy_error_);
+    // CURVE on every ZeroMQ link (issue 14): through the proxies, which pass it unchanged.
+    auto keys = cluster::ClusterKeys::create(dir_, {"node1", "node2", "edge-a", "edge-b"});
+    if (!keys) return fail(keys.error());
+    curve_ = keys->supervisor_client({{url(rec_[0]), "node1"}, {url(rec_[1]), "node2"}});
 
     sup_.add("feed",
              {bin + "/odds-feedsim", "--format", "oddsjson", "--listen", url(feed_port_),
@@ -141,14 +146,24 @@ class ChaosCluster {
                 "--stale-after-ms",
                 std::to_string(config_.stale_after_ms),
                 "--replication",
-                config_.replication},
-               [rec] { return cluster::engine_status(rec, 500ms).has_value(); });
+                config_.replication,
+                "--curve-key",
+                keys->key(name),
+                "--curve-allow",
+                keys->allow(),
+                "--curve-server-key",
+                keys->pub(node_name(1 - n))},
+               [rec, curve = curve_] {
+                 return cluster::engine_status(rec, 500ms, curve.get()).has_value();
+               });
     }
     for (int e = 0; e < 2; ++e) {
       sup_.add(edge_name(e),
                {bin + "/odds-edge", "--sub", edge_subs[e][0] + "," + edge_subs[e][1], "--recovery",
                 edge_recs[e][0] + "," + edge_recs[e][1], "--http",
-                "127.0.0.1:" + std::to_string(http_[e]), "--stale-after-ms", "3000"},
+                "127.0.0.1:" + std::to_string(http_[e]), "--stale-after-ms", "3000", "--curve-key",
+                keys->key(edge_name(e)), "--curve-server-key",
+                keys->pub("node1") + "," + keys->pub("node2")},
                [port = http_[e]] { return cluster::edge_healthy(port); });
     }
     for (const std::string name : {"feed", "node1", "node2", "edge-a", "edge-b"}) {
@@ -231,8 +246,8 @@ class ChaosCluster {
     std::string last_state = "no node answered";
     const bool ok = cluster::wait_until(
         [&] {
-          const auto s1 = cluster::engine_status(url(rec_[0]), 300ms);
-          const auto s2 = cluster::engine_status(url(rec_[1]), 300ms);
+          const auto s1 = cluster::engine_status(url(rec_[0]), 300ms, curve_.get());
+          const auto s2 = cluster::engine_status(url(rec_[1]), 300ms, curve_.get());
           last_state = "node1 " + describe(s1) + ", node2 " + describe(s2);
           if (!s1 || !s2 || s1->primary == s2->primary) return false;
           const cluster::EngineStatus& primary = s1->primary ? *s1 : *s2;
@@ -285,8 +300,8 @@ class ChaosCluster {
     std::string last_state;
     const bool settled = cluster::wait_until(
         [&] {
-          const auto s1 = cluster::engine_status(url(rec_[0]), 300ms);
-          const auto s2 = cluster::engine_status(url(rec_[1]), 300ms);
+          const auto s1 = cluster::engine_status(url(rec_[0]), 300ms, curve_.get());
+          const auto s2 = cluster::engine_status(url(rec_[1]), 300ms, curve_.get());
           last_state = "node1 " + describe(s1) + ", node2 " + describe(s2);
           const cluster::EngineStatus* primary =
               s1 && s1->primary ? &*s1 : (s2 && s2->primary ? &*s2 : nullptr);
@@ -427,7 +442,7 @@ class ChaosCluster {
   // "primary" and "secondary" to the node that has the role now (node1 / node2 when unclear).
   std::string resolve(const std::string& target) {
     if (target != "primary" && target != "secondary") return target;
-    const auto s1 = cluster::engine_status(url(rec_[0]), 500ms);
+    const auto s1 = cluster::engine_status(url(rec_[0]), 500ms, curve_.get());
     const bool node1_primary = !s1 || s1->primary;
     return (target == "primary") == node1_primary ? "node1" : "node2";
   }
@@ -436,6 +451,7 @@ class ChaosCluster {
   ChaosReport& report_;
   fs::path dir_;
   cluster::Supervisor sup_;
+  std::shared_ptr<const curve::CurveClient> curve_;  // the supervisor's engine_status probes
   uint16_t feed_port_ = 0, pub_[2] = {}, rec_[2] = {}, http_[2] = {};
   std::vector<std::unique_ptr<FaultProxy>> proxies_;
   std::map<std::string, std::vector<FaultProxy*>> groups_;

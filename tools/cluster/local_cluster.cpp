@@ -75,6 +75,18 @@ std::expected<std::unique_ptr<LocalCluster>, std::string> LocalCluster::plan(
     cluster->edges_.push_back({spec.name, *picked});
   }
   if (auto written = cluster->write_mapping(); !written) return Error(written.error());
+  std::vector<std::string> components;
+  std::vector<std::pair<std::string, std::string>> probed;
+  for (const EngineEndpoint& e : cluster->engines_) {
+    components.push_back(e.process);
+    probed.emplace_back(e.recovery, e.process);
+  }
+  for (const EdgeEndpoint& edge : cluster->edges_) components.push_back(edge.process);
+  components.push_back("desk");  // for odds-desk against the demo
+  auto keys = ClusterKeys::create(run_dir, components);
+  if (!keys) return Error(keys.error());
+  cluster->keys_.emplace(std::move(*keys));
+  cluster->probe_curve_ = cluster->keys_->supervisor_client(probed);
   try {
     cluster->register_processes();
   } catch (const std::exception& e) {
@@ -202,21 +214,30 @@ void LocalCluster::register_processes() {
                                   std::to_string(topology_.failover_after_ms),
                                   "--heartbeat-ms",
                                   std::to_string(topology_.heartbeat_ms)};
+    argv.insert(argv.end(),
+                {"--curve-key", keys_->key(e.process), "--curve-allow", keys_->allow()});
     if (engines_.size() == 2) {
       const EngineEndpoint& peer = engines_[1 - i];
-      argv.insert(argv.end(), {"--peer-pub", peer.pub, "--peer-recovery", peer.recovery,
-                               "--peer-desk", peer.desk});
+      argv.insert(argv.end(),
+                  {"--peer-pub", peer.pub, "--peer-recovery", peer.recovery, "--peer-desk",
+                   peer.desk, "--curve-server-key", keys_->pub(peer.process)});
     }
     argv.insert(argv.end(), feed_args.begin(), feed_args.end());
     const std::string recovery = e.recovery;
-    supervisor_.add(e.process, argv,
-                    [recovery] { return engine_status(recovery, 500ms).has_value(); });
+    supervisor_.add(e.process, argv, [recovery, curve = probe_curve_] {
+      return engine_status(recovery, 500ms, curve.get()).has_value();
+    });
+  }
+  std::string server_keys;
+  for (const EngineEndpoint& e : engines_) {
+    server_keys += (server_keys.empty() ? "" : ",") + keys_->pub(e.process);
   }
   for (const EdgeEndpoint& edge : edges_) {
     const uint16_t http = edge.http;
     supervisor_.add(edge.process,
                     {(bin_dir_ / "odds-edge").string(), "--sub", pubs, "--recovery", recoveries,
-                     "--http", "127.0.0.1:" + std::to_string(http)},
+                     "--http", "127.0.0.1:" + std::to_string(http), "--curve-key",
+                     keys_->key(edge.process), "--curve-server-key", server_keys},
                     [http] { return edge_healthy(http); });
   }
 }
@@ -255,7 +276,7 @@ bool LocalCluster::ready(const std::string& process) { return supervisor_.ready(
 bool LocalCluster::settled(uint64_t max_lag) {
   std::vector<EngineStatus> statuses;
   for (const EngineEndpoint& e : engines_) {
-    auto status = engine_status(e.recovery, 500ms);
+    auto status = engine_status(e.recovery, 500ms, probe_curve_.get());
     if (!status) return false;
     statuses.push_back(*status);
   }
@@ -278,7 +299,7 @@ bool LocalCluster::stop(std::chrono::milliseconds grace) {
   // The secondary before the primary, so no takeover starts while the cluster shuts down.
   std::vector<std::string> primaries;
   for (const EngineEndpoint& e : engines_) {
-    auto status = engine_status(e.recovery, 300ms);
+    auto status = engine_status(e.recovery, 300ms, probe_curve_.get());
     if (status && status->primary) {
       primaries.push_back(e.process);
     } else {

@@ -4,6 +4,8 @@
 //   DIR/mapping.toml        the mapping of every provider's markets (DESIGN section 10)
 //   DIR/node<N>/            each engine's journal
 //   DIR/<name>.log          each process's stdout and stderr (feed-<provider>, engine<N>, edges)
+//   DIR/keys/               CURVE keys (tools/cluster/cluster_keys.h): every ZeroMQ link between
+//                           engines and edges, and the supervisor's probes, run with CURVE on
 // Ports are picked free (tools/cluster/ports.h) when the cluster is planned and kept across
 // restarts, so a restarted process comes back where its peers and clients look for it.
 //
@@ -19,9 +21,11 @@
 #include <expected>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "tools/cluster/cluster_keys.h"
 #include "tools/cluster/supervisor.h"
 #include "tools/cluster/topology.h"
 
@@ -87,6 +91,8 @@ class LocalCluster {
   std::vector<ProviderEndpoint> providers_;
   std::vector<EngineEndpoint> engines_;
   std::vector<EdgeEndpoint> edges_;
+  std::optional<ClusterKeys> keys_;
+  std::shared_ptr<const curve::CurveClient> probe_curve_;  // the supervisor's engine_status
 };
 
 }  // namespace oddsbus::cluster

@@ -8,6 +8,7 @@
 
 #include <zmq.hpp>
 
+#include "schemas/curve_link.h"
 #include "schemas/recovery_protocol.h"
 
 namespace oddsbus::cluster {
@@ -110,11 +111,13 @@ bool edge_healthy(uint16_t http_port) {
 }
 
 std::optional<EngineStatus> engine_status(const std::string& recovery_url,
-                                          std::chrono::milliseconds timeout) {
+                                          std::chrono::milliseconds timeout,
+                                          const curve::CurveClient* curve) {
   // One context per call: probes are rare (start-up, chaos checks), never on a hot path.
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
+  curve::secure_client(socket, curve, recovery_url);
   socket.connect(recovery_url);
   const std::string request = "status";
   if (!socket.send(zmq::buffer(request), zmq::send_flags::dontwait)) return std::nullopt;

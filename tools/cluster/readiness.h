@@ -19,6 +19,10 @@
 
 #include "tools/cluster/child_process.h"
 
+namespace oddsbus::curve {
+struct CurveClient;
+}
+
 namespace oddsbus::cluster {
 
 // Polls `done` every `every` until it returns true (true) or `timeout` passes (false).
@@ -63,9 +67,11 @@ struct EngineStatus {
   bool primary = false;
 };
 // Asks the recovery service at `recovery_url` (tcp://...) for its status; nullopt when it does
-// not answer a status within `timeout` (busy, not up, or paused).
+// not answer a status within `timeout` (busy, not up, or paused). `curve`: CURVE client keys
+// covering `recovery_url` (schemas/curve_link.h), or null for the clear.
 std::optional<EngineStatus> engine_status(const std::string& recovery_url,
-                                          std::chrono::milliseconds timeout);
+                                          std::chrono::milliseconds timeout,
+                                          const curve::CurveClient* curve = nullptr);
 
 // Whether 127.0.0.1:port accepts a TCP connection now (a feed simulator's line).
 bool accepts_connections(uint16_t port);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -11,6 +12,7 @@
 
 #include "engine/desk_protocol.h"
 #include "engine/time_text.h"
+#include "schemas/curve_link.h"
 #include "schemas/log.h"
 #include "schemas/odds.h"
 
@@ -37,10 +39,11 @@ enum class Asked { kReplied, kTimedOut };
 
 // Sends `request` to `url` and waits for its reply, resending the same request (same client and
 // id, so the node applies it at most once) after each timeout.
-Asked ask(zmq::context_t& context, const std::string& url, const Request& request, int timeout_ms,
-          int attempts, Reply& reply) {
+Asked ask(zmq::context_t& context, const std::string& url, const oddsbus::curve::CurveClient* curve,
+          const Request& request, int timeout_ms, int attempts, Reply& reply) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
+  oddsbus::curve::secure_client(socket, curve, url);
   socket.connect(url);
   const std::string text = oddsbus::desk::format_request(request);
   for (int attempt = 1; attempt <= attempts; ++attempt) {
@@ -119,6 +122,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100));
   app.add_flag("--follow-primary", follow,
                "when the node says it is not primary, ask the primary it names (once)");
+  std::string curve_key;
+  std::vector<std::string> curve_server_keys;
+  app.add_option("--curve-key", curve_key,
+                 "this desk's CURVE secret key file (odds-keys generate; mode 0600; its public "
+                 "key must be on the node's --curve-allow list). Without it the request goes "
+                 "in the clear");
+  app.add_option("--curve-server-key", curve_server_keys,
+                 "the node's public key file (its .pub); with --follow-primary a second one for "
+                 "the primary it names (default: the same)")
+      ->delimiter(',');
 
   Request request;
   uint64_t for_ms = 0;
@@ -182,10 +195,23 @@ int main(int argc, char** argv) {
     return fail(checked.error());
   }
 
+  std::optional<oddsbus::curve::CurveClient> curve;
+  if (!curve_key.empty()) {
+    if (curve_server_keys.empty() || curve_server_keys.size() > 2) {
+      return fail("--curve-key needs --curve-server-key FILE[,FILE] (the node's, the primary's)");
+    }
+    auto loaded = oddsbus::curve::load_curve_client(curve_key, {curve_server_keys[0]}, {url});
+    if (!loaded) return fail(loaded.error().message);
+    curve = std::move(*loaded);
+  } else if (!curve_server_keys.empty()) {
+    return fail("--curve-server-key needs --curve-key");
+  }
+
   try {
     zmq::context_t context(1);
     Reply reply;
-    if (ask(context, url, request, timeout_ms, attempts, reply) == Asked::kTimedOut) {
+    if (ask(context, url, curve ? &*curve : nullptr, request, timeout_ms, attempts, reply) ==
+        Asked::kTimedOut) {
       return fail("no reply from " + url + " after " + std::to_string(attempts) + " attempt(s)", 3);
     }
     if (follow && !reply.ok && reply.reason == oddsbus::desk::RejectReason::kNotPrimary &&
@@ -193,7 +219,13 @@ int main(int argc, char** argv) {
       oddsbus::log(oddsbus::LogLevel::kInfo, "odds-desk: %s is not primary; asking %s", url.c_str(),
                    reply.detail.c_str());
       const std::string primary = reply.detail;
-      if (ask(context, primary, request, timeout_ms, attempts, reply) == Asked::kTimedOut) {
+      if (curve) {
+        auto key = oddsbus::curve::load_public_key(curve_server_keys.back());
+        if (!key) return fail(key.error().message);
+        curve->servers.emplace_back(primary, *key);
+      }
+      if (ask(context, primary, curve ? &*curve : nullptr, request, timeout_ms, attempts, reply) ==
+          Asked::kTimedOut) {
         return fail("no reply from primary " + primary, 3);
       }
     }

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "edge/edge_server.h"
+#include "schemas/curve_link.h"
 #include "schemas/host_port.h"
 #include "schemas/log.h"
 #include "tools/cli_config.h"
@@ -148,6 +149,18 @@ int main(int argc, char** argv) {
   app.add_option("--audit-log-files", config.audit_log.files,
                  "audit log files kept: FILE and FILE.1 .. FILE.(N-1), the oldest deleted")
       ->capture_default_str();
+  // CURVE on the publisher and recovery links (issue 14, README "Running it securely").
+  std::string curve_key;
+  std::vector<std::string> curve_server_keys;
+  app.add_option("--curve-key", curve_key,
+                 "this edge's CURVE secret key file (odds-keys generate; mode 0600): every --sub "
+                 "and --recovery link a CURVE client. Without it they run in the clear");
+  app.add_option("--curve-server-key", curve_server_keys,
+                 "the publishers' public key files (their .pub): one per publisher, in --sub "
+                 "order (its --recovery at the same place shares it), or one per URL (--sub "
+                 "then --recovery), or one for all. A publisher without the matching secret key "
+                 "gets nothing in, and is counted and logged")
+      ->delimiter(',');
   // Operating the edge (README "Operating the engine"): its config file and logs.
   oddsbus::tools::add_config_option(app);
   std::string log_format = "text";
@@ -176,6 +189,30 @@ int main(int argc, char** argv) {
   config.http_port = address->port;
   config.subscriber.publisher_urls = subs;
   config.subscriber.recovery_urls = recoveries;
+  if (curve_key.empty()) {
+    if (!curve_server_keys.empty()) return fail("--curve-server-key needs --curve-key");
+    oddsbus::log(oddsbus::LogLevel::kWarn,
+                 "CURVE off: the publisher and recovery links run in the clear; anyone who can "
+                 "bind where --sub points can feed this edge (give --curve-key and "
+                 "--curve-server-key)");
+  } else {
+    if (curve_server_keys.empty()) {
+      return fail("--curve-key needs --curve-server-key (the publishers' public keys)");
+    }
+    std::vector<std::string> urls = subs;
+    urls.insert(urls.end(), recoveries.begin(), recoveries.end());
+    // One key per publisher: its --recovery at the same place is the same node.
+    if (curve_server_keys.size() == subs.size() && recoveries.size() == subs.size() &&
+        curve_server_keys.size() > 1) {
+      const std::vector<std::string> per_publisher = curve_server_keys;
+      curve_server_keys.insert(curve_server_keys.end(), per_publisher.begin(), per_publisher.end());
+    }
+    auto client = oddsbus::curve::load_curve_client(curve_key, curve_server_keys, urls);
+    if (!client) return fail(client.error().message);
+    config.subscriber.curve = std::make_shared<const oddsbus::curve::CurveClient>(*client);
+    oddsbus::log(oddsbus::LogLevel::kInfo, "CURVE on: key %s, %zu publisher link(s) authenticated",
+                 oddsbus::curve::z85(client->own.public_key).c_str(), urls.size());
+  }
   config.subscriber.arbiter.gap_timeout_ns = gap_timeout_ms * 1'000'000;
   config.subscriber.arbiter.request_timeout_ns = request_timeout_ms * 1'000'000;
   config.health.stale_after_ns = stale_after_ms * 1'000'000;

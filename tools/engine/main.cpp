@@ -15,6 +15,7 @@
 #include "feeds/link/feed_credentials.h"
 #include "feeds/mapping.h"
 #include "feeds/rejection.h"
+#include "schemas/curve_keys.h"
 #include "schemas/host_port.h"
 #include "schemas/log.h"
 #include "tools/cli_config.h"
@@ -273,6 +274,19 @@ int main(int argc, char** argv) {
                    "TOML mapping: canonical markets, their source priority, provider ids "
                    "(needed by betfair-stream and uof-xml feeds)")
       ->check(CLI::ExistingFile);
+  // CURVE on every ZeroMQ link (issue 14, README "Running it securely").
+  run_cmd->add_option("--curve-key", node.curve_key,
+                      "this node's CURVE secret key file (odds-keys generate; mode 0600): its PUB, "
+                      "recovery and desk sockets become CURVE servers, and its links to the peer "
+                      "CURVE clients. Without it every ZeroMQ link runs in the clear");
+  run_cmd->add_option("--curve-allow", node.curve_allow,
+                      "the clients the servers let in: one Z85 public key a line (# comments); "
+                      "any other peer receives nothing and is counted and logged");
+  run_cmd
+      ->add_option("--curve-server-key", node.curve_server_keys,
+                   "the peer's public key file(s) (its .pub), for --peer-pub and --peer-recovery "
+                   "in that order; one file for both")
+      ->delimiter(',');
   // Operating the node (README "Operating the engine"): its config file, HTTP endpoint and logs.
   oddsbus::tools::add_config_option(app, "run");
   run_cmd->fallthrough();  // `run --config FILE`: the option is the app's, its keys are run's
@@ -402,6 +416,16 @@ int main(int argc, char** argv) {
     if (!node.desk_rights_path.empty()) {
       auto rights = oddsbus::engine::DeskRights::load(node.desk_rights_path);
       if (!rights) return fail(rights.error());
+    }
+    if (!node.curve_key.empty()) {
+      if (auto key = oddsbus::curve::load_key_pair(node.curve_key); !key) {
+        return fail(key.error().message);
+      }
+    }
+    if (!node.curve_allow.empty()) {
+      if (auto allow = oddsbus::curve::load_allow_list(node.curve_allow); !allow) {
+        return fail(allow.error().message);
+      }
     }
     std::printf("config OK: node %u, %s, %zu feed(s)%s%s\n", node.node, role.c_str(),
                 node.feeds.size(), node.mapping_path.empty() ? "" : ", mapping ",

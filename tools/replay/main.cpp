@@ -284,6 +284,12 @@ int main(int argc, char** argv) {
       ->required();
   republish->add_option("--recovery", recovery_url, "recovery (ROUTER) endpoint to bind")
       ->required();
+  std::string republish_curve_key, republish_curve_allow;
+  republish->add_option("--curve-key", republish_curve_key,
+                        "CURVE secret key file (odds-keys generate; mode 0600): the PUB and "
+                        "recovery sockets become CURVE servers (default: in the clear)");
+  republish->add_option("--curve-allow", republish_curve_allow,
+                        "the clients let in: one Z85 public key a line (needed with --curve-key)");
   republish->add_option("--from-seq", from_seq, "first seq to publish (earlier ones are history)");
   republish->add_option("--to-seq", to_seq, "last seq to publish (default: the journal's last)");
   republish
@@ -417,6 +423,8 @@ int main(int argc, char** argv) {
     config.from_seq = from_seq.value_or(1);
     config.to_seq = to_seq.value_or(UINT64_MAX);
     config.speed = *speed;
+    config.curve_key = republish_curve_key;
+    config.curve_allow = republish_curve_allow;
     struct sigaction action {};
     action.sa_handler = on_signal;
     sigaction(SIGINT, &action, nullptr);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "edge/client_tokens.h"
+
 namespace oddsbus::edge {
 
 namespace {
@@ -46,11 +48,63 @@ void ImageCache::put(std::string key, std::shared_ptr<const ImageParts> parts) {
 }
 
 ClientStream::ClientStream(const ClientStreamConfig& config, StreamTotals& totals, uint64_t now_ns)
-    : config_(config), totals_(totals), last_queued_ns_(now_ns), last_tick_ns_(now_ns) {}
+    : config_(config),
+      totals_(totals),
+      last_queued_ns_(now_ns),
+      last_tick_ns_(now_ns),
+      message_tokens_(config.message_burst),
+      message_refill_ns_(now_ns) {}
+
+bool ClientStream::flooding(uint64_t now_ns) {
+  if (now_ns > message_refill_ns_) {
+    message_tokens_ = std::min(config_.message_burst,
+                               message_tokens_ + static_cast<double>(now_ns - message_refill_ns_) /
+                                                     1e9 * config_.max_messages_per_second);
+    message_refill_ns_ = now_ns;
+  }
+  if (message_tokens_ < 1.0) return true;
+  message_tokens_ -= 1.0;
+  return false;
+}
+
+bool ClientStream::permitted(uint64_t market) const {
+  return rights_ == nullptr || rights_->allows(market);
+}
+
+bool ClientStream::within_rights(ClientRequest& request, const StreamContext& ctx) {
+  if (rights_ == nullptr || rights_->all) return true;
+  std::vector<uint64_t> refused;
+  std::erase_if(request.markets, [&](uint64_t id) {
+    if (rights_->allows(id)) return false;
+    refused.push_back(id);
+    return true;
+  });
+  if (refused.empty() && !request.all) return true;
+  ++totals_.forbidden_subscribes;
+  std::string error = "not permitted by your token: ";
+  if (request.all) error += "\"all\" (subscribed to the markets it grants instead)";
+  for (size_t i = 0; i < refused.size() && i < 20; ++i) {
+    error +=
+        (i == 0 ? (request.all ? "; markets " : "markets ") : ", ") + std::to_string(refused[i]);
+  }
+  if (refused.size() > 20) error += " and " + std::to_string(refused.size() - 20) + " more";
+  std::string text;
+  append_error_message(text, error);
+  queue_control(std::move(text), ctx);
+  return request.all || !request.markets.empty() || !request.events.empty();
+}
 
 void ClientStream::on_text(std::string_view text, ClientRequestParser& parser,
                            const StreamContext& ctx) {
   if (verdict_) return;
+  if (flooding(ctx.now_ns)) {
+    ++totals_.floods;
+    verdict_ = CloseVerdict{
+        1008, "flood: more than " +
+                  std::to_string(static_cast<uint64_t>(config_.max_messages_per_second)) +
+                  " messages a second"};
+    return;
+  }
   auto request = parser.parse(text);
   if (!request) {
     refuse(request.error(), ctx);
@@ -64,7 +118,7 @@ void ClientStream::on_text(std::string_view text, ClientRequestParser& parser,
       break;
     }
     case ClientRequest::Op::kSubscribe:
-      subscribe(*request, ctx);
+      if (within_rights(*request, ctx) && !verdict_) subscribe(*request, ctx);
       break;
     case ClientRequest::Op::kUnsubscribe:
       unsubscribe(*request, ctx);
@@ -159,10 +213,12 @@ void ClientStream::unsubscribe(const ClientRequest& request, const StreamContext
 }
 
 bool ClientStream::wants(const MarketRecord& market) const {
-  return all_ || contains(markets_, market.id) || contains(events_, market.event);
+  return permitted(market.id) &&
+         (all_ || contains(markets_, market.id) || contains(events_, market.event));
 }
 
 ClientStream::Match ClientStream::match(const MarketChange& market) const {
+  if (!permitted(market.market)) return Match::kNone;
   if (all_ || contains(markets_, market.market) || contains(events_, market.event)) {
     return Match::kIn;
   }
@@ -307,6 +363,9 @@ void ClientStream::queue_image(std::string_view reason, const StreamContext& ctx
     key = std::to_string(ctx.cache.generation()) + ":" + std::to_string(ctx.cache.seq()) + ":" +
           (ctx.fresh.stale ? "s" : "f") + ":" + std::to_string(ctx.fresh.now_ns / 1'000'000'000) +
           ":" + std::string(reason) + ":" + (all_ ? "all" : "");
+    // Clients with other rights see other markets: rights live as long as the edge, so their
+    // address names them.
+    if (rights_ != nullptr) key += "r" + std::to_string(reinterpret_cast<uintptr_t>(rights_));
     for (const uint64_t id : markets_) key += "m" + std::to_string(id);
     for (const uint64_t id : events_) key += "e" + std::to_string(id);
     parts = ctx.images->find(key);

@@ -21,6 +21,12 @@
 //    transport closes the connection. One slow client never holds up any other.
 //  - A client subscribed to "all" sees strictly increasing delta seqs; folding the image and the
 //    deltas in order gives the edge's state of its markets.
+//  - With market rights (set_rights(), from the client's bearer token) nothing about a market the
+//    rights do not grant is ever queued: a subscribe naming one is answered with an error and
+//    subscribes to the rest; "all" and events mean every granted market (of those events).
+//  - A client sending messages faster than max_messages_per_second (past a burst) gets a close
+//    verdict (1008, counted as a flood): parsing and answering it never takes the serving thread
+//    from the other clients for long.
 //
 // Not thread-safe: owned by the edge's serving thread.
 #pragma once
@@ -56,6 +62,9 @@ struct ClientStreamConfig {
   size_t max_image_part_bytes = size_t{1} << 20;
   // Keep audit notices (audit_notes()) of what the client subscribed to and was shown.
   bool audit = false;
+  // Client messages: a token bucket of this many a second, holding at most message_burst.
+  double max_messages_per_second = 100;
+  double message_burst = 500;
 };
 
 // Totals over every client, kept by the edge (the streams add to them).
@@ -67,11 +76,15 @@ struct StreamTotals {
   uint64_t conflations = 0;       // times a client fell behind and its deltas were conflated
   uint64_t conflated_deltas = 0;  // conflated deltas sent
   uint64_t heartbeats_sent = 0;
-  uint64_t bad_requests = 0;   // client messages refused (answered with an error message)
-  uint64_t resumes = 0;        // subscribes with resume_from that were honoured
-  uint64_t resume_misses = 0;  // ... that got an image instead
-  uint64_t slow_drops = 0;     // clients disconnected for not keeping up
+  uint64_t bad_requests = 0;          // client messages refused (answered with an error message)
+  uint64_t resumes = 0;               // subscribes with resume_from that were honoured
+  uint64_t resume_misses = 0;         // ... that got an image instead
+  uint64_t slow_drops = 0;            // clients disconnected for not keeping up
+  uint64_t floods = 0;                // clients disconnected for sending messages too fast
+  uint64_t forbidden_subscribes = 0;  // subscribes naming markets beyond the client's rights
 };
+
+struct MarketRights;  // edge/client_tokens.h
 
 struct CloseVerdict {
   uint16_t code = 1008;  // WebSocket close code
@@ -115,6 +128,10 @@ struct StreamContext {
 class ClientStream {
  public:
   ClientStream(const ClientStreamConfig& config, StreamTotals& totals, uint64_t now_ns);
+
+  // Limits the client to `rights` (nullptr: every market), which must outlive the stream. Set
+  // before the first message.
+  void set_rights(const MarketRights* rights) { rights_ = rights; }
 
   // A text message from the client: subscribe, unsubscribe or ping; anything else is answered
   // with an error message and counted.
@@ -180,6 +197,11 @@ class ClientStream {
   void enqueue(Queued queued, uint64_t now_ns);
   void refuse(std::string_view error, const StreamContext& ctx);
   void close(std::string reason);
+  bool permitted(uint64_t market) const;
+  // Takes out of `request` what the rights do not grant, and tells the client; false when nothing
+  // is left to subscribe to.
+  bool within_rights(ClientRequest& request, const StreamContext& ctx);
+  bool flooding(uint64_t now_ns);
   void note_subscription(StreamAuditNote::Kind kind, const ClientRequest& request,
                          const StreamContext& ctx);
   void note_written(const Queued& done, const StreamContext& ctx);
@@ -209,6 +231,9 @@ class ClientStream {
   size_t requested_images_ = 0;  // images answering requests, queued since one was written
 
   std::optional<CloseVerdict> verdict_;
+  const MarketRights* rights_ = nullptr;
+  double message_tokens_;
+  uint64_t message_refill_ns_;
 
   uint64_t subscription_ = 0;  // subscribes and unsubscribes accepted (audit)
   std::vector<StreamAuditNote> notes_;

@@ -79,6 +79,10 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
             in.serving.idle_closes, {{"reason", "idle"}});
   f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge",
             in.serving.oversize_messages, {{"reason", "oversize"}});
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge",
+            in.serving.header_timeouts, {{"reason", "header_timeout"}});
+  f.counter("oddsbus_edge_clients_dropped_total", "Clients disconnected by the edge", s.floods,
+            {{"reason", "flood"}});
   f.counter("oddsbus_edge_connections_refused_total", "New connections refused",
             in.limits.refused_full, {{"reason", "max_connections"}});
   f.counter("oddsbus_edge_connections_refused_total", "New connections refused",
@@ -86,6 +90,20 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
   f.counter("oddsbus_edge_http_requests_total", "HTTP requests answered", in.serving.http_requests);
   f.counter("oddsbus_edge_http_refused_total", "HTTP requests answered with a 4xx status",
             in.serving.http_refused);
+  f.counter("oddsbus_edge_oversize_requests_total",
+            "HTTP requests over the header or body limit (431 or 413, then closed)",
+            in.serving.oversize_requests);
+  f.counter("oddsbus_edge_auth_refused_total",
+            "Requests and WebSocket upgrades refused for their bearer token",
+            in.serving.unauthorized, {{"reason", "unauthorized"}});
+  f.counter("oddsbus_edge_auth_refused_total",
+            "Requests and WebSocket upgrades refused for their bearer token", in.serving.forbidden,
+            {{"reason", "forbidden"}});
+  f.counter("oddsbus_edge_forbidden_subscribes_total",
+            "Stream subscribes naming markets beyond the client's token (answered with an error)",
+            s.forbidden_subscribes);
+  f.counter("oddsbus_edge_tls_handshake_failures_total", "TLS handshakes that failed or timed out",
+            in.serving.tls_handshake_failures);
   return f.text();
 }
 

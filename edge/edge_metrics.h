@@ -26,6 +26,12 @@ struct ServingCounters {
   uint64_t ws_sessions_closed = 0;
   uint64_t idle_closes = 0;        // connections closed after idle_timeout
   uint64_t oversize_messages = 0;  // client messages over max_message_bytes (closed 1009)
+  // Edge security (issue 14):
+  uint64_t header_timeouts = 0;    // requests whose headers did not arrive within header_timeout
+  uint64_t oversize_requests = 0;  // HTTP requests over the header or body limit (431 / 413)
+  uint64_t unauthorized = 0;       // 401: no token, or not one of ours (HTTP and upgrades)
+  uint64_t forbidden = 0;          // 403: a market the token does not grant
+  uint64_t tls_handshake_failures = 0;  // TLS handshakes that failed or timed out
 };
 
 struct EdgeMetricsInput {

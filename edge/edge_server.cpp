@@ -7,9 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cinttypes>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "edge/client_tokens_file.h"
 #include "edge/edge_metrics.h"
 #include "edge/http_routes.h"
 #include "edge/sessions.h"
@@ -49,6 +51,10 @@ class EdgeServer::Impl final : public ServingHost {
       : config_(with_audit(config)),
         audit_log_(open_audit_log(config.audit_log)),
         session_ids_(wall_clock_ns()),
+        tls_(config.tls.enabled() || !config.tls.key_file.empty()
+                 ? make_server_tls_context(config.tls)
+                 : nullptr),
+        tokens_(load_tokens(config.tokens_file)),
         cache_(config.cache),
         limits_(config.limits),
         parser_(config.stream.max_subscribed_ids),
@@ -84,8 +90,9 @@ class EdgeServer::Impl final : public ServingHost {
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
   void run() {
-    log(LogLevel::kInfo, "edge: serving http://%s:%u (HTTP and WebSocket /v1/stream)",
-        config_.http_host.c_str(), port());
+    log(LogLevel::kInfo, "edge: serving %s://%s:%u (HTTP and WebSocket /v1/stream)%s",
+        tls_ ? "https" : "http", config_.http_host.c_str(), port(),
+        tokens_ ? "; clients need a bearer token (all but /healthz)" : "");
     accept();
     for (size_t i = 0; i < zmq_fds_.size(); ++i) wait_zmq(i);
     schedule_tick();
@@ -103,11 +110,16 @@ class EdgeServer::Impl final : public ServingHost {
   }
 
   // ServingHost
-  HttpReply route(std::string_view method, std::string_view target) override {
+  HttpReply route(std::string_view method, std::string_view target,
+                  const MarketRights* rights) override {
     const EdgeHealth health = assess(steady_now_ns());
     const RouteContext ctx{
-        cache_, health, Freshness{stale_, wall_clock_ns()},
-        [](const void* self) { return static_cast<const Impl*>(self)->render_metrics(); }, this};
+        cache_,
+        health,
+        Freshness{stale_, wall_clock_ns()},
+        [](const void* self) { return static_cast<const Impl*>(self)->render_metrics(); },
+        this,
+        rights};
     return route_request(method, target, ctx);
   }
   StreamContext stream_context() override {
@@ -129,6 +141,8 @@ class EdgeServer::Impl final : public ServingHost {
     clients_.pop_back();
   }
   void release_connection() override { limits_.release(); }
+  boost::asio::ssl::context* tls() override { return tls_.get(); }
+  const ClientTokens* tokens() const override { return tokens_ ? &*tokens_ : nullptr; }
   std::unique_ptr<SessionAudit> open_session_audit(std::string_view remote,
                                                    uint64_t wall_ns) override {
     if (!audit_log_) return nullptr;
@@ -159,7 +173,7 @@ class EdgeServer::Impl final : public ServingHost {
               "edge: refused a connection: %zu open is the limit (%" PRIu64 " more refused)",
               limits_.open(), refusal_log_.suppressed());
         }
-        refuse_connection(std::move(socket), 503, "too many connections");
+        refuse_connection(std::move(socket), 503, "too many connections", tls_ != nullptr);
         break;
       case Admission::kTooFast:
         if (refusal_log_.allow(steady_now_ns())) {
@@ -168,7 +182,8 @@ class EdgeServer::Impl final : public ServingHost {
               "per second (%" PRIu64 " more refused)",
               remote.address().to_string().c_str(), refusal_log_.suppressed());
         }
-        refuse_connection(std::move(socket), 429, "too many new connections from this address");
+        refuse_connection(std::move(socket), 429, "too many new connections from this address",
+                          tls_ != nullptr);
         break;
     }
   }
@@ -298,6 +313,13 @@ class EdgeServer::Impl final : public ServingHost {
     config.stream.audit = !config.audit_log.path.empty();
     return config;
   }
+  static std::optional<ClientTokens> load_tokens(const std::string& path) {
+    if (path.empty()) return std::nullopt;
+    auto loaded = load_client_tokens(path);
+    if (!loaded) throw std::runtime_error("--tokens " + loaded.error());
+    log(LogLevel::kInfo, "edge: %zu client tokens from %s", loaded->size(), path.c_str());
+    return std::move(*loaded);
+  }
   static std::unique_ptr<ClientAuditLog> open_audit_log(const ClientAuditLogConfig& config) {
     if (config.path.empty()) return nullptr;
     auto opened = ClientAuditLog::open(config);
@@ -311,6 +333,8 @@ class EdgeServer::Impl final : public ServingHost {
   EdgeServerConfig config_;
   std::unique_ptr<ClientAuditLog> audit_log_;
   SessionIds session_ids_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::optional<ClientTokens> tokens_;
   MarketCache cache_;
   ConnectionLimits limits_;
   ClientRequestParser parser_;

@@ -20,6 +20,7 @@
 #include "edge/edge_health.h"
 #include "edge/market_cache.h"
 #include "edge/subscriber.h"
+#include "edge/tls_context.h"
 
 namespace oddsbus::edge {
 
@@ -36,6 +37,13 @@ struct EdgeServerConfig {
   int client_send_buffer_bytes = 64 * 1024;
   size_t max_message_bytes = 64 * 1024;       // a client's WebSocket message or HTTP request body
   uint64_t idle_timeout_ns = 60'000'000'000;  // a connection that sends nothing for this long
+  // From a request's first byte to the end of its headers (and a TLS handshake): a client
+  // trickling them (slowloris) is closed after this, however recently it sent a byte.
+  uint64_t header_timeout_ns = 10'000'000'000;
+  // TLS on the HTTP/WebSocket port when cert_file is set (edge/tls_context.h); plain otherwise.
+  TlsFiles tls;
+  // Bearer tokens clients must present (edge/client_tokens.h); none needed when empty.
+  std::string tokens_file;
   uint64_t tick_ns = 5'000'000;
   // The client audit log (edge/client_audit_log.h); off when its path is empty.
   ClientAuditLogConfig audit_log;
@@ -43,8 +51,9 @@ struct EdgeServerConfig {
 
 class EdgeServer {
  public:
-  // Binds the HTTP port and connects the ZeroMQ sockets. Throws std::runtime_error (or
-  // zmq::error_t) with a one-line reason on failure.
+  // Loads the TLS certificate and key and the tokens file, binds the HTTP port and connects the
+  // ZeroMQ sockets. Throws std::runtime_error (or zmq::error_t) with a one-line reason that names
+  // the file or address at fault.
   explicit EdgeServer(const EdgeServerConfig& config);
   ~EdgeServer();
   EdgeServer(const EdgeServer&) = delete;

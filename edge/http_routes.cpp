@@ -50,11 +50,12 @@ HttpReply route_request(std::string_view method, std::string_view target, const 
   const MarketCache& cache = ctx.cache;
   std::string body;
   if (path == "/v1/snapshot") {
-    append_snapshot_document(body, cache.state(), cache.channel(), cache.epoch(), ctx.fresh);
+    append_snapshot_document(body, cache.state(), cache.channel(), cache.epoch(), ctx.fresh,
+                             ctx.rights);
     return json_reply(std::move(body));
   }
   if (path == "/v1/markets") {
-    append_markets_document(body, cache.state(), cache.epoch(), ctx.fresh);
+    append_markets_document(body, cache.state(), cache.epoch(), ctx.fresh, nullptr, ctx.rights);
     return json_reply(std::move(body));
   }
   const std::string_view id_text = path.substr(std::string_view("/v1/markets/").size());
@@ -62,6 +63,9 @@ HttpReply route_request(std::string_view method, std::string_view target, const 
   const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (ec != std::errc() || end != id_text.data() + id_text.size()) {
     return error_reply(404, "market ids are unsigned integers");
+  }
+  if (ctx.rights != nullptr && !ctx.rights->allows(id)) {
+    return error_reply(403, "your token does not grant this market");
   }
   if (cache.state().find(id) == nullptr) return error_reply(404, "no such market");
   append_markets_document(body, cache.state(), cache.epoch(), ctx.fresh, &id);

@@ -1,10 +1,17 @@
 #include "edge/sessions.h"
 
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <optional>
+#include <type_traits>
 #include <utility>
 
-#include "schemas/log.h"
+#include "edge/ws_session.h"
 
 namespace oddsbus::edge {
 
@@ -12,48 +19,148 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
 constexpr size_t kHeaderLimit = 8192;
-constexpr auto kCloseGrace = std::chrono::seconds(2);
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-// Written deltas wait at most about this long (plus a client tick) before their audit record.
-constexpr uint64_t kAuditBatchAge = 100'000'000;
+constexpr size_t kFirstRead = 4096;
+constexpr auto kTlsShutdownGrace = std::chrono::seconds(2);
 
 std::chrono::nanoseconds ns(uint64_t n) { return std::chrono::nanoseconds(n); }
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+// RFC 6750 section 3 (https://datatracker.ietf.org/doc/html/rfc6750#section-3): a 401 carries a
+// WWW-Authenticate challenge with the "Bearer" scheme; a request without a token gets no error
+// code, a token that is not valid gets error="invalid_token" (section 3.1, 401), and a token
+// without the rights a request needs gets error="insufficient_scope" (section 3.1, 403).
+constexpr std::string_view kChallengeNoToken = "Bearer realm=\"odds-edge\"";
+constexpr std::string_view kChallengeInvalid =
+    "Bearer realm=\"odds-edge\", error=\"invalid_token\"";
+constexpr std::string_view kChallengeScope =
+    "Bearer realm=\"odds-edge\", error=\"insufficient_scope\"";
+
+// Stream: beast::tcp_stream (plain), or beast::ssl_stream<beast::tcp_stream> (TLS).
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  HttpSession(asio::ip::tcp::socket socket, ServingHost& host)
+  HttpSession(tcp::socket socket, ServingHost& host) requires(!kTls)
       : stream_(std::move(socket)), host_(host) {}
+  HttpSession(tcp::socket socket, ServingHost& host, asio::ssl::context& tls) requires(kTls)
+      : stream_(std::move(socket), tls), host_(host) {}
   ~HttpSession() {
     if (!handed_off_) host_.release_connection();
   }
 
-  void read() {
-    parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(host_.config().max_message_bytes);
-    stream_.expires_after(ns(host_.config().idle_timeout_ns));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  void start() {
+    if constexpr (kTls) {
+      // A handshake trickled in is a slow attack too: it gets the headers' time.
+      lowest().expires_after(ns(host_.config().header_timeout_ns));
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  ++self->host_.counters().tls_handshake_failures;
+                                  return;
+                                }
+                                self->wait_request();
+                              });
+    } else {
+      wait_request();
+    }
   }
 
  private:
-  void on_read(beast::error_code ec) {
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // Until a request's first byte: the idle timeout.
+  void wait_request() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(host_.config().max_message_bytes);
+    if (buffer_.size() > 0) {  // pipelined: the next request has begun
+      read_header();
+      return;
+    }
+    lowest().expires_after(ns(host_.config().idle_timeout_ns));
+    stream_.async_read_some(buffer_.prepare(kFirstRead),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec == beast::error::timeout) {
+                                ++self->host_.counters().idle_closes;
+                                return;
+                              }
+                              if (ec) return;
+                              self->read_header();
+                            });
+  }
+
+  // From its first byte, the request's headers have header_timeout to arrive.
+  void read_header() {
+    lowest().expires_after(ns(host_.config().header_timeout_ns));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
     if (ec == beast::error::timeout) {
-      ++host_.counters().idle_closes;
+      ++host_.counters().header_timeouts;  // tcp_stream closed the socket
       return;
     }
-    if (ec == http::error::body_limit || ec == http::error::header_limit) {
-      ++host_.counters().http_refused;
-      respond(ec == http::error::body_limit ? 413 : 431, "application/json",
-              "{\"error\": \"request too large\"}\n", false);
-      return;
-    }
+    if (refused_for_size(ec)) return;
     if (ec) return;  // the client went away, or sent something that is not HTTP
+    if (!authorize()) return;
+    if (parser_->is_done()) {
+      on_request();
+      return;
+    }
+    lowest().expires_after(ns(host_.config().idle_timeout_ns));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec == beast::error::timeout) {
+                         ++self->host_.counters().idle_closes;
+                         return;
+                       }
+                       if (self->refused_for_size(ec) || ec) return;
+                       self->on_request();
+                     });
+  }
+
+  bool refused_for_size(beast::error_code ec) {
+    if (ec != http::error::body_limit && ec != http::error::header_limit) return false;
+    ++host_.counters().http_refused;
+    ++host_.counters().oversize_requests;
+    respond(ec == http::error::body_limit ? 413 : 431, "application/json",
+            "{\"error\": \"request too large\"}\n", false);
+    return true;
+  }
+
+  // With tokens: the request's bearer token, or a 401 (and false). /healthz is open to all: a
+  // load balancer or orchestrator probes it without secrets, and it says only ok or why not.
+  bool authorize() {
+    const ClientTokens* tokens = host_.tokens();
+    if (tokens == nullptr) return true;
+    const http::request<http::string_body>& request = parser_->get();
+    const std::string_view target(request.target().data(), request.target().size());
+    if (target.substr(0, target.find('?')) == "/healthz" && !websocket::is_upgrade(request)) {
+      return true;
+    }
+    const auto header = request[http::field::authorization];
+    const std::string_view presented = bearer_token(std::string_view(header.data(), header.size()));
+    rights_ = tokens->find(presented);
+    if (rights_ != nullptr) return true;
+    ++host_.counters().unauthorized;
+    ++host_.counters().http_refused;
+    respond(401, "application/json",
+            presented.empty() ? "{\"error\": \"send Authorization: Bearer TOKEN\"}\n"
+                              : "{\"error\": \"unknown token\"}\n",
+            false, false, presented.empty() ? kChallengeNoToken : kChallengeInvalid);
+    return false;
+  }
+
+  void on_request() {
     http::request<http::string_body>& request = parser_->get();
     if (websocket::is_upgrade(request)) {
       const std::string_view target(request.target().data(), request.target().size());
@@ -64,23 +171,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         return;
       }
       handed_off_ = true;
-      stream_.expires_never();
-      auto session = std::make_shared<WsSession>(stream_.release_socket(), host_);
-      session->start(parser_->release());
+      lowest().expires_never();
+      if constexpr (kTls) {
+        auto session =
+            std::make_shared<WsStreamSession<TlsStream>>(std::move(stream_), host_, rights_);
+        session->start(parser_->release());
+      } else {
+        auto session = std::make_shared<WsStreamSession<tcp::socket>>(stream_.release_socket(),
+                                                                      host_, rights_);
+        session->start(parser_->release());
+      }
       return;
     }
     ++host_.counters().http_requests;
     const std::string_view method(request.method_string().data(), request.method_string().size());
     const std::string_view target(request.target().data(), request.target().size());
-    HttpReply reply = host_.route(method, target);
+    HttpReply reply = host_.route(method, target, rights_);
     if (reply.status >= 400 && reply.status < 500) ++host_.counters().http_refused;
+    if (reply.status == 403) ++host_.counters().forbidden;
     respond(reply.status, reply.content_type, std::move(reply.body), request.keep_alive(),
-            request.method() == http::verb::head);
+            request.method() == http::verb::head, reply.status == 403 ? kChallengeScope : "");
   }
 
   // `head`: answer a HEAD request: the headers of the reply, its Content-Length, and no body.
   void respond(unsigned status, std::string_view content_type, std::string body, bool keep_alive,
-               bool head = false) {
+               bool head = false, std::string_view challenge = {}) {
     auto response =
         std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     response->set(http::field::server, "odds-edge");
@@ -88,37 +203,62 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                   beast::string_view(content_type.data(), content_type.size()));
     response->set(http::field::cache_control, "no-store");
     if (status == 503 || status == 429) response->set(http::field::retry_after, "1");
+    if (!challenge.empty()) {
+      response->set(http::field::www_authenticate,
+                    beast::string_view(challenge.data(), challenge.size()));
+    }
     response->keep_alive(keep_alive);
     response->body() = std::move(body);
     response->prepare_payload();
     if (head) {
       response->body().clear();  // Content-Length stays that of the body a GET would get
     }
-    http::async_write(
-        stream_, *response, [self = shared_from_this(), response](beast::error_code ec, size_t) {
-          if (ec || !response->keep_alive()) {
-            beast::error_code ignored;
-            self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-            return;
-          }
-          self->read();
-        });
+    lowest().expires_after(ns(host_.config().idle_timeout_ns));
+    http::async_write(stream_, *response,
+                      [self = this->shared_from_this(), response](beast::error_code ec, size_t) {
+                        if (ec || !response->keep_alive()) {
+                          self->end();
+                          return;
+                        }
+                        self->wait_request();
+                      });
   }
 
-  beast::tcp_stream stream_;
+  void end() {
+    if constexpr (kTls) {
+      lowest().expires_after(kTlsShutdownGrace);
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->lowest().close(); });
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   ServingHost& host_;
+  const MarketRights* rights_ = nullptr;  // the request's token's, once authorised
   bool handed_off_ = false;
 };
 
 }  // namespace
 
-void start_http_session(asio::ip::tcp::socket socket, ServingHost& host) {
-  std::make_shared<HttpSession>(std::move(socket), host)->read();
+void start_http_session(tcp::socket socket, ServingHost& host) {
+  if (asio::ssl::context* tls = host.tls()) {
+    std::make_shared<HttpSession<TlsStream>>(std::move(socket), host, *tls)->start();
+  } else {
+    std::make_shared<HttpSession<beast::tcp_stream>>(std::move(socket), host)->start();
+  }
 }
 
-void refuse_connection(asio::ip::tcp::socket socket, unsigned status, std::string_view why) {
+void refuse_connection(tcp::socket socket, unsigned status, std::string_view why, bool tls) {
+  if (tls) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
   auto text = std::make_shared<std::string>();
   *text = "HTTP/1.1 " + std::to_string(status) +
           (status == 429 ? " Too Many Requests" : " Service Unavailable") +
@@ -126,153 +266,12 @@ void refuse_connection(asio::ip::tcp::socket socket, unsigned status, std::strin
           "Content-Length: ";
   const std::string body = "{\"error\": \"" + std::string(why) + "\"}\n";
   *text += std::to_string(body.size()) + "\r\n\r\n" + body;
-  auto held = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+  auto held = std::make_shared<tcp::socket>(std::move(socket));
   asio::async_write(*held, asio::buffer(*text), [held, text](beast::error_code, size_t) {
     beast::error_code ignored;
-    held->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    held->shutdown(tcp::socket::shutdown_both, ignored);
     held->close(ignored);
   });
-}
-
-WsSession::WsSession(asio::ip::tcp::socket socket, ServingHost& host)
-    : ws_(std::move(socket)),
-      host_(host),
-      stream_(host.config().stream, host.totals(), host.stream_context().now_ns),
-      close_deadline_(ws_.get_executor()) {}
-
-WsSession::~WsSession() {
-  if (audit_) audit_->close("edge stopped", host_.stream_context().fresh.now_ns);
-  if (registered_) host_.remove_client(this);
-  host_.release_connection();
-}
-
-void WsSession::start(http::request<http::string_body> request) {
-  websocket::stream_base::timeout timeout;
-  timeout.handshake_timeout = kHandshakeTimeout;
-  timeout.idle_timeout = ns(host_.config().idle_timeout_ns);
-  timeout.keep_alive_pings = true;  // a live but quiet client answers pings; a dead one times out
-  ws_.set_option(timeout);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& response) { response.set(http::field::server, "odds-edge"); }));
-  ws_.read_message_max(host_.config().max_message_bytes);
-  if (host_.config().client_send_buffer_bytes > 0) {
-    beast::error_code ignored;
-    ws_.next_layer().set_option(
-        asio::socket_base::send_buffer_size(host_.config().client_send_buffer_bytes), ignored);
-  }
-  ws_.async_accept(request,
-                   [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
-}
-
-void WsSession::on_accept(beast::error_code ec) {
-  if (ec) return;
-  ++host_.counters().ws_sessions_opened;
-  host_.add_client(this);
-  registered_ = true;
-  beast::error_code remote_error;
-  const auto remote = ws_.next_layer().remote_endpoint(remote_error);
-  audit_ = host_.open_session_audit(
-      remote_error ? std::string("unknown")
-                   : remote.address().to_string() + ":" + std::to_string(remote.port()),
-      host_.stream_context().fresh.now_ns);
-  read();
-  pump();
-}
-
-void WsSession::read() {
-  ws_.async_read(buffer_,
-                 [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
-}
-
-void WsSession::on_read(beast::error_code ec) {
-  if (ec) {
-    if (ec == websocket::error::message_too_big) ++host_.counters().oversize_messages;
-    if (ec == beast::error::timeout) ++host_.counters().idle_closes;
-    finish(ec);
-    return;
-  }
-  if (!closing_) {
-    const auto data = buffer_.cdata();
-    const std::string_view text(static_cast<const char*>(data.data()), data.size());
-    stream_.on_text(text, host_.parser(), host_.stream_context());
-    pump();
-  }
-  buffer_.consume(buffer_.size());
-  read();
-}
-
-void WsSession::drain_audit() {
-  if (!audit_) return;
-  std::vector<StreamAuditNote>& notes = stream_.audit_notes();
-  for (const StreamAuditNote& note : notes) audit_->record(note);
-  notes.clear();
-  audit_->flush_if_older(host_.stream_context().fresh.now_ns, kAuditBatchAge);
-}
-
-void WsSession::pump() {
-  drain_audit();
-  if (closing_ || finished_) return;
-  if (const auto& verdict = stream_.close_verdict()) {
-    close_for(*verdict);
-    return;
-  }
-  if (writing_) return;
-  writing_ = stream_.start_write(host_.stream_context().now_ns);
-  if (!writing_) return;
-  ws_.text(true);
-  ws_.async_write(
-      asio::buffer(*writing_),
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
-}
-
-void WsSession::on_write(beast::error_code ec) {
-  writing_.reset();
-  if (ec) {
-    finish(ec);
-    return;
-  }
-  stream_.on_written(host_.stream_context());
-  pump();
-}
-
-void WsSession::close_for(const CloseVerdict& verdict) {
-  closing_ = true;
-  close_reason_ = "closed by the edge (" + std::to_string(verdict.code) + "): " + verdict.reason;
-  log(LogLevel::kWarn, "edge: closing a WebSocket client (%u): %s", verdict.code,
-      verdict.reason.c_str());
-  // A client that does not read may never take the close frame: close the socket after a grace.
-  close_deadline_.expires_after(kCloseGrace);
-  close_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec) return;
-    beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).close(ignored);
-  });
-  ws_.async_close(
-      websocket::close_reason(static_cast<websocket::close_code>(verdict.code), verdict.reason),
-      [self = shared_from_this()](beast::error_code ec) { self->finish(ec); });
-}
-
-void WsSession::finish(beast::error_code ec) {
-  if (finished_) return;
-  finished_ = true;
-  if (audit_) {
-    drain_audit();
-    std::string reason = close_reason_;
-    if (reason.empty()) {
-      reason = ec == websocket::error::closed ? std::string("closed by the client")
-               : ec                           ? ec.message()
-                                              : std::string("closed");
-    }
-    audit_->close(reason, host_.stream_context().fresh.now_ns);
-  }
-  ++host_.counters().ws_sessions_closed;
-  if (registered_) {
-    host_.remove_client(this);
-    registered_ = false;
-  }
-  close_deadline_.cancel();
-  beast::error_code ignored;
-  beast::get_lowest_layer(ws_).close(ignored);
 }
 
 }  // namespace oddsbus::edge

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "edge/client_tokens.h"
 #include "edge/utf8_text.h"
 #include "schemas/append_printf.h"
 #include "schemas/state_digest.h"
@@ -15,11 +16,12 @@ namespace {
 const char* bool_text(bool b) { return b ? "true" : "false"; }
 
 void append_market_list(std::string& out, const MarketState& state, const Freshness& fresh,
-                        const uint64_t* only) {
+                        const uint64_t* only, const MarketRights* rights) {
   out += "\"markets\": [";
   bool first = true;
   for (const auto& [id, market] : state.markets()) {
     if (only != nullptr && *only != id) continue;
+    if (rights != nullptr && !rights->allows(id)) continue;
     if (!first) out += ", ";
     first = false;
     append_served_market(out, market, fresh);
@@ -41,19 +43,22 @@ void append_served_market(std::string& out, const MarketRecord& market, const Fr
 }
 
 void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,
-                             const Freshness& fresh, const uint64_t* only) {
+                             const Freshness& fresh, const uint64_t* only,
+                             const MarketRights* rights) {
   append_printf(out, "{\"seq\": %" PRIu64 ", \"epoch\": %u, \"stale\": %s, ", state.seq(), epoch,
                 bool_text(fresh.stale));
-  append_market_list(out, state, fresh, only);
+  append_market_list(out, state, fresh, only, rights);
 }
 
 void append_snapshot_document(std::string& out, const MarketState& state, uint32_t channel,
-                              uint32_t epoch, const Freshness& fresh) {
-  append_printf(
-      out,
-      "{\"channel\": %u, \"epoch\": %u, \"seq\": %" PRIu64 ", \"digest\": \"%s\", \"stale\": %s, ",
-      channel, epoch, state.seq(), digest_hex(state_digest(state)).c_str(), bool_text(fresh.stale));
-  append_market_list(out, state, fresh, nullptr);
+                              uint32_t epoch, const Freshness& fresh, const MarketRights* rights) {
+  const bool limited = rights != nullptr && !rights->all;
+  const uint64_t digest = limited ? state_digest(state, rights->markets) : state_digest(state);
+  append_printf(out,
+                "{\"channel\": %u, \"epoch\": %u, \"seq\": %" PRIu64
+                ", \"digest\": \"%s\", \"stale\": %s, ",
+                channel, epoch, state.seq(), digest_hex(digest).c_str(), bool_text(fresh.stale));
+  append_market_list(out, state, fresh, nullptr, limited ? rights : nullptr);
 }
 
 void append_image_message(std::string& out, uint64_t seq, uint32_t epoch, std::string_view reason,

@@ -27,13 +27,19 @@ struct Freshness {
 
 void append_served_market(std::string& out, const MarketRecord& market, const Freshness& fresh);
 
-// {"seq": N, "epoch": E, "stale": B, "markets": [...]}: every market, or only `only` when given.
-void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,
-                             const Freshness& fresh, const uint64_t* only = nullptr);
+struct MarketRights;  // edge/client_tokens.h
 
-// {"channel": C, "epoch": E, "seq": N, "digest": "<16 hex>", "stale": B, "markets": [...]}
+// {"seq": N, "epoch": E, "stale": B, "markets": [...]}: every market, or only `only` when given;
+// with `rights`, only the markets they grant.
+void append_markets_document(std::string& out, const MarketState& state, uint32_t epoch,
+                             const Freshness& fresh, const uint64_t* only = nullptr,
+                             const MarketRights* rights = nullptr);
+
+// {"channel": C, "epoch": E, "seq": N, "digest": "<16 hex>", "stale": B, "markets": [...]}; with
+// `rights`, only the markets they grant, and the digest is of those markets alone.
 void append_snapshot_document(std::string& out, const MarketState& state, uint32_t channel,
-                              uint32_t epoch, const Freshness& fresh);
+                              uint32_t epoch, const Freshness& fresh,
+                              const MarketRights* rights = nullptr);
 
 // {"type": "image", "seq": N, "epoch": E, "stale": B, "reason": R, "markets": [...]} over
 // `markets`.

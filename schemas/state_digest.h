@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "schemas/market_state.h"
@@ -13,6 +14,10 @@
 namespace oddsbus {
 
 uint64_t state_digest(const MarketState& state);
+
+// The digest of the part of `state` held by `markets` (ascending ids; ids the state does not hold
+// are skipped): the digest a state holding only those markets would have.
+uint64_t state_digest(const MarketState& state, std::span<const uint64_t> markets);
 
 // 16 lower-case hex digits.
 std::string digest_hex(uint64_t digest);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "edge/client_tokens.h"
 #include "tests/edge/edge_test_frames.h"
 
 namespace oddsbus::edge {
@@ -1156,6 +1157,104 @@ TEST_F(ClientStreamTest, KeepsEveryRandomClientsFoldedStateEqualToTheEdges) {
                 totals_.conflated_deltas, totals_.images_sent, totals_.resumes,
                 totals_.resume_misses);
   }
+}
+
+}  // namespace
+}  // namespace oddsbus::edge
+
+namespace oddsbus::edge {
+namespace {
+
+// Edge security (issue 14): a client limited by its token's market rights.
+class ClientStreamRightsTest : public ClientStreamTest {
+ protected:
+  ClientStreamRightsTest() { rights_.all = false, rights_.markets = {1, 3}; }
+  ClientStream& limited(ClientStreamConfig config = {}) {
+    ClientStream& c = client(config);
+    c.set_rights(&rights_);
+    return c;
+  }
+  MarketRights rights_;
+};
+
+TEST_F(ClientStreamRightsTest, RefusesMarketsBeyondTheTokenAndSubscribesToTheRest) {
+  ClientStream& c = limited();
+  send(c, R"({"op": "subscribe", "markets": [1, 2, 4]})");
+  const std::vector<std::string> first = read(c);
+  ASSERT_EQ(types_of(first), (std::vector<std::string>{"error", "image"}));
+  const Parsed error = parse(first[0]);
+  EXPECT_NE(error.reason.find("not permitted"), std::string::npos) << error.reason;
+  EXPECT_NE(error.reason.find("2, 4"), std::string::npos) << error.reason;
+  EXPECT_EQ(parse(first[1]).markets, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(totals_.forbidden_subscribes, 1u);
+
+  publish(feed_->price(2, 21, "2.0"));
+  publish(feed_->price(4, 41, "2.0"));
+  EXPECT_TRUE(read(c).empty()) << "changes of refused markets reach the client";
+  publish(feed_->price(1, 11, "2.0"));
+  const std::vector<std::string> delta = read(c);
+  ASSERT_EQ(delta.size(), 1u);
+  EXPECT_EQ(parse(delta[0]).markets, (std::vector<uint64_t>{1}));
+}
+
+TEST_F(ClientStreamRightsTest, AnswersAllAndEventsWithTheGrantedMarketsOnly) {
+  ClientStream& all = limited();
+  send(all, R"({"op": "subscribe", "markets": "all"})");
+  const std::vector<std::string> first = read(all);
+  ASSERT_EQ(types_of(first), (std::vector<std::string>{"error", "image"}));
+  EXPECT_EQ(parse(first[1]).markets, (std::vector<uint64_t>{1, 3}));
+
+  ClientStream& event = limited();
+  send(event, R"({"op": "subscribe", "event": 10})");  // markets 1 and 2
+  const std::vector<std::string> image = read(event);
+  ASSERT_EQ(types_of(image), (std::vector<std::string>{"image"}));
+  EXPECT_EQ(parse(image[0]).markets, (std::vector<uint64_t>{1}));
+
+  // A frame touching granted and other markets: only the granted part, for both clients.
+  publish(feed_->suspend_event(10));
+  for (ClientStream* c : {&all, &event}) {
+    const std::vector<std::string> deltas = read(*c);
+    ASSERT_EQ(deltas.size(), 1u);
+    EXPECT_EQ(parse(deltas[0]).markets, (std::vector<uint64_t>{1}));
+  }
+  // An unlimited client of "all" still gets every market (and its image is not shared).
+  ClientStream& open = client();
+  send(open, R"({"op": "subscribe", "markets": "all"})");
+  const std::vector<std::string> open_image = read(open);
+  ASSERT_EQ(open_image.size(), 1u);
+  EXPECT_EQ(parse(open_image[0]).markets, (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(ClientStreamRightsTest, SubscribesToNothingWhenNothingAskedForIsGranted) {
+  ClientStream& c = limited();
+  send(c, R"({"op": "subscribe", "markets": [2]})");
+  EXPECT_EQ(types_of(read(c)), (std::vector<std::string>{"error"}));
+  EXPECT_FALSE(c.subscribed());
+  publish(feed_->price(2, 21, "2.0"));
+  EXPECT_TRUE(read(c).empty());
+}
+
+TEST_F(ClientStreamTest, ClosesAClientThatFloodsMessages) {
+  ClientStream& c = client(ClientStreamConfig{.max_messages_per_second = 10, .message_burst = 20});
+  int sent = 0;
+  while (!c.close_verdict() && sent < 1000) {
+    send(c, R"({"op": "ping"})");
+    read(c);  // it reads every reply: only the rate is at fault
+    ++sent;
+  }
+  ASSERT_TRUE(c.close_verdict());
+  EXPECT_EQ(sent, 21) << "the burst, then the refused one";
+  EXPECT_NE(c.close_verdict()->reason.find("flood"), std::string::npos);
+  EXPECT_EQ(totals_.floods, 1u);
+
+  ClientStream& steady =
+      client(ClientStreamConfig{.max_messages_per_second = 10, .message_burst = 20});
+  for (int i = 0; i < 200; ++i) {
+    now_ += 100 * kMs;  // exactly the rate
+    send(steady, R"({"op": "ping"})");
+    read(steady);
+  }
+  EXPECT_FALSE(steady.close_verdict()) << "a client within the rate is never closed";
 }
 
 }  // namespace

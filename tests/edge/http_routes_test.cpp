@@ -46,8 +46,10 @@ class HttpRoutesTest : public ::testing::Test {
     health_.reason = "ok";
   }
 
-  HttpReply get(std::string_view target, std::string_view method = "GET") {
-    const RouteContext ctx{feed_.cache(), health_, Freshness{stale_, wall_ns_}, render_, this};
+  HttpReply get(std::string_view target, std::string_view method = "GET",
+                const MarketRights* rights = nullptr) {
+    const RouteContext ctx{feed_.cache(), health_, Freshness{stale_, wall_ns_},
+                           render_,       this,    rights};
     return route_request(method, target, ctx);
   }
 
@@ -99,6 +101,28 @@ TEST_F(HttpRoutesTest, ServesEveryMarketWithItsSeqAtV1Markets) {
   auto second = markets.at(1);
   EXPECT_EQ(second["name"].get_string().value(), "Total \"goals\"");
   EXPECT_EQ(second["status"].get_string().value(), "settled");
+}
+
+// Edge security (issue 14): a token granting market 2 only.
+TEST_F(HttpRoutesTest, ServesATokenOnlyTheMarketsItGrants) {
+  const MarketRights only_two{false, {2}};
+  auto markets = parse(get("/v1/markets", "GET", &only_two))["markets"].get_array().value();
+  ASSERT_EQ(markets.size(), 1u);
+  EXPECT_EQ(markets.at(0)["market"].get_uint64().value(), 2u);
+
+  const HttpReply snapshot = get("/v1/snapshot", "GET", &only_two);
+  auto root = parse(snapshot);
+  ASSERT_EQ(root["markets"].get_array().value().size(), 1u);
+  const uint64_t two[] = {2};
+  EXPECT_EQ(root["digest"].get_string().value(),
+            digest_hex(state_digest(feed_.cache().state(), two)))
+      << "the digest is of the markets served";
+  EXPECT_NE(root["digest"].get_string().value(), digest_hex(state_digest(feed_.cache().state())));
+
+  EXPECT_EQ(get("/v1/markets/1", "GET", &only_two).status, 403u);
+  EXPECT_EQ(get("/v1/markets/2", "GET", &only_two).status, 200u);
+  const MarketRights all{};
+  EXPECT_EQ(parse(get("/v1/markets", "GET", &all))["markets"].get_array().value().size(), 2u);
 }
 
 TEST_F(HttpRoutesTest, FlagsEveryMarketStaleWhileTheEdgeIsStale) {

@@ -29,6 +29,7 @@
 #include "tests/integration/child_process.h"
 #include "tests/integration/loopback.h"
 #include "tests/integration/oddsjson_source.h"
+#include "tests/integration/raw_connection.h"
 #include "tests/integration/ws_test_client.h"
 
 namespace oddsbus {
@@ -39,6 +40,7 @@ using testing::bin_dir;
 using testing::ChildProcess;
 using testing::free_port;
 using testing::http_get;
+using testing::RawConnection;
 using testing::StreamClient;
 using testing::StreamOptions;
 using testing::url;
@@ -103,53 +105,6 @@ std::optional<EdgeSnapshot> settled_snapshot(uint16_t http, const StreamClient& 
   if (!settled || settled->seq != seq || client.last_seq() != seq) return std::nullopt;
   return settled;
 }
-
-// A raw TCP connection to the edge, closed when it goes out of scope.
-class RawConnection {
- public:
-  explicit RawConnection(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawConnection() { ::close(fd_); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  bool connected() const { return connected_; }
-
-  // What the edge sent until it closed the connection (end of stream or reset) or `timeout`
-  // passed; `closed` says which.
-  struct Received {
-    std::string bytes;
-    bool closed = false;
-  };
-  Received read_until_closed(std::chrono::milliseconds timeout) {
-    Received received;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) {
-        return received;
-      }
-      char buffer[4096];
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) {
-        received.closed = n == 0 || errno == ECONNRESET;
-        return received;
-      }
-      received.bytes.append(buffer, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
-};
 
 class EdgeLimitsTest : public ::testing::Test {
  protected:

@@ -161,6 +161,23 @@ int main(int argc, char** argv) {
                  "then --recovery), or one for all. A publisher without the matching secret key "
                  "gets nothing in, and is counted and logged")
       ->delimiter(',');
+  // Edge security (issue 14, DESIGN section 10): TLS on the client port, bearer tokens, and the
+  // header timeout against slow clients.
+  uint64_t header_timeout_ms = 10000;
+  app.add_option("--tls-cert", config.tls.cert_file,
+                 "serve HTTPS and WSS: the PEM certificate (chain) of the port; needs --tls-key")
+      ->type_name("FILE");
+  app.add_option("--tls-key", config.tls.key_file, "the PEM private key of --tls-cert")
+      ->type_name("FILE");
+  app.add_option("--tokens", config.tokens_file,
+                 "clients must send `Authorization: Bearer TOKEN` of a token in FILE (TOML "
+                 "[[token]] tables: value, markets = \"all\" or [ids]; refused when others may "
+                 "read it); else 401, on everything but /healthz")
+      ->type_name("FILE");
+  app.add_option("--header-timeout-ms", header_timeout_ms,
+                 "close a connection whose request headers (or TLS handshake) take longer than "
+                 "this from their first byte")
+      ->capture_default_str();
   // Operating the edge (README "Operating the engine"): its config file and logs.
   oddsbus::tools::add_config_option(app);
   std::string log_format = "text";
@@ -225,6 +242,11 @@ int main(int argc, char** argv) {
     return fail(
         "--gap-timeout-ms, --stale-after-ms, --heartbeat-ms and --idle-timeout-ms must "
         "be positive");
+  }
+  config.header_timeout_ns = header_timeout_ms * 1'000'000;
+  if (header_timeout_ms == 0) return fail("--header-timeout-ms must be positive");
+  if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
+    return fail("--tls-cert and --tls-key go together");
   }
 
   if (audit_log_max_bytes < 65536) return fail("--audit-log-max-bytes must be at least 65536");

@@ -67,8 +67,8 @@ void Subscriber::count_handshake_failures(uint64_t now_ns) {
     if (handshake_log_.allow(now_ns)) {
       log(LogLevel::kWarn,
           "subscriber: CURVE handshake with %s failed (%" PRIu64
-          " so far): it is not the server --curve-server-key names, or it refused our key; "
-          "nothing from it is received",
+          " so far): not the server --curve-server-key names, our key refused, or the "
+          "connection lost mid-handshake; nothing from it is received",
           url.c_str(), counters_.handshake_failures);
     }
   };

@@ -5,7 +5,9 @@
 //
 // A failure is a HANDSHAKE_FAILED_* event, or a connection that closed after connecting and
 // before its handshake succeeded (what a server that cannot open our HELLO does). A socket
-// watched here connects to one URL, so one connection is in flight at a time.
+// watched here connects to one URL, so one connection is in flight at a time. A connection lost
+// mid-handshake for another reason (a TCP proxy whose target is down accepts, then closes) is
+// counted too: the count says "no authenticated link", not always "an impostor".
 //
 // Thread safety: owned by the thread that owns the watched socket. Construct it before the
 // watched socket connects, destroy it before its context.

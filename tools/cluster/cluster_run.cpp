@@ -125,10 +125,16 @@ class Run {
     for (const EdgeEndpoint& e : cluster_->edges()) text += "  " + e.page() + "\n";
     const EngineEndpoint& first = cluster_->engines().front();
     const uint16_t http = cluster_->edges().empty() ? 0 : cluster_->edges().front().http;
+    // CURVE is on (tools/cluster/cluster_keys.h): the desk's key, then the node's and the peer's
+    // (the primary --follow-primary may be sent to).
+    const std::string keys = (cluster_->run_dir() / "keys").string();
+    std::string desk = tools + "/odds-desk --desk " + first.desk + " --curve-key " + keys +
+                       "/desk.key --curve-server-key " + keys + "/" + first.process + ".pub";
+    if (cluster_->engines().size() == 2)
+      desk += "," + keys + "/" + cluster_->engines()[1].process + ".pub";
     text += "\nThings to try (in another terminal):\n";
-    text += "  " + tools + "/odds-desk --desk " + first.desk +
-            " --follow-primary suspend 1001     # the pages show it\n";
-    text += "  " + tools + "/odds-desk --desk " + first.desk + " --follow-primary release 1001\n";
+    text += "  " + desk + " --follow-primary suspend 1001     # the pages show it\n";
+    text += "  " + desk + " --follow-primary release 1001\n";
     if (http != 0) {
       text += "  curl -s http://127.0.0.1:" + std::to_string(http) + "/v1/snapshot | head -c 300\n";
     }

@@ -169,11 +169,22 @@ TEST_F(EdgeAttacksTest, AThousandIdleConnectionsAreHeldWithinTheLimits) {
   }
   EXPECT_TRUE(wait_until([&] { return metric("oddsbus_edge_connections") == kIdle + 2; }, 10s))
       << "the edge holds " << metric("oddsbus_edge_connections").value_or(-1);
-  {
-    RawConnection extra(http());  // the limit is reached: refused
-    const RawConnection::Received answer = extra.read_until_closed(5s);
-    EXPECT_EQ(answer.bytes.substr(0, 12), "HTTP/1.1 503") << answer.bytes;
+  // Full but for the place the /metrics request just left (the edge frees it once it has seen
+  // that connection close): at most one more is admitted, then the next is refused.
+  std::vector<std::unique_ptr<RawConnection>> fillers;
+  std::string refusal;
+  while (refusal.empty() && fillers.size() <= 1) {
+    auto extra = std::make_unique<RawConnection>(http());
+    const RawConnection::Received answer = extra->read_until_closed(500ms);
+    if (answer.closed) {
+      refusal = answer.bytes;
+    } else {
+      fillers.push_back(std::move(extra));
+    }
   }
+  EXPECT_EQ(refusal.substr(0, 12), "HTTP/1.1 503") << refusal;
+  EXPECT_LE(fillers.size(), 1u) << "more connections admitted than --max-connections";
+  fillers.clear();
   int refused_open = 0;
   for (auto& c : idle) refused_open += c->read_until_closed(0ms).closed;
   EXPECT_EQ(refused_open, 0) << "admitted idle connections were closed";

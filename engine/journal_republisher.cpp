@@ -83,9 +83,7 @@ std::expected<void, std::string> JournalRepublisher::start() {
   if (config_.curve_key.empty() != config_.curve_allow.empty()) {
     return std::unexpected("--curve-key and --curve-allow go together: give both or neither");
   }
-  if (config_.curve_key.empty()) {
-    log(LogLevel::kWarn, "republish: CURVE off: the PUB and recovery links run in the clear");
-  } else {
+  if (!config_.curve_key.empty()) {
     try {
       auto server = curve::CurveServer::start(context_, config_.curve_key, config_.curve_allow);
       if (!server) return std::unexpected(server.error().message);
@@ -105,6 +103,10 @@ std::expected<void, std::string> JournalRepublisher::start() {
                            (publisher_ == nullptr ? "--pub " + config_.pub_url
                                                   : "--recovery " + config_.recovery_url) +
                            ": " + e.what());
+  }
+  // Said once, after the links are up: a refusal above stays one line.
+  if (curve_ == nullptr) {
+    log(LogLevel::kWarn, "republish: CURVE off: the PUB and recovery links run in the clear");
   }
   recovery_->limit_to(visible_seq_);
   // `status` answers primary: this is the only publisher of the history it serves.

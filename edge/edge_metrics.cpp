@@ -42,6 +42,10 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
             "CURVE handshakes with a publisher or recovery service that failed: not the server "
             "--curve-server-key names, or it refused our key (nothing from it is received)",
             in.subscriber.handshake_failures);
+  f.counter("oddsbus_edge_line_reconnects_total",
+            "Publisher lines silent for 5 s connected again (a link ZeroMQ dropped, e.g. for an "
+            "oversized message, comes back)",
+            in.subscriber.line_reconnects);
   f.counter("oddsbus_edge_stale_transitions_total", "Times the edge lost every publisher",
             in.serving.stale_transitions);
   f.gauge("oddsbus_edge_epoch", "Epoch of the applied state", in.epoch);

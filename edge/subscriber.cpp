@@ -1,5 +1,6 @@
 #include "edge/subscriber.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 
@@ -38,6 +39,7 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
       socket.set(zmq::sockopt::rcvbuf, config_.receive_buffer_bytes);
     }
     socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::maxmsgsize, config_.max_message_bytes);
     socket.set(zmq::sockopt::subscribe, "");
     secure(socket, url);
     socket.connect(url);
@@ -45,9 +47,11 @@ Subscriber::Subscriber(zmq::context_t& context, const SubscriberConfig& config)
   for (const std::string& url : config_.recovery_urls) {
     zmq::socket_t& socket = services_.emplace_back(context, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::maxmsgsize, config_.max_message_bytes);
     secure(socket, url);
     socket.connect(url);
   }
+  line_connected_ns_.assign(lines_.size(), 0);
   for (auto& socket : lines_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
   for (auto& socket : services_) items_.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
   if (!config_.follow_url.empty()) connect_follow();
@@ -76,11 +80,34 @@ void Subscriber::count_handshake_failures(uint64_t now_ns) {
   if (follow_watch_) counted(*follow_watch_, config_.follow_url);
 }
 
+void Subscriber::reconnect_silent_lines(uint64_t now_ns) {
+  if (config_.silent_line_reconnect_ns == 0) return;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    if (line_connected_ns_[i] == 0) line_connected_ns_[i] = now_ns;  // the first poll
+    const uint64_t since = std::max(arbiter_.last_heard_ns(i), line_connected_ns_[i]);
+    if (since >= now_ns || now_ns - since < config_.silent_line_reconnect_ns) continue;
+    const std::string& url = config_.publisher_urls[i];
+    try {
+      lines_[i].disconnect(url);
+    } catch (const zmq::error_t&) {
+      // ENOENT: ZeroMQ already dropped the link (a protocol error); connecting again is all.
+    }
+    try {
+      lines_[i].connect(url);
+    } catch (const zmq::error_t& e) {
+      log(LogLevel::kWarn, "subscriber: cannot connect %s again: %s", url.c_str(), e.what());
+    }
+    line_connected_ns_[i] = now_ns;
+    ++counters_.line_reconnects;
+  }
+}
+
 void Subscriber::connect_follow() {
   // A fresh socket: a reply to a long poll given up on never arrives on it.
   follow_watch_.reset();
   follow_.emplace(context_, zmq::socket_type::dealer);
   follow_->set(zmq::sockopt::linger, 0);
+  follow_->set(zmq::sockopt::maxmsgsize, config_.max_message_bytes);
   if (config_.curve) {
     config_.curve->secure(*follow_, config_.follow_url);
     follow_watch_.emplace(context_, *follow_);
@@ -154,6 +181,7 @@ size_t Subscriber::poll_at(int timeout_ms, const uint64_t* given_now_ns, Arbiter
   }
   if (follow_ && (items_.back().revents & ZMQ_POLLIN) != 0) receive_follow(now_ns, out);
   arbiter_.on_tick(now_ns, out);
+  reconnect_silent_lines(now_ns);
   send_requests(first_action, out);
   notice_log_.write(std::span(out.notices).subspan(first_notice), now_ns);
   if (config_.curve) count_handshake_failures(now_ns);

@@ -38,6 +38,18 @@ struct SubscriberConfig {
   int receive_hwm = 100000;                 // per SUB socket; past it ZeroMQ drops (seen as a gap)
   int receive_buffer_bytes = 0;             // kernel receive buffer per SUB (0: OS default)
   size_t max_messages_per_poll = 1024;  // per socket per poll(), so one line cannot starve others
+  // ZMQ_MAXMSGSIZE on every socket: a peer sending a larger message is disconnected by ZeroMQ
+  // before the message is held in memory (it reconnects; the message is lost, seen as a gap).
+  // Far above any batch or reply a publisher or service sends (at most 4096 frames a batch, a
+  // reply within 16 MiB and one batch): a hostile peer cannot make the edge allocate gigabytes.
+  // Applies to tcp and ipc links (ZeroMQ does not check inproc). ZeroMQ takes an oversized
+  // message for a protocol error and does not reconnect that link by itself: see below.
+  int64_t max_message_bytes = int64_t{256} << 20;
+  // A publisher line heard of nothing (no frame, no heartbeat) for this long is disconnected
+  // and connected again, at most once per this interval: a link ZeroMQ gave up on (a protocol
+  // error such as an oversized message) comes back when its publisher sends sound messages
+  // again. Publishers heartbeat several times a second, so a live line is never touched. 0: never.
+  uint64_t silent_line_reconnect_ns = 5'000'000'000;
   // Range requests (gap fills, probes, the follow long poll) are marked `replica`
   // (schemas/recovery_protocol.h): a replicating secondary's, served past the acknowledged seq.
   bool replica_requests = false;
@@ -73,6 +85,8 @@ struct SubscriberCounters {
   // CURVE handshakes that failed (schemas/curve_handshake_watch.h): a peer that is not the
   // server our key names, or that refused our key. Nothing it sends is received.
   uint64_t handshake_failures = 0;
+  uint64_t line_reconnects =
+      0;  // silent publisher lines connected again (silent_line_reconnect_ns)
 };
 
 class Subscriber {
@@ -131,11 +145,14 @@ class Subscriber {
   // Makes `socket` a CURVE client of `url` and watches its handshakes, when CURVE is on.
   void secure(zmq::socket_t& socket, const std::string& url);
   void count_handshake_failures(uint64_t now_ns);
+  // Connects again every line silent for silent_line_reconnect_ns (see SubscriberConfig).
+  void reconnect_silent_lines(uint64_t now_ns);
 
   SubscriberConfig config_;
   Arbiter arbiter_;
   std::vector<zmq::socket_t> lines_;
   std::vector<zmq::socket_t> services_;
+  std::vector<uint64_t> line_connected_ns_;  // per line: when it was last (re)connected; 0: not yet
   zmq::context_t& context_;
   std::optional<zmq::socket_t> follow_;  // when follow_url is set
   bool follow_outstanding_ = false;

@@ -143,6 +143,7 @@ PeerWatch::PeerWatch(zmq::context_t& context, const std::string& peer_pub,
   curve::secure_client(sub_, curve, peer_pub);
   sub_.set(zmq::sockopt::subscribe, "");
   sub_.set(zmq::sockopt::linger, 0);
+  sub_.set(zmq::sockopt::maxmsgsize, edge::SubscriberConfig{}.max_message_bytes);
   sub_.set(zmq::sockopt::conflate, 0);
   sub_.connect(peer_pub);
 }

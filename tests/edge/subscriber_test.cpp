@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -393,6 +394,49 @@ TEST(Subscriber, RecoversFramesThePublishersDroppedAndDeliversEachOnce) {
   EXPECT_EQ(subscriber.counters().send_failures, 0u);
   EXPECT_EQ(subscriber.counters().bad_replies, 0u);
   EXPECT_GT(subscriber.counters().replies, 0u);
+}
+
+// A publisher (hostile, or broken) sends a message over max_message_bytes: ZeroMQ drops the
+// connection before holding it, so it never reaches the arbiter (it would count a corrupt batch).
+// ZeroMQ does not reconnect after such a protocol error; the silent line is connected again and
+// the frames sent after it arrive.
+TEST(Subscriber, APublisherMessageOverTheLimitIsNeverTakenIn) {
+  const Reference reference(20);
+  const uint64_t n = reference.last_seq();
+  zmq::context_t context;
+  zmq::socket_t pub(context, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.bind("tcp://127.0.0.1:*");
+  SubscriberConfig config = config_for("oversize", ResyncMode::kTruncate);
+  config.publisher_urls = {pub.get(zmq::sockopt::last_endpoint)};
+  config.max_message_bytes = 64 << 10;
+  config.silent_line_reconnect_ns = 300'000'000;
+  FakeRecovery recovery(context, config.recovery_urls[0], reference);
+  Subscriber subscriber(context, config);
+  Owner owner;
+  run_until(
+      [&] {
+        send(pub, reference.heartbeat(0));
+        owner.poll(subscriber);
+      },
+      [&] { return subscriber.arbiter().last_heard_ns(0) != 0; }, "the line to join");
+
+  const uint64_t batches_before = subscriber.counters().batches;
+  send(pub, std::vector<uint8_t>(size_t{1} << 20, 0xAB));  // 1 MiB: 16 times the limit
+  run_until(
+      [&] {
+        send(pub, reference.batch(1, n));
+        owner.poll(subscriber);
+        recovery.serve(n);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      },
+      [&] { return subscriber.arbiter().last_seq() == n; }, "the frames after it");
+
+  EXPECT_EQ(subscriber.arbiter().counters().corrupt_batches, 0u);
+  EXPECT_EQ(subscriber.arbiter().counters().delivered, n);
+  EXPECT_GE(subscriber.counters().line_reconnects, 1u);
+  EXPECT_GT(subscriber.counters().batches, batches_before);  // the line itself came back
+  EXPECT_EQ(state_digest(owner.state), state_digest(reference.state_at(n)));
 }
 
 TEST(Subscriber, StartsFromASnapshotAndContinuesWithLiveFrames) {

@@ -117,6 +117,16 @@ std::shared_ptr<const FrameChange> describe_change(const fb::Frame& frame, const
       }
       break;
     }
+    case fb::Payload::MarketEviction: {
+      // Gone from the state: only the caller knew its event (moved_from); without it (a market
+      // the state did not hold), no client can have it.
+      if (!moved_from) break;
+      MarketChange& entry = change->markets.emplace_back();
+      entry.market = frame.payload_as_MarketEviction()->market();
+      entry.event = *moved_from;
+      append_removed_entry(entry.json, entry.market);
+      break;
+    }
     case fb::Payload::EpochChange:
     case fb::Payload::Heartbeat:
     case fb::Payload::NONE:

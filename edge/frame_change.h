@@ -8,7 +8,10 @@
 // an empty selection list. Values are read from the state after the frame was applied; a full
 // market carries "age_ms" and "stale" as an image's markets do, as of when it was applied. A
 // definition that moved a market to another event also names the event it left (moved_from), so
-// clients of that event alone are sent {"market": ID, "removed": true} instead.
+// clients of that event alone are sent {"market": ID, "removed": true} instead. An eviction
+// (issue 15: a finished market leaves the live state) gives {"market": ID, "removed": true} to
+// every client that followed the market; the caller names the event it belonged to in
+// `moved_from`, read before the frame was applied.
 //
 // Immutable once built; shared (std::shared_ptr<const FrameChange>) between the retained window
 // and client queues, so it is safe to read from the thread that owns them.

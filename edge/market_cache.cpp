@@ -14,6 +14,10 @@ std::shared_ptr<const FrameChange> MarketCache::apply(const fb::Frame& frame,
     const auto* definition = frame.payload_as_MarketDefinition();
     const MarketRecord* before = state_.find(definition->market());
     if (before != nullptr && before->event != definition->event()) moved_from = before->event;
+  } else if (frame.payload_type() == fb::Payload::MarketEviction) {
+    // An evicted market leaves every view: its event's clients must hear it went.
+    const MarketRecord* before = state_.find(frame.payload_as_MarketEviction()->market());
+    if (before != nullptr) moved_from = before->event;
   }
   state_.apply(frame);
   if (frame.epoch() != epoch_ || frame.payload_type() == fb::Payload::EpochChange) {

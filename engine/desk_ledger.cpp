@@ -2,29 +2,16 @@
 
 #include <cstring>
 
+#include "engine/frame_market.h"
+
 namespace oddsbus::engine {
 
 namespace {
 
 std::string str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
 
-// The market a single-market frame is about; 0 for none.
-uint64_t market_of(const fb::Frame& frame) {
-  switch (frame.payload_type()) {
-    case fb::Payload::PriceUpdate:
-      return frame.payload_as_PriceUpdate()->market();
-    case fb::Payload::MarketStatusUpdate:
-      return frame.payload_as_MarketStatusUpdate()->market();
-    case fb::Payload::Settlement:
-      return frame.payload_as_Settlement()->market();
-    case fb::Payload::SettlementRollback:
-      return frame.payload_as_SettlementRollback()->market();
-    case fb::Payload::MarketDefinition:
-      return frame.payload_as_MarketDefinition()->market();
-    default:
-      return 0;
-  }
-}
+// The market a single-market frame names (engine/frame_market.h); 0 for none.
+uint64_t market_named(const fb::Frame& frame) { return market_of(frame).value_or(0); }
 
 template <typename T>
 void put(std::vector<uint8_t>& out, const T& value) {
@@ -87,7 +74,11 @@ void DeskLedger::apply(const fb::Frame& frame, const MarketState& before) {
   if (origin == nullptr && mark == nullptr) {
     // A feed's settlement ends control too (it is always marked; this keeps an unmarked one from
     // leaving a finished market held).
-    if (type == fb::Payload::Settlement && !held_.empty()) end(market_of(frame));
+    // An eviction (issue 15) removes a finished market from every view, a held one included.
+    if ((type == fb::Payload::Settlement || type == fb::Payload::MarketEviction) &&
+        !held_.empty()) {
+      end(market_named(frame));
+    }
     return;
   }
   if (mark != nullptr) {
@@ -99,20 +90,20 @@ void DeskLedger::apply(const fb::Frame& frame, const MarketState& before) {
             if (record.event != event || record.status == fb::MarketStatus::Settled) continue;
             take(market, frame, origin, mark->expires_ns(), before);
           }
-        } else if (const uint64_t market = market_of(frame); market != 0) {
+        } else if (const uint64_t market = market_named(frame); market != 0) {
           take(market, frame, origin, mark->expires_ns(), before);
         }
         break;
       case fb::OverrideChange::Release:
       case fb::OverrideChange::Expire:
       case fb::OverrideChange::SettlementEnd:
-        end(market_of(frame));
+        end(market_named(frame));
         break;
       case fb::OverrideChange::None:
         break;
     }
   }
-  if (type == fb::Payload::Settlement) end(market_of(frame));
+  if (type == fb::Payload::Settlement) end(market_named(frame));
   if (origin != nullptr) {
     remember(key(origin->identity() ? origin->identity()->string_view() : std::string_view(),
                  origin->client() ? origin->client()->string_view() : std::string_view(),

@@ -23,6 +23,8 @@ inline std::optional<uint64_t> market_of(const fb::Frame& frame) {
       return frame.payload_as_Settlement()->market();
     case fb::Payload::SettlementRollback:
       return frame.payload_as_SettlementRollback()->market();
+    case fb::Payload::MarketEviction:
+      return frame.payload_as_MarketEviction()->market();
     default:
       return std::nullopt;
   }

@@ -234,6 +234,10 @@ std::expected<uint64_t, std::string> export_journal(const Journal& journal,
         row.set_number(kPreviousEpoch, frame.payload_as_EpochChange()->previous_epoch());
         emit();
         break;
+      case fb::Payload::MarketEviction:
+        row.set_text(kType, "eviction");  // the finished market left the live state
+        emit();
+        break;
       default:
         break;
     }

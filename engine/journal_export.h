@@ -11,7 +11,7 @@
 //   publisher      node id of the sequencer that stamped it
 //   market_seq     frames that touched the market so far (as the frame carries it)
 //   type           market_definition | selection_definition | price | status | event_suspension |
-//                  settlement | settlement_rollback | epoch_change
+//                  settlement | settlement_rollback | epoch_change | eviction
 //   event          the event id (definitions, event suspensions; empty otherwise)
 //   market         the market id (empty for an event suspension without --market, epoch change)
 //   selection      the selection id (selection_definition, price)

@@ -65,6 +65,8 @@ void SnapshotState::apply(const fb::Frame& frame) {
   } else if (frame.payload_type() == fb::Payload::PriceUpdate) {
     const auto* update = frame.payload_as_PriceUpdate();
     price_sources[update->market()] = update->source() ? update->source()->str() : std::string();
+  } else if (frame.payload_type() == fb::Payload::MarketEviction) {
+    price_sources.erase(frame.payload_as_MarketEviction()->market());
   }
 }
 

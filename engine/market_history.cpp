@@ -34,6 +34,8 @@ ChangeKind kind_of(fb::Payload payload) {
       return ChangeKind::kSettlementRollback;
     case fb::Payload::EpochChange:
       return ChangeKind::kEpochChange;
+    case fb::Payload::MarketEviction:
+      return ChangeKind::kEviction;
     default:
       return ChangeKind::kPrice;
   }
@@ -129,6 +131,8 @@ std::string_view to_string(ChangeKind kind) {
       return "settlement_rollback";
     case ChangeKind::kEpochChange:
       return "epoch_change";
+    case ChangeKind::kEviction:
+      return "evicted";
   }
   return "unknown";
 }
@@ -155,6 +159,16 @@ std::optional<MarketChange> MarketHistory::apply(const fb::Frame& frame) {
                         frame.payload_as_EventSuspension()->event() == current->event);
   if (!touches) return std::nullopt;
 
+  if (type == fb::Payload::MarketEviction) {
+    if (current == nullptr) return std::nullopt;
+    change.old_status = current->status;
+    change.new_status = current->status;  // as it was when it left the live state
+    change.reason = current->reason;
+    change.source = price_source_;
+    state_.apply(frame);
+    price_source_.clear();  // a market defined again later starts anew
+    return change;
+  }
   std::optional<MarketRecord> before;
   if (current != nullptr) before = *current;
   state_.apply(frame);

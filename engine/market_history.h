@@ -58,6 +58,7 @@ enum class ChangeKind : uint8_t {
   kSettlement,
   kSettlementRollback,
   kEpochChange,
+  kEviction,  // the finished market left the live state (issue 15, --evict-after)
 };
 std::string_view to_string(ChangeKind kind);
 

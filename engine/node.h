@@ -73,6 +73,9 @@ struct NodeConfig {
   uint64_t snapshot_every_seconds = 60;
   uint64_t retain_frames = 0;
   uint64_t retain_age_ns = 0;
+  // Bounded live state (issue 15, engine/finished_markets.h): a settled or closed market
+  // untouched this long leaves the live state through a journaled eviction frame (0: never).
+  uint64_t evict_after_ns = 600'000'000'000;
   // --http: serve /metrics and /healthz (engine/node_http.h) on http_host:http_port (run_node).
   std::string http_host;  // "" : not served
   uint16_t http_port = 0;

@@ -225,6 +225,7 @@ std::expected<void, std::string> Node::assemble() {
   SequencerAgentConfig agent_config;
   agent_config.max_batch_frames = config_.max_batch_frames;
   agent_config.heartbeat_interval_ns = config_.heartbeat_interval_ns;
+  agent_config.evict_after_ns = config_.evict_after_ns;
   agent_ = std::make_unique<SequencerAgent>(*sequencer_, *journal_, *queues_, gate_.get(),
                                             agent_config, selector_.get());
   if (!config_.desk_rights_path.empty()) {

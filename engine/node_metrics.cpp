@@ -116,6 +116,11 @@ std::string render_node_metrics(const Node& node) {
             q.desk_held.load(kRelaxed));
   m.counter("oddsbus_engine_desk_expiries_total", "Desk overrides released because they expired",
             q.desk_expiries.load(kRelaxed));
+  m.counter("oddsbus_engine_evictions_total",
+            "Settled or closed markets evicted from the live state (--evict-after)",
+            q.evictions.load(kRelaxed));
+  m.gauge("oddsbus_engine_live_markets", "Markets in the live state (as primary)",
+          q.live_markets.load(kRelaxed));
   m.counter("oddsbus_engine_desk_forbidden_total",
             "Desk requests refused because the desk has no right to them (--desk-rights)",
             q.desk_forbidden.load(kRelaxed));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "engine/frame_market.h"
+
 namespace oddsbus::engine {
 
 using feeds::EventType;
@@ -34,9 +36,28 @@ void Sequencer::commit_frame(std::span<const uint8_t> frame, BatchWriter& batch)
   assert(batch.first_seq() + batch.count() == last_seq_ + 1 && "batch not begun at next seq");
   batch.add(frame);
   ++last_seq_;
-  const fb::Frame& f = *fb::GetFrame(frame.data());
-  desk_.apply(f, state_);  // before the state moves on: a take remembers the market as it was
-  state_.apply(f);
+  apply(*fb::GetFrame(frame.data()));
+}
+
+void Sequencer::apply(const fb::Frame& frame) {
+  const uint64_t market = market_of(frame).value_or(0);
+  const MarketRecord* before = market != 0 ? state_.find(market) : nullptr;
+  const bool was_finished = before != nullptr && finished(before->status);
+  desk_.apply(frame, state_);  // before the state moves on: a take remembers the market as it was
+  state_.apply(frame);
+  if (market != 0) finished_.note(market, was_finished, state_);
+}
+
+size_t Sequencer::due_evictions(uint64_t now_ns, uint64_t evict_after_ns, size_t max,
+                                std::vector<uint64_t>& due) {
+  return finished_.take_due(state_, now_ns, evict_after_ns, max, due);
+}
+
+std::optional<uint64_t> Sequencer::evict(uint64_t market, uint64_t now_ns, BatchWriter& batch) {
+  const MarketRecord* record = state_.find(market);
+  if (record == nullptr || !finished(record->status)) return std::nullopt;
+  commit_frame(builder_.market_eviction(next_header(now_ns, 0, market), market), batch);
+  return last_seq_;
 }
 
 std::expected<uint64_t, RejectReason> Sequencer::sequence(const feeds::Event& event,
@@ -143,6 +164,7 @@ void Sequencer::restore_snapshot(MarketState state, uint64_t epoch_start, DeskLe
   config_.epoch_start = epoch_start;
   history_ = {state.epoch(), epoch_start, 0, 0};
   state_ = std::move(state);
+  finished_.rebuild(state_);
 }
 
 void Sequencer::note_epoch_change(const fb::Frame& frame) {
@@ -154,8 +176,7 @@ void Sequencer::note_epoch_change(const fb::Frame& frame) {
 
 void Sequencer::restore(const fb::Frame& frame) {
   assert(frame.seq() == last_seq_ + 1);
-  desk_.apply(frame, state_);
-  state_.apply(frame);
+  apply(frame);
   last_seq_ = frame.seq();
   config_.epoch = std::max(config_.epoch, frame.epoch());
   if (const fb::EpochChange* change = frame.payload_as_EpochChange()) {

@@ -13,8 +13,11 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
+#include <vector>
 
 #include "engine/desk_ledger.h"
+#include "engine/finished_markets.h"
 #include "feeds/event.h"
 #include "feeds/rejection.h"
 #include "schemas/batch.h"
@@ -65,6 +68,17 @@ class Sequencer {
                                                              uint64_t now_ns, BatchWriter& batch,
                                                              const FrameDeskMark* desk = nullptr);
 
+  // Bounded live state (issue 15): appends to `due` (at most `max`) the markets finished and
+  // untouched for `evict_after_ns` at `now_ns` (wall clock, as frames are stamped), oldest first.
+  // Nothing changes until evict() is called for them.
+  size_t due_evictions(uint64_t now_ns, uint64_t evict_after_ns, size_t max,
+                       std::vector<uint64_t>& due);
+  // Evicts a settled or closed market: one MarketEviction frame. Returns its seq; nullopt (and
+  // no frame) when the market is not held or not finished.
+  std::optional<uint64_t> evict(uint64_t market, uint64_t now_ns, BatchWriter& batch);
+  // Finished markets waiting for their eviction (a gauge).
+  size_t finished_waiting() const { return finished_.size(); }
+
   // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start(); `relayed` when
   // this node is a secondary republishing its primary's history.
   // `stated_seq` (at most last_seq()) replaces last_seq() as the seq it states.
@@ -99,12 +113,15 @@ class Sequencer {
  private:
   FrameHeader next_header(uint64_t now_ns, uint64_t source_ns, uint64_t market) const;
   void commit_frame(std::span<const uint8_t> frame, BatchWriter& batch);
+  // Applies a frame to the state and the desk ledger, and queues a market it finished.
+  void apply(const fb::Frame& frame);
 
   SequencerConfig config_;
   uint64_t last_seq_;
   HistoryEpoch history_;
   MarketState state_;
   DeskLedger desk_;
+  FinishedMarkets finished_;
   FrameBuilder builder_;
 };
 

@@ -265,6 +265,23 @@ void SequencerAgent::expire_overrides(const Clocks& clocks) {
   for (const feeds::Event& restore : desk_events_) sequence_one(restore, clocks, &mark);
 }
 
+void SequencerAgent::evict_finished(const Clocks& clocks) {
+  if (config_.evict_after_ns == 0 || batch_.count() >= config_.max_batch_frames) return;
+  due_.clear();
+  if (sequencer_.due_evictions(clocks.wall_ns, config_.evict_after_ns,
+                               config_.max_batch_frames - batch_.count(), due_) == 0) {
+    return;
+  }
+  for (const uint64_t market : due_) {
+    // Kept: a mapped market (a restart defines it again from the mapping), a held one.
+    if (selector_ != nullptr && selector_->mapped(market)) continue;
+    if (overrides_ != nullptr && overrides_->holds(market)) continue;
+    if (!sequencer_.evict(market, clocks.wall_ns, batch_)) continue;
+    if (selector_ != nullptr) selector_->forget_market(market);
+    counters_.evictions.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void SequencerAgent::flush_acks() {
   if (pending_acks_.empty()) return;
   if (acks_ == nullptr) {  // no desk service: nobody to answer (cannot happen: no requests)
@@ -351,6 +368,8 @@ std::expected<size_t, std::string> SequencerAgent::do_work(const Clocks& clocks)
     for (const feeds::Event& s : selected_) sequence_feed(s, clocks);
   }
   expire_overrides(clocks);
+  evict_finished(clocks);
+  counters_.live_markets.store(sequencer_.state().markets().size(), std::memory_order_relaxed);
   post_held();
   log_notices(now_ns);
   if (!batch_.empty()) {

@@ -50,6 +50,10 @@ struct SequencerAgentConfig {
   size_t max_batch_frames = 4096;
   uint64_t heartbeat_interval_ns = 200'000'000;
   uint64_t selector_tick_ns = 50'000'000;  // how often source health is re-evaluated
+  // Bounded live state (issue 15): a settled or closed market untouched this long (wall clock)
+  // is evicted through a MarketEviction frame. Markets the mapping lists and markets a desk
+  // holds are kept. 0: never.
+  uint64_t evict_after_ns = 0;
 };
 
 // Upper bounds (ns) of the commit latency histogram's buckets; one more bucket counts the rest.
@@ -73,6 +77,8 @@ struct alignas(64) SequencerCounters {
   std::atomic<uint64_t> desk_forbidden{0};     // desk requests refused by the desk rights
   std::atomic<uint64_t> desk_replayed{0};      // answered from the journal's request table
   std::atomic<uint64_t> desk_held_markets{0};  // markets the desk holds now (a gauge)
+  std::atomic<uint64_t> evictions{0};          // finished markets evicted (MarketEviction frames)
+  std::atomic<uint64_t> live_markets{0};       // markets in the live state (a gauge)
 };
 
 class SequencerAgent {
@@ -117,6 +123,7 @@ class SequencerAgent {
                      const Clocks& clocks);
   void post_held();
   void expire_overrides(const Clocks& clocks);
+  void evict_finished(const Clocks& clocks);
   void flush_acks();
   std::expected<void, std::string> commit(const Clocks& clocks);
   void log_notices(uint64_t monotonic_ns);
@@ -128,6 +135,7 @@ class SequencerAgent {
   SequencerAgentConfig config_;
   feeds::SourceSelector* selector_;
   std::vector<feeds::Event> selected_;
+  std::vector<uint64_t> due_;  // evict_finished()'s markets, reused
   uint64_t last_tick_ns_ = 0;  // monotonic
   LogLimiter notice_log_{100'000'000};
   BatchWriter batch_;

@@ -72,6 +72,21 @@ SourceSelector::MarketSelection* SourceSelector::track(const Event& event) {
   return &m;
 }
 
+bool SourceSelector::mapped(uint64_t market) const {
+  const auto it = markets_.find(market);
+  return it != markets_.end() && it->second.mapped;
+}
+
+bool SourceSelector::forget_market(uint64_t market) {
+  const auto it = markets_.find(market);
+  if (it == markets_.end()) return true;
+  if (it->second.mapped) return false;
+  set_active(it->second, -1);
+  --unmapped_;
+  markets_.erase(it);
+  return true;
+}
+
 void SourceSelector::set_active(MarketSelection& m, int source) {
   if (m.active >= 0) --active_by_source_[m.sources[static_cast<size_t>(m.active)]];
   if (source >= 0) ++active_by_source_[m.sources[static_cast<size_t>(source)]];

@@ -133,6 +133,14 @@ class SourceSelector {
   // Settled and closed markets are left as they are. Without stale_unmapped it does nothing.
   void adopt_journal_markets(const MarketState& journal, uint64_t now_ns, std::vector<Event>& out);
 
+  // Bounded live state (issue 15): the sequencer evicted `market`. An unmapped market is no
+  // longer tracked, so its room under max_unmapped_markets is free again; a market the mapping
+  // lists is kept (false): the mapping bounds those, and the sequencer does not evict them.
+  bool forget_market(uint64_t market);
+  // Whether the mapping lists `market` (such markets are never evicted: a restart would define
+  // them again from the mapping).
+  bool mapped(uint64_t market) const;
+
   // The market's active source ("" when none, or when the selector does not track the market).
   std::string_view active_source(uint64_t market) const;
   bool healthy(std::string_view source, uint64_t now_ns) const;

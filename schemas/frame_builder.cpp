@@ -95,4 +95,10 @@ std::span<const uint8_t> FrameBuilder::epoch_change(const FrameHeader& h, uint32
   return finish(h, fb::Payload::EpochChange, payload.Union());
 }
 
+std::span<const uint8_t> FrameBuilder::market_eviction(const FrameHeader& h, uint64_t market) {
+  fbb_.Clear();
+  auto payload = fb::CreateMarketEviction(fbb_, market);
+  return finish(h, fb::Payload::MarketEviction, payload.Union());
+}
+
 }  // namespace oddsbus

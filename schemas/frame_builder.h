@@ -69,6 +69,7 @@ class FrameBuilder {
                                      bool relayed = false);
   std::span<const uint8_t> epoch_change(const FrameHeader& h, uint32_t previous_epoch,
                                         uint64_t previous_start = 0);
+  std::span<const uint8_t> market_eviction(const FrameHeader& h, uint64_t market);
 
  private:
   std::span<const uint8_t> finish(const FrameHeader& h, fb::Payload type,

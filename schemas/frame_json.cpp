@@ -117,6 +117,9 @@ void append_frame_json(std::string& out, const fb::Frame& frame) {
                     p->epoch());
       break;
     }
+    case fb::Payload::MarketEviction:
+      append_printf(out, ", \"market\": %" PRIu64, frame.payload_as_MarketEviction()->market());
+      break;
     case fb::Payload::NONE:
       break;
   }

@@ -142,6 +142,9 @@ void MarketState::apply(const fb::Frame& frame) {
       }
       break;
     }
+    case fb::Payload::MarketEviction:
+      markets_.erase(frame.payload_as_MarketEviction()->market());
+      break;
     case fb::Payload::EpochChange:
     case fb::Payload::Heartbeat:
     case fb::Payload::NONE:

@@ -834,6 +834,55 @@ TEST_F(ClientStreamTest, TellsTheOldEventsClientsAMovedMarketLeftAndSendsItWhole
   EXPECT_TRUE(holds_state_of(s, feed_->cache().state(), in_event(20)));
 }
 
+// Issue 15, bounded live state: an evicted market leaves every client's view as removed, whether
+// the client followed it by id, by event or as all, and whether it was current or conflated.
+TEST_F(ClientStreamTest, TellsEveryClientOfAnEvictedMarketItWasRemoved) {
+  ClientStream& by_event = client();
+  ClientStream& by_id = client();
+  ClientStream& everything = client();
+  ClientStream& other = client();
+  send(by_event, R"({"op": "subscribe", "event": 10})");
+  send(by_id, R"({"op": "subscribe", "markets": [1]})");
+  send(everything, R"({"op": "subscribe", "markets": "all"})");
+  send(other, R"({"op": "subscribe", "markets": [3]})");
+  FoldedClient v, i, e, o;
+  v.fold_all(read(by_event));
+  i.fold_all(read(by_id));
+  e.fold_all(read(everything));
+  o.fold_all(read(other));
+  publish(feed_->settle(1, {11}));
+  const Change evicted = feed_->evict(1);
+  ASSERT_NE(evicted, nullptr);
+  publish(evicted);
+  EXPECT_EQ(feed_->cache().state().find(1), nullptr);
+  v.fold_all(read(by_event));
+  i.fold_all(read(by_id));
+  e.fold_all(read(everything));
+  EXPECT_TRUE(read(other).empty()) << "a client not following it hears nothing";
+  for (const FoldedClient* f : {&v, &i, &e}) {
+    EXPECT_EQ(f->removed, 1u);
+    EXPECT_EQ(f->markets.count(1), 0u);
+  }
+  EXPECT_TRUE(holds_state_of(v, feed_->cache().state(),
+                             [](const MarketRecord& m) { return m.event == 10; }));
+  EXPECT_TRUE(holds_state_of(e, feed_->cache().state()));
+
+  // A client behind, sent one conflated delta: the market is in it as removed.
+  ClientStream& slow = client(ClientStreamConfig{.max_queue_bytes = 64});
+  send(slow, R"({"op": "subscribe", "markets": "all"})");
+  FoldedClient s;
+  s.fold_all(read(slow));
+  for (int k = 0; k < 5; ++k) publish(feed_->price(3, 31, k % 2 ? "2.0" : "3.0"));
+  publish(feed_->settle(3, {31}));
+  publish(feed_->evict(3));
+  s.fold_all(read(slow));
+  tick(slow);
+  s.fold_all(read(slow));
+  EXPECT_GT(s.conflated, 0u);
+  EXPECT_EQ(s.markets.count(3), 0u);
+  EXPECT_TRUE(holds_state_of(s, feed_->cache().state()));
+}
+
 // Issue 18, item 6: the smaller ones.
 TEST_F(ClientStreamTest, LeavesUnsubscribedMarketsOutOfAPendingConflatedDelta) {
   ClientStream& c = client(ClientStreamConfig{.max_queue_bytes = 64});

@@ -90,6 +90,7 @@ class EdgeFeed {
     return apply(builder_.settlement(next(), market, winners));
   }
   Change rollback(uint64_t market) { return apply(builder_.settlement_rollback(next(), market)); }
+  Change evict(uint64_t market) { return apply(builder_.market_eviction(next(), market)); }
   Change change_epoch() {
     const uint32_t previous = epoch_++;
     return apply(builder_.epoch_change(next(), previous));

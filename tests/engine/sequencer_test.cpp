@@ -332,3 +332,147 @@ TEST(Sequencer, NewJournalStartsAtSeqOne) {
 
 }  // namespace
 }  // namespace oddsbus::engine
+
+namespace oddsbus::engine {
+namespace {
+
+constexpr uint64_t kMinute = 60'000'000'000ull;
+constexpr uint64_t kEvictAfter = 10 * kMinute;
+
+// Bounded live state (issue 15): markets finished at kNow and one still open; frames kept so
+// that another fold (a replica, an edge, replay) can be checked against the sequencer's state.
+class EvictionTest : public ::testing::Test {
+ protected:
+  EvictionTest() : sequencer_(SequencerConfig{}) {
+    for (uint64_t market = 1; market <= 5; ++market) {
+      run(market_event(market, 500 + market, "M", home_draw_away()), kNow);
+    }
+    run(settle_event(1, {1}), kNow);
+    run(status_event(2, fb::MarketStatus::Closed, fb::StatusReason::Provider), kNow);
+    run(settle_event(4, {2}), kNow);
+  }
+
+  uint64_t run(const feeds::Event& event, uint64_t now_ns) {
+    sequencer_.begin_batch(batch_);
+    auto seq = sequencer_.sequence(event, now_ns, batch_);
+    EXPECT_TRUE(seq);
+    keep();
+    return seq ? *seq : 0;
+  }
+  std::optional<uint64_t> evict(uint64_t market, uint64_t now_ns) {
+    sequencer_.begin_batch(batch_);
+    auto seq = sequencer_.evict(market, now_ns, batch_);
+    keep();
+    return seq;
+  }
+  std::vector<uint64_t> due(uint64_t now_ns) {
+    std::vector<uint64_t> markets;
+    sequencer_.due_evictions(now_ns, kEvictAfter, 100, markets);
+    return markets;
+  }
+  void keep() {
+    if (!batch_.empty()) batches_.emplace_back(batch_.bytes().begin(), batch_.bytes().end());
+  }
+  static feeds::Event rollback_event(uint64_t market) {
+    feeds::Event e;
+    e.type = feeds::EventType::kSettlementRollback;
+    e.market = market;
+    return e;
+  }
+  MarketState fold() const {
+    MarketState state;
+    for (const auto& bytes : batches_) {
+      BatchReader reader;
+      EXPECT_TRUE(reader.open(bytes));
+      for (const fb::Frame* frame : reader.frames()) state.apply(*frame);
+    }
+    return state;
+  }
+  Sequencer restored() const {
+    Sequencer again(SequencerConfig{});
+    for (const auto& bytes : batches_) {
+      BatchReader reader;
+      EXPECT_TRUE(reader.open(bytes));
+      for (const fb::Frame* frame : reader.frames()) again.restore(*frame);
+    }
+    return again;
+  }
+
+  Sequencer sequencer_;
+  BatchWriter batch_{4096};
+  std::vector<std::vector<uint8_t>> batches_;  // one per run()/evict() that made a frame
+};
+
+TEST_F(EvictionTest, AFinishedMarketIsDueAfterItsTimeAndLeavesEveryFoldAtOneSeq) {
+  EXPECT_TRUE(due(kNow + kEvictAfter - 1).empty());
+  EXPECT_EQ(due(kNow + kEvictAfter), (std::vector<uint64_t>{1, 2, 4}));
+  EXPECT_TRUE(due(kNow + kEvictAfter).empty()) << "taken once";
+
+  const uint64_t before = sequencer_.last_seq();
+  const auto seq = evict(1, kNow + kEvictAfter);
+  ASSERT_TRUE(seq);
+  EXPECT_EQ(*seq, before + 1);
+  EXPECT_EQ(sequencer_.state().find(1), nullptr);
+  EXPECT_NE(sequencer_.state().find(3), nullptr);
+  // Another fold of the same frames (an edge, a replica, replay) holds exactly the same state.
+  EXPECT_EQ(state_digest(fold()), state_digest(sequencer_.state()));
+  EXPECT_EQ(fold().find(1), nullptr);
+
+  // A feed's word on it now is a word on an unknown market; defining it again starts anew.
+  sequencer_.begin_batch(batch_);
+  auto price = sequencer_.sequence(price_event(1, 1, "2.50"), kNow + kEvictAfter, batch_);
+  ASSERT_FALSE(price);
+  EXPECT_EQ(price.error(), RejectReason::kUnknownMarket);
+  run(market_event(1, 501, "M", home_draw_away()), kNow + kEvictAfter);
+  EXPECT_EQ(sequencer_.state().find(1)->status, fb::MarketStatus::Open);
+}
+
+TEST_F(EvictionTest, OpenSuspendedOrUnknownMarketsAreNeverEvicted) {
+  EXPECT_FALSE(evict(3, kNow + kEvictAfter)) << "open";
+  run(status_event(5, fb::MarketStatus::Suspended), kNow);
+  EXPECT_FALSE(evict(5, kNow + kEvictAfter)) << "suspended";
+  EXPECT_FALSE(evict(99, kNow + kEvictAfter)) << "unknown";
+  EXPECT_EQ(batches_.size(), 9u) << "no frame for a refused eviction";
+}
+
+TEST_F(EvictionTest, ARolledBackSettlementIsNotEvictedAndATouchCountsFromThen) {
+  run(rollback_event(4), kNow + 5 * kMinute);  // back to suspended
+  // Market 2 closed, then defined again (closed) five minutes later: counts from then.
+  run(market_event(2, 502, "M", home_draw_away(), fb::MarketStatus::Closed), kNow + 5 * kMinute);
+  EXPECT_EQ(due(kNow + kEvictAfter), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(due(kNow + 14 * kMinute).empty());
+  EXPECT_EQ(due(kNow + 15 * kMinute), (std::vector<uint64_t>{2}));
+  // Settled again: due ten minutes after that settlement.
+  run(settle_event(4, {1}), kNow + 20 * kMinute);
+  EXPECT_TRUE(due(kNow + 29 * kMinute).empty());
+  EXPECT_EQ(due(kNow + 30 * kMinute), (std::vector<uint64_t>{4}));
+}
+
+TEST_F(EvictionTest, ARestartedOrTakingOverNodeKeepsTheSameSchedule) {
+  ASSERT_TRUE(evict(1, kNow + kEvictAfter));
+  // From the journal's frames (restart, or a secondary that replicated them).
+  Sequencer again = restored();
+  std::vector<uint64_t> markets;
+  again.due_evictions(kNow + kEvictAfter, kEvictAfter, 100, markets);
+  EXPECT_EQ(markets, (std::vector<uint64_t>{2, 4}));
+  // From a journal snapshot of the state.
+  Sequencer from_snapshot(SequencerConfig{});
+  from_snapshot.restore_snapshot(sequencer_.state(), 1);
+  markets.clear();
+  from_snapshot.due_evictions(kNow + kEvictAfter - 1, kEvictAfter, 100, markets);
+  EXPECT_TRUE(markets.empty());
+  from_snapshot.due_evictions(kNow + kEvictAfter, kEvictAfter, 100, markets);
+  EXPECT_EQ(markets, (std::vector<uint64_t>{2, 4}));
+}
+
+TEST_F(EvictionTest, AtMostMaxAreTakenAndTheRestWait) {
+  std::vector<uint64_t> markets;
+  EXPECT_EQ(sequencer_.due_evictions(kNow + kEvictAfter, kEvictAfter, 2, markets), 2u);
+  EXPECT_EQ(markets, (std::vector<uint64_t>{1, 2}));
+  markets.clear();
+  EXPECT_EQ(sequencer_.due_evictions(kNow + kEvictAfter, kEvictAfter, 2, markets), 1u);
+  EXPECT_EQ(markets, (std::vector<uint64_t>{4}));
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

@@ -14,6 +14,7 @@
 #include "tools/bench/edge_suite.h"
 #include "tools/bench/failover_suite.h"
 #include "tools/bench/feeds_suite.h"
+#include "tools/bench/live_state_suite.h"
 #include "tools/bench/pipeline_suite.h"
 #include "tools/bench/replay_suite.h"
 
@@ -142,6 +143,16 @@ int main(int argc, char** argv) {
   replay->add_option("--replay-markets", replay_options.markets, "markets in the generated journal")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
       ->capture_default_str();
+  oddsbus::bench::LiveStateOptions live_options;
+  auto* live = app.add_subcommand(
+      "live-state",
+      "memory while markets come and go (issue 15): --live-markets markets defined, priced and "
+      "settled 1 ms apart through the sequencer and a second fold, with --evict-after 10 s vs "
+      "without eviction, each in its own process; RSS at ten checkpoints, markets held, and the "
+      "growth ratios. Exit 1 if a run failed or the folds disagree.");
+  live->add_option("--live-markets", live_options.markets, "markets that come and go")
+      ->check(CLI::Range(uint64_t{10}, uint64_t{100'000'000}))
+      ->capture_default_str();
   auto* all = app.add_subcommand("all", "pipeline, then feeds, then failover, then edge.");
 
   try {
@@ -185,6 +196,10 @@ int main(int argc, char** argv) {
     if (repeat->count() == 0) replay_options.repeat = 1;
   }
   if (replay->parsed()) return oddsbus::bench::run_replay_suite(replay_options);
+  if (live->parsed()) {
+    if (quick && live->get_option("--live-markets")->count() == 0) live_options.markets = 100'000;
+    return oddsbus::bench::run_live_state_suite(live_options);
+  }
   if (feeds->parsed()) return oddsbus::bench::run_feeds_suite(feeds_options);
   if (edge->parsed()) return oddsbus::bench::run_edge_suite(edge_options);
   if (failover->parsed()) return oddsbus::bench::run_failover_suite(failover_options);

@@ -225,6 +225,15 @@ int main(int argc, char** argv) {
   run_cmd->add_option(
       "--retain-age", retain_age,
       "prune frames older than DURATION (e.g. 90s, 15m, 2h, 7d; behind a snapshot)");
+  std::string evict_after = "10m";
+  run_cmd
+      ->add_option("--evict-after", evict_after,
+                   "a settled or closed market untouched for DURATION leaves the live state "
+                   "through a journaled eviction frame, so memory stays bounded while markets "
+                   "come and go (e.g. 90s, 10m, 2h; 0: never). Markets the mapping lists and "
+                   "markets a desk holds are kept; odds-replay state --at-seq before it still "
+                   "shows the market")
+      ->capture_default_str();
   run_cmd->add_option("--recovery", node.recovery_url,
                       "recovery service (ZeroMQ ROUTER) endpoint to bind: snapshots and frame "
                       "ranges for edges and for the peer, e.g. tcp://*:7002");
@@ -407,6 +416,13 @@ int main(int argc, char** argv) {
     auto age = oddsbus::engine::parse_duration_ns(retain_age);
     if (!age) return fail("--retain-age: " + age.error());
     node.retain_age_ns = *age;
+  }
+  if (evict_after == "0") {
+    node.evict_after_ns = 0;
+  } else {
+    auto after = oddsbus::engine::parse_duration_ns(evict_after);
+    if (!after) return fail("--evict-after: " + after.error() + ", or 0 to keep every market");
+    node.evict_after_ns = *after;
   }
   if (check_only) {
     if (!node.mapping_path.empty()) {

@@ -89,6 +89,13 @@ void NodeRoles::become_secondary(const char* why) {
 }
 
 size_t NodeRoles::drain_warm(uint64_t now_ns) {
+  // Markets the replicated history evicted: the warm selector forgets them, or it would define
+  // them again at a takeover (issue 15).
+  evicted_.clear();
+  deps_.sequencer.take_evicted(evicted_);
+  if (deps_.selector != nullptr) {
+    for (const uint64_t market : evicted_) deps_.selector->forget_market(market);
+  }
   const size_t drained = deps_.queues.drain(4096, [&](size_t, feeds::Event& e) {
     if (deps_.selector != nullptr) {
       deps_.selector->on_event(e, now_ns, scratch_);

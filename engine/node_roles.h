@@ -111,6 +111,7 @@ class NodeRoles {
   uint64_t last_tick_ns_ = 0;
   LogLimiter alone_log_;  // going alone and back can repeat while a secondary flaps
   std::vector<feeds::Event> scratch_;
+  std::vector<uint64_t> evicted_;  // drain_warm(): markets the replicated history evicted
   NodeRoleCounters counters_;
 };
 

@@ -46,6 +46,14 @@ void Sequencer::apply(const fb::Frame& frame) {
   desk_.apply(frame, state_);  // before the state moves on: a take remembers the market as it was
   state_.apply(frame);
   if (market != 0) finished_.note(market, was_finished, state_);
+  if (frame.payload_type() == fb::Payload::MarketEviction && evicted_.size() < kMaxEvictedHeld) {
+    evicted_.push_back(market);
+  }
+}
+
+void Sequencer::take_evicted(std::vector<uint64_t>& out) {
+  out.insert(out.end(), evicted_.begin(), evicted_.end());
+  evicted_.clear();
 }
 
 size_t Sequencer::due_evictions(uint64_t now_ns, uint64_t evict_after_ns, size_t max,

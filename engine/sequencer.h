@@ -78,6 +78,12 @@ class Sequencer {
   std::optional<uint64_t> evict(uint64_t market, uint64_t now_ns, BatchWriter& batch);
   // Finished markets waiting for their eviction (a gauge).
   size_t finished_waiting() const { return finished_.size(); }
+  // Moves to `out` the markets evicted by the frames applied since the last call (by evict(), or
+  // by restore() on a replica), for the source selector to forget them (a warm secondary's
+  // selector would otherwise define an evicted market again when it takes over). At most
+  // kMaxEvictedHeld are kept between calls; beyond that the newest are not recorded.
+  void take_evicted(std::vector<uint64_t>& out);
+  static constexpr size_t kMaxEvictedHeld = 65536;
 
   // Builds an unsequenced heartbeat batch carrying last_seq() and epoch_start(); `relayed` when
   // this node is a secondary republishing its primary's history.
@@ -122,6 +128,7 @@ class Sequencer {
   MarketState state_;
   DeskLedger desk_;
   FinishedMarkets finished_;
+  std::vector<uint64_t> evicted_;  // since take_evicted()
   FrameBuilder builder_;
 };
 

@@ -276,10 +276,17 @@ void SequencerAgent::evict_finished(const Clocks& clocks) {
     // Kept: a mapped market (a restart defines it again from the mapping), a held one.
     if (selector_ != nullptr && selector_->mapped(market)) continue;
     if (overrides_ != nullptr && overrides_->holds(market)) continue;
-    if (!sequencer_.evict(market, clocks.wall_ns, batch_)) continue;
-    if (selector_ != nullptr) selector_->forget_market(market);
-    counters_.evictions.fetch_add(1, std::memory_order_relaxed);
+    if (sequencer_.evict(market, clocks.wall_ns, batch_)) {
+      counters_.evictions.fetch_add(1, std::memory_order_relaxed);
+    }
   }
+}
+
+void SequencerAgent::forget_evicted() {
+  due_.clear();
+  sequencer_.take_evicted(due_);
+  if (selector_ == nullptr) return;
+  for (const uint64_t market : due_) selector_->forget_market(market);
 }
 
 void SequencerAgent::flush_acks() {
@@ -369,6 +376,7 @@ std::expected<size_t, std::string> SequencerAgent::do_work(const Clocks& clocks)
   }
   expire_overrides(clocks);
   evict_finished(clocks);
+  forget_evicted();
   counters_.live_markets.store(sequencer_.state().markets().size(), std::memory_order_relaxed);
   post_held();
   log_notices(now_ns);

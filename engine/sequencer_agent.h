@@ -124,6 +124,8 @@ class SequencerAgent {
   void post_held();
   void expire_overrides(const Clocks& clocks);
   void evict_finished(const Clocks& clocks);
+  // Tells the selector which markets left the state (Sequencer::take_evicted()).
+  void forget_evicted();
   void flush_acks();
   std::expected<void, std::string> commit(const Clocks& clocks);
   void log_notices(uint64_t monotonic_ns);

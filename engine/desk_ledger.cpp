@@ -1,7 +1,7 @@
 #include "engine/desk_ledger.h"
 
-#include <cstring>
 
+#include "engine/byte_record.h"
 #include "engine/frame_market.h"
 
 namespace oddsbus::engine {
@@ -12,40 +12,6 @@ std::string str(const flatbuffers::String* s) { return s != nullptr ? s->str() :
 
 // The market a single-market frame names (engine/frame_market.h); 0 for none.
 uint64_t market_named(const fb::Frame& frame) { return market_of(frame).value_or(0); }
-
-template <typename T>
-void put(std::vector<uint8_t>& out, const T& value) {
-  const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
-  out.insert(out.end(), bytes, bytes + sizeof value);
-}
-
-void put_text(std::vector<uint8_t>& out, std::string_view text) {
-  put(out, static_cast<uint32_t>(text.size()));
-  out.insert(out.end(), text.begin(), text.end());
-}
-
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool get(T& value) {
-    if (bytes_.size() < sizeof value) return false;
-    std::memcpy(&value, bytes_.data(), sizeof value);
-    bytes_ = bytes_.subspan(sizeof value);
-    return true;
-  }
-  bool text(std::string& out) {
-    uint32_t size = 0;
-    if (!get(size) || bytes_.size() < size) return false;
-    out.assign(bytes_.begin(), bytes_.begin() + size);
-    bytes_ = bytes_.subspan(size);
-    return true;
-  }
-  bool empty() const { return bytes_.empty(); }
-
- private:
-  std::span<const uint8_t> bytes_;
-};
 
 }  // namespace
 
@@ -165,36 +131,36 @@ void DeskLedger::clear() {
 // request count, per request (oldest first): text key, text request, u64 seq, u32 epoch. A text
 // is u32 size then its bytes.
 void DeskLedger::encode(std::vector<uint8_t>& out) const {
-  put(out, static_cast<uint32_t>(held_.size()));
+  put_value(out, static_cast<uint32_t>(held_.size()));
   for (const auto& [market, h] : held_) {
-    put(out, market);
-    put(out, h.take_seq);
-    put(out, h.since_ns);
-    put(out, h.expires_ns);
-    put(out, static_cast<uint8_t>(h.feed_status));
-    put(out, static_cast<uint8_t>(h.feed_reason));
+    put_value(out, market);
+    put_value(out, h.take_seq);
+    put_value(out, h.since_ns);
+    put_value(out, h.expires_ns);
+    put_value(out, static_cast<uint8_t>(h.feed_status));
+    put_value(out, static_cast<uint8_t>(h.feed_reason));
     put_text(out, h.identity);
     put_text(out, h.client);
     put_text(out, h.request_id);
-    put(out, static_cast<uint32_t>(h.feed_prices.size()));
+    put_value(out, static_cast<uint32_t>(h.feed_prices.size()));
     for (const HeldPrice& p : h.feed_prices) {
-      put(out, p.selection);
-      put(out, p.price_e4);
+      put_value(out, p.selection);
+      put_value(out, p.price_e4);
       put_text(out, p.odds);
     }
   }
-  put(out, static_cast<uint32_t>(order_.size()));
+  put_value(out, static_cast<uint32_t>(order_.size()));
   for (const std::string& k : order_) {
     const DeskRequestRecord& r = requests_.at(k);
     put_text(out, k);
     put_text(out, r.request);
-    put(out, r.seq);
-    put(out, r.epoch);
+    put_value(out, r.seq);
+    put_value(out, r.epoch);
   }
 }
 
 std::expected<DeskLedger, std::string> DeskLedger::decode(std::span<const uint8_t> bytes) {
-  Reader in(bytes);
+  ByteReader in(bytes);
   DeskLedger ledger;
   const auto truncated = [] { return std::unexpected(std::string("desk ledger is truncated")); };
   uint32_t held = 0;

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "engine/byte_record.h"
 #include "schemas/batch.h"
 #include "schemas/crc32c.h"
 #include "schemas/log.h"
@@ -25,35 +26,6 @@ struct RecordHeader {
   uint32_t desk_size = 0;  // reserved (0) in records written before the desk ledger
 };
 static_assert(sizeof(RecordHeader) == 48);
-
-template <typename T>
-void put(std::vector<uint8_t>& out, const T& value) {
-  const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
-  out.insert(out.end(), bytes, bytes + sizeof value);
-}
-
-// Reads little-endian values off the front of a record; false once it ran short.
-class RecordReader {
- public:
-  explicit RecordReader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool get(T& value) {
-    if (bytes_.size() < sizeof value) return false;
-    std::memcpy(&value, bytes_.data(), sizeof value);
-    bytes_ = bytes_.subspan(sizeof value);
-    return true;
-  }
-  std::optional<std::span<const uint8_t>> take(size_t size) {
-    if (bytes_.size() < size) return std::nullopt;
-    auto taken = bytes_.first(size);
-    bytes_ = bytes_.subspan(size);
-    return taken;
-  }
-  bool empty() const { return bytes_.empty(); }
-
- private:
-  std::span<const uint8_t> bytes_;
-};
 
 }  // namespace
 
@@ -94,17 +66,17 @@ std::vector<uint8_t> encode_snapshot_record(const SnapshotState& snapshot, uint3
   size_t size = sizeof header;
   for (const auto& chunk : chunks) size += 4 + chunk.size();
   out.reserve(size + snapshot.price_sources.size() * 24);
-  put(out, header);
+  put_value(out, header);
   for (const auto& chunk : chunks) {
-    put(out, static_cast<uint32_t>(chunk.size()));
+    put_value(out, static_cast<uint32_t>(chunk.size()));
     out.insert(out.end(), chunk.begin(), chunk.end());
   }
   // Ascending by market, so equal states encode to equal records.
   std::map<uint64_t, const std::string*> sources;
   for (const auto& [market, source] : snapshot.price_sources) sources[market] = &source;
   for (const auto& [market, source] : sources) {
-    put(out, market);
-    put(out, static_cast<uint32_t>(source->size()));
+    put_value(out, market);
+    put_value(out, static_cast<uint32_t>(source->size()));
     out.insert(out.end(), source->begin(), source->end());
   }
   out.insert(out.end(), desk.begin(), desk.end());
@@ -125,7 +97,7 @@ std::expected<SnapshotState, std::string> decode_snapshot_record(std::span<const
     return std::unexpected("CRC32C does not match the record");
   }
   if (header.seq != key) return std::unexpected("record's seq does not match its key");
-  RecordReader reader(std::span<const uint8_t>(copy).subspan(sizeof header));
+  ByteReader reader(std::span<const uint8_t>(copy).subspan(sizeof header));
   // u64 storage keeps each chunk 8-byte aligned for the FlatBuffers verifier.
   std::vector<std::vector<uint64_t>> storage(header.chunk_count);
   std::vector<std::span<const uint8_t>> chunks;

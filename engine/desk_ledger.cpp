@@ -1,6 +1,5 @@
 #include "engine/desk_ledger.h"
 
-
 #include "engine/byte_record.h"
 #include "engine/frame_market.h"
 

@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 
+#include "engine/replica_position.h"
 #include "engine/restore.h"
 #include "schemas/log.h"
 
@@ -47,13 +48,7 @@ Replica::Replica(zmq::context_t& context, Journal& journal, Sequencer& sequencer
       republish_(republish),
       config_(config),
       subscriber_(context, subscriber_config(config)) {
-  // The position is the history the journal holds (its epoch may be below sequencer.epoch(), the
-  // highest this node journaled or heard of), with the epoch that history continued.
-  const HistoryEpoch& history = sequencer.history();
-  const edge::EpochLink continued{history.previous_epoch, history.previous_start};
-  std::span<const edge::EpochLink> ancestors;
-  if (continued.epoch != 0 && continued.start != 0) ancestors = {&continued, 1};
-  subscriber_.arbiter().reset(sequencer.last_seq(), history.epoch, history.start, ancestors);
+  position_at_history(subscriber_.arbiter(), sequencer);
 }
 
 uint64_t Replica::last_heard_ns() const { return subscriber_.arbiter().last_sequencer_ns(); }

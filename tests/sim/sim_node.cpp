@@ -4,6 +4,8 @@
 
 #include <optional>
 
+#include "engine/replica_position.h"
+
 namespace oddsbus::sim::detail {
 
 void Simulation::boot(Node& n, engine::NodeRole start) {
@@ -89,11 +91,7 @@ void Simulation::become_secondary(Node& n) {
   ac.recovery_services = 1;
   ac.max_range = 512;
   n.replica = std::make_unique<edge::Arbiter>(ac);
-  const engine::HistoryEpoch& history = n.sequencer->history();
-  const edge::EpochLink continued{history.previous_epoch, history.previous_start};
-  std::span<const edge::EpochLink> ancestors;
-  if (continued.epoch != 0 && continued.start != 0) ancestors = {&continued, 1};
-  n.replica->reset(n.sequencer->last_seq(), history.epoch, history.start, ancestors);
+  engine::position_at_history(*n.replica, *n.sequencer);
   n.replica_out.clear();
   n.follow_outstanding = false;
   n.highest_reply_epoch = 0;

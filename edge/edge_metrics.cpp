@@ -46,6 +46,9 @@ std::string render_edge_metrics(const EdgeMetricsInput& in) {
             "Publisher lines silent for 5 s connected again (a link ZeroMQ dropped, e.g. for an "
             "oversized message, comes back)",
             in.subscriber.line_reconnects);
+  f.counter("oddsbus_edge_service_reconnects_total",
+            "Recovery services connected again after a request to them timed out",
+            in.subscriber.service_reconnects);
   f.counter("oddsbus_edge_stale_transitions_total", "Times the edge lost every publisher",
             in.serving.stale_transitions);
   f.gauge("oddsbus_edge_epoch", "Epoch of the applied state", in.epoch);

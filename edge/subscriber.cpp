@@ -86,19 +86,32 @@ void Subscriber::reconnect_silent_lines(uint64_t now_ns) {
     if (line_connected_ns_[i] == 0) line_connected_ns_[i] = now_ns;  // the first poll
     const uint64_t since = std::max(arbiter_.last_heard_ns(i), line_connected_ns_[i]);
     if (since >= now_ns || now_ns - since < config_.silent_line_reconnect_ns) continue;
-    const std::string& url = config_.publisher_urls[i];
-    try {
-      lines_[i].disconnect(url);
-    } catch (const zmq::error_t&) {
-      // ENOENT: ZeroMQ already dropped the link (a protocol error); connecting again is all.
-    }
-    try {
-      lines_[i].connect(url);
-    } catch (const zmq::error_t& e) {
-      log(LogLevel::kWarn, "subscriber: cannot connect %s again: %s", url.c_str(), e.what());
-    }
+    reconnect(lines_[i], config_.publisher_urls[i]);
     line_connected_ns_[i] = now_ns;
     ++counters_.line_reconnects;
+  }
+}
+
+void Subscriber::reconnect_timed_out_services(std::span<const ArbiterNotice> notices) {
+  for (const ArbiterNotice& notice : notices) {
+    if (notice.kind != ArbiterNotice::Kind::kRequestTimeout || notice.source >= services_.size()) {
+      continue;
+    }
+    reconnect(services_[notice.source], config_.recovery_urls[notice.source]);
+    ++counters_.service_reconnects;
+  }
+}
+
+void Subscriber::reconnect(zmq::socket_t& socket, const std::string& url) {
+  try {
+    socket.disconnect(url);
+  } catch (const zmq::error_t&) {
+    // ENOENT: ZeroMQ already dropped the link (a protocol error); connecting again is all.
+  }
+  try {
+    socket.connect(url);
+  } catch (const zmq::error_t& e) {
+    log(LogLevel::kWarn, "subscriber: cannot connect %s again: %s", url.c_str(), e.what());
   }
 }
 
@@ -182,6 +195,7 @@ size_t Subscriber::poll_at(int timeout_ms, const uint64_t* given_now_ns, Arbiter
   if (follow_ && (items_.back().revents & ZMQ_POLLIN) != 0) receive_follow(now_ns, out);
   arbiter_.on_tick(now_ns, out);
   reconnect_silent_lines(now_ns);
+  reconnect_timed_out_services(std::span(out.notices).subspan(first_notice));
   send_requests(first_action, out);
   notice_log_.write(std::span(out.notices).subspan(first_notice), now_ns);
   if (config_.curve) count_handshake_failures(now_ns);

@@ -85,8 +85,10 @@ struct SubscriberCounters {
   // CURVE handshakes that failed (schemas/curve_handshake_watch.h): a peer that is not the
   // server our key names, or that refused our key. Nothing it sends is received.
   uint64_t handshake_failures = 0;
-  uint64_t line_reconnects =
-      0;  // silent publisher lines connected again (silent_line_reconnect_ns)
+  // Publisher lines connected again after silent_line_reconnect_ns of silence, and recovery
+  // services connected again after a request to them timed out.
+  uint64_t line_reconnects = 0;
+  uint64_t service_reconnects = 0;
 };
 
 class Subscriber {
@@ -147,6 +149,11 @@ class Subscriber {
   void count_handshake_failures(uint64_t now_ns);
   // Connects again every line silent for silent_line_reconnect_ns (see SubscriberConfig).
   void reconnect_silent_lines(uint64_t now_ns);
+  // A request to a recovery service timed out: its DEALER is connected again, so a link ZeroMQ
+  // dropped for good (an oversized reply is a protocol error it never reconnects after) comes
+  // back; a late reply to the timed-out request is lost with the old connection, as wanted.
+  void reconnect_timed_out_services(std::span<const ArbiterNotice> notices);
+  static void reconnect(zmq::socket_t& socket, const std::string& url);
 
   SubscriberConfig config_;
   Arbiter arbiter_;

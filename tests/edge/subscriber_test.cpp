@@ -439,6 +439,73 @@ TEST(Subscriber, APublisherMessageOverTheLimitIsNeverTakenIn) {
   EXPECT_EQ(state_digest(owner.state), state_digest(reference.state_at(n)));
 }
 
+// A recovery service (hostile, or broken) answers with a message over max_message_bytes: ZeroMQ
+// drops that link for good. The request times out, the service's socket is connected again, and
+// the next request is answered: the gap is filled.
+TEST(Subscriber, AServiceDroppedForAnOversizedReplyIsConnectedAgainAfterTheTimeout) {
+  const Reference reference(20);
+  const uint64_t n = reference.last_seq();
+  zmq::context_t context;
+  zmq::socket_t pub(context, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.bind("tcp://127.0.0.1:*");
+  zmq::socket_t service(context, zmq::socket_type::router);
+  service.set(zmq::sockopt::linger, 0);
+  service.bind("tcp://127.0.0.1:*");
+  SubscriberConfig config = config_for("oversized-reply", ResyncMode::kTruncate);
+  config.publisher_urls = {pub.get(zmq::sockopt::last_endpoint)};
+  config.recovery_urls = {service.get(zmq::sockopt::last_endpoint)};
+  config.max_message_bytes = 64 << 10;
+  config.arbiter.request_timeout_ns = 200'000'000;
+  Subscriber subscriber(context, config);
+  Owner owner;
+  run_until(
+      [&] {
+        send(pub, reference.heartbeat(0));
+        owner.poll(subscriber);
+      },
+      [&] { return subscriber.arbiter().last_heard_ns(0) != 0; }, "the line to join");
+
+  // Frames 1..n are missed on the line; a heartbeat shows the gap. The first range request is
+  // answered with 1 MiB of garbage, every later one properly.
+  int requests = 0;
+  run_until(
+      [&] {
+        send(pub, reference.heartbeat(n));
+        owner.poll(subscriber);
+        zmq::message_t identity;
+        zmq::message_t text;
+        if (!service.recv(identity, zmq::recv_flags::dontwait)) return;
+        ASSERT_TRUE(service.recv(text, zmq::recv_flags::none));
+        auto request = recovery::parse_request(text.to_string_view());
+        ASSERT_TRUE(request.has_value()) << request.error();
+        ++requests;
+        service.send(identity, zmq::send_flags::sndmore);
+        if (requests == 1) {
+          const std::vector<uint8_t> garbage(size_t{1} << 20, 0xCD);
+          service.send(zmq::buffer(garbage), zmq::send_flags::none);
+          return;
+        }
+        recovery::ReplyHeader header;
+        header.kind = recovery::ReplyKind::kRange;
+        header.from = request->from;
+        header.last_seq = n;
+        header.epoch = 1;
+        header.epoch_start = 1;
+        header.served_to = std::min(request->to, n);
+        const std::string head = recovery::format_reply_header(header);
+        const std::vector<uint8_t> batch = reference.batch(request->from, header.served_to);
+        service.send(zmq::buffer(head), zmq::send_flags::sndmore);
+        service.send(zmq::buffer(batch), zmq::send_flags::none);
+      },
+      [&] { return subscriber.arbiter().last_seq() == n; }, "the gap filled");
+
+  EXPECT_GE(requests, 2);
+  EXPECT_GE(subscriber.counters().service_reconnects, 1u);
+  EXPECT_EQ(subscriber.counters().bad_replies, 0u) << "the garbage never reached the subscriber";
+  EXPECT_EQ(state_digest(owner.state), state_digest(reference.state_at(n)));
+}
+
 TEST(Subscriber, StartsFromASnapshotAndContinuesWithLiveFrames) {
   const Reference reference(300);
   const uint64_t n = reference.last_seq();

@@ -9,7 +9,9 @@
 // at most about twice that). Times are the frames' sequenced_ns (wall clock), so the schedule
 // survives a restart and a takeover: rebuild() takes it from a state.
 //
-// Memory: at most one entry per transition into a finished status; taken entries are freed.
+// Memory: one entry per transition into a finished status, freed when taken; a node that never
+// takes them (a secondary, which applies its primary's evictions) rebuilds the queue from its
+// state when it outgrows it (engine/sequencer.cpp).
 // Thread safety: none; owned by the sequencer's thread (engine/sequencer.h).
 #pragma once
 

@@ -46,8 +46,12 @@ void Sequencer::apply(const fb::Frame& frame) {
   desk_.apply(frame, state_);  // before the state moves on: a take remembers the market as it was
   state_.apply(frame);
   if (market != 0) finished_.note(market, was_finished, state_);
-  if (frame.payload_type() == fb::Payload::MarketEviction && evicted_.size() < kMaxEvictedHeld) {
-    evicted_.push_back(market);
+  if (frame.payload_type() == fb::Payload::MarketEviction) {
+    if (evicted_.size() < kMaxEvictedHeld) evicted_.push_back(market);
+    // A secondary applies its primary's evictions but never takes its own queue's entries: keep
+    // the queue within twice the markets held (a rebuild costs one pass over them, after at
+    // least as many evictions).
+    if (finished_.size() > 2 * state_.markets().size() + 1024) finished_.rebuild(state_);
   }
 }
 

@@ -476,3 +476,39 @@ TEST_F(EvictionTest, AtMostMaxAreTakenAndTheRestWait) {
 
 }  // namespace
 }  // namespace oddsbus::engine
+
+namespace oddsbus::engine {
+namespace {
+
+// A secondary applies its primary's evictions (restore()) and never takes its own queue's
+// entries: the queue stays within bounds anyway while 20,000 markets come and go.
+TEST(EvictionQueue, AReplicaThatNeverEvictsKeepsItsQueueBounded) {
+  Sequencer primary(SequencerConfig{});
+  Sequencer replica(SequencerConfig{});
+  BatchWriter batch(1 << 16);
+  BatchReader reader;
+  std::vector<uint64_t> due;
+  size_t most = 0;
+  for (uint64_t i = 0; i < 20'000; ++i) {
+    const uint64_t now = kNow + i * 1'000'000;
+    primary.begin_batch(batch);
+    ASSERT_TRUE(primary.sequence(market_event(100'000 + i, 1, "M", home_draw_away()), now, batch));
+    ASSERT_TRUE(primary.sequence(settle_event(100'000 + i, {1}), now, batch));
+    due.clear();
+    primary.due_evictions(now, 100'000'000, 64, due);  // 100 ms: about 100 markets live
+    for (const uint64_t market : due) ASSERT_TRUE(primary.evict(market, now, batch));
+    ASSERT_TRUE(reader.open(batch.bytes()));
+    for (const fb::Frame* frame : reader.frames()) replica.restore(*frame);
+    most = std::max(most, replica.finished_waiting());
+  }
+  EXPECT_EQ(state_digest(replica.state()), state_digest(primary.state()));
+  EXPECT_LT(replica.state().markets().size(), 200u);
+  EXPECT_LE(most, 2 * 200 + 1024 + 1u) << "the replica's queue grew with every market";
+  std::vector<uint64_t> evicted;
+  replica.take_evicted(evicted);
+  EXPECT_EQ(evicted.size(), 20'000 - replica.state().markets().size())
+      << "every eviction recorded for the selector";
+}
+
+}  // namespace
+}  // namespace oddsbus::engine

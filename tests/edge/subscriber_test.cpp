@@ -201,6 +201,14 @@ zmq::socket_t bound_pub(zmq::context_t& context, const std::string& url) {
   return socket;
 }
 
+// A socket bound to a free loopback TCP port (ZeroMQ checks message sizes on TCP, not inproc).
+zmq::socket_t bound_tcp(zmq::context_t& context, zmq::socket_type type) {
+  zmq::socket_t socket(context, type);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.bind("tcp://127.0.0.1:*");
+  return socket;
+}
+
 void send(zmq::socket_t& pub, const std::vector<uint8_t>& bytes) {
   ASSERT_TRUE(pub.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value());
 }
@@ -251,6 +259,18 @@ void run_until(Step step, Done done, const char* what) {
     step();
     if (::testing::Test::HasFatalFailure()) return;
   }
+}
+
+// Heartbeats on line 0 until the subscriber hears it: a SUB misses what a PUB sends before it
+// joined.
+void join_line(zmq::socket_t& pub, Subscriber& subscriber, Owner& owner,
+               const Reference& reference) {
+  run_until(
+      [&] {
+        send(pub, reference.heartbeat(0));
+        owner.poll(subscriber);
+      },
+      [&] { return subscriber.arbiter().last_heard_ns(0) != 0; }, "the line to join");
 }
 
 TEST(Subscriber, FollowLongPollDeliversWithoutPublishersAndCarriesAcks) {
@@ -404,9 +424,7 @@ TEST(Subscriber, APublisherMessageOverTheLimitIsNeverTakenIn) {
   const Reference reference(20);
   const uint64_t n = reference.last_seq();
   zmq::context_t context;
-  zmq::socket_t pub(context, zmq::socket_type::pub);
-  pub.set(zmq::sockopt::linger, 0);
-  pub.bind("tcp://127.0.0.1:*");
+  zmq::socket_t pub = bound_tcp(context, zmq::socket_type::pub);
   SubscriberConfig config = config_for("oversize", ResyncMode::kTruncate);
   config.publisher_urls = {pub.get(zmq::sockopt::last_endpoint)};
   config.max_message_bytes = 64 << 10;
@@ -414,12 +432,7 @@ TEST(Subscriber, APublisherMessageOverTheLimitIsNeverTakenIn) {
   FakeRecovery recovery(context, config.recovery_urls[0], reference);
   Subscriber subscriber(context, config);
   Owner owner;
-  run_until(
-      [&] {
-        send(pub, reference.heartbeat(0));
-        owner.poll(subscriber);
-      },
-      [&] { return subscriber.arbiter().last_heard_ns(0) != 0; }, "the line to join");
+  join_line(pub, subscriber, owner, reference);
 
   const uint64_t batches_before = subscriber.counters().batches;
   send(pub, std::vector<uint8_t>(size_t{1} << 20, 0xAB));  // 1 MiB: 16 times the limit
@@ -446,12 +459,8 @@ TEST(Subscriber, AServiceDroppedForAnOversizedReplyIsConnectedAgainAfterTheTimeo
   const Reference reference(20);
   const uint64_t n = reference.last_seq();
   zmq::context_t context;
-  zmq::socket_t pub(context, zmq::socket_type::pub);
-  pub.set(zmq::sockopt::linger, 0);
-  pub.bind("tcp://127.0.0.1:*");
-  zmq::socket_t service(context, zmq::socket_type::router);
-  service.set(zmq::sockopt::linger, 0);
-  service.bind("tcp://127.0.0.1:*");
+  zmq::socket_t pub = bound_tcp(context, zmq::socket_type::pub);
+  zmq::socket_t service = bound_tcp(context, zmq::socket_type::router);
   SubscriberConfig config = config_for("oversized-reply", ResyncMode::kTruncate);
   config.publisher_urls = {pub.get(zmq::sockopt::last_endpoint)};
   config.recovery_urls = {service.get(zmq::sockopt::last_endpoint)};
@@ -459,12 +468,7 @@ TEST(Subscriber, AServiceDroppedForAnOversizedReplyIsConnectedAgainAfterTheTimeo
   config.arbiter.request_timeout_ns = 200'000'000;
   Subscriber subscriber(context, config);
   Owner owner;
-  run_until(
-      [&] {
-        send(pub, reference.heartbeat(0));
-        owner.poll(subscriber);
-      },
-      [&] { return subscriber.arbiter().last_heard_ns(0) != 0; }, "the line to join");
+  join_line(pub, subscriber, owner, reference);
 
   // Frames 1..n are missed on the line; a heartbeat shows the gap. The first range request is
   // answered with 1 MiB of garbage, every later one properly.
